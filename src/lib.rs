@@ -1,0 +1,25 @@
+//! Meridian: an authoritative DNS server that steers clients to datacenters.
+//!
+//! Modules:
+//! - `config`: server settings and zone policy files (serde mirror, then compile collecting every error).
+//! - `zone`: compiled zones and the pure name lookup (longest-suffix zone match, wildcards, delegations).
+//! - `policy`: pure steering policies (failover, weighted, geo, nearest) producing a decision.
+//! - `health`: probes, the single tracker that owns rise/fall, and the published snapshot.
+//! - `geo`: client location through the `Locate` seam and the MaxMind-format reader.
+//! - `dns`: wire parsing, the synchronous `resolve()`, response encoding and the socket loops.
+//! - `app`, `cli`, `signals`: wiring, the command line and process signals.
+//!
+//! Flow of one query: socket → `dns::handler` decodes → client = ECS address (truncated to its
+//! source prefix) or packet source → load the zone, health and geo snapshots once →
+//! `dns::resolve` (zone lookup → REFUSED | NXDOMAIN | NODATA | static | service → policy) →
+//! `dns::response` encodes with AA, SOA for negatives, the ECS scope and the size cap.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod geo;
+pub mod health;
+pub mod policy;
+pub mod signals;
+pub mod zone;
