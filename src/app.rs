@@ -1,1 +1,157 @@
-//! placeholder
+//! Wiring: load the configuration, bind sockets, serve, reload on request, stop gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info};
+
+use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
+use crate::dns::server::{self, Listen};
+use crate::dns::{Handler, Snapshots};
+use crate::geo::Nowhere;
+use crate::health::HealthSnapshot;
+use crate::signals::{self, Event};
+
+/// How long in-flight work may take after a shutdown request.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The reason `serve` could not start: the exit code depends on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration:\n{0}")]
+    Config(ConfigErrors),
+    #[error(transparent)]
+    Runtime(#[from] anyhow::Error),
+}
+
+/// A running server: its bound addresses and the handles to reload or stop it.
+pub struct Running {
+    pub udp_addrs: Vec<SocketAddr>,
+    pub tcp_addrs: Vec<SocketAddr>,
+    pub snapshots: Arc<Snapshots>,
+    config: ServerConfig,
+    generation: AtomicU64,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Install the tracing subscriber as the config asks (text or JSON).
+pub fn init_logging(config: &ServerConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Load zones, bind every socket and start serving.
+pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    let zones = config::load_zones(&config.zones_dir).map_err(StartError::Config)?;
+    info!(zones = zones.len(), dir = %config.zones_dir.display(), "zones loaded");
+    let snapshots = Arc::new(Snapshots {
+        zones: ArcSwap::from_pointee(zones),
+        health: ArcSwap::from_pointee(HealthSnapshot::empty()),
+        geo: Arc::new(Nowhere),
+    });
+    let listen = Listen {
+        udp: config.udp_addresses(),
+        tcp: config.tcp_addresses(),
+        udp_sockets_per_address: config.udp_sockets_per_address,
+        tcp_idle_timeout: Duration::from_secs(config.tcp_idle_timeout_secs),
+        tcp_max_connections: config.tcp_max_connections,
+    };
+    let bound = server::bind(&listen).context("binding DNS sockets")?;
+    let (udp_addrs, tcp_addrs) = (bound.udp_addrs.clone(), bound.tcp_addrs.clone());
+    info!(udp = %list(&udp_addrs), tcp = %list(&tcp_addrs), "dns listening");
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let handler = Handler::new(snapshots.clone(), config.max_udp_payload);
+    server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
+    Ok(Running {
+        udp_addrs,
+        tcp_addrs,
+        snapshots,
+        config,
+        generation: AtomicU64::new(1),
+        cancel,
+        tracker,
+    })
+}
+
+fn list(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Running {
+    /// Validate the zones directory again and swap it in; on error keep serving the old one.
+    pub fn reload(&self) -> Result<u64, ConfigErrors> {
+        match config::load_zones(&self.config.zones_dir) {
+            Ok(zones) => {
+                self.snapshots.zones.store(Arc::new(zones));
+                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                info!(generation, "reload ok");
+                Ok(generation)
+            }
+            Err(errors) => {
+                error!(
+                    errors = errors.0.len(),
+                    "reload failed; still serving the previous zones"
+                );
+                for e in &errors.0 {
+                    error!("{e}");
+                }
+                Err(errors)
+            }
+        }
+    }
+
+    /// The configuration generation now serving (1 at start, +1 per good reload).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Stop accepting, let in-flight queries finish, return within `SHUTDOWN_GRACE`.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            error!("shutdown grace period over; exiting with tasks still running");
+        }
+    }
+}
+
+/// `meridian serve`: run until SIGTERM/SIGINT, reloading on SIGHUP.
+pub async fn serve(config: ServerConfig) -> Result<(), StartError> {
+    let running = start(config).await?;
+    let (tx, mut rx) = mpsc::channel(8);
+    signals::listen(tx).context("installing signal handlers")?;
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::Reload => {
+                let _ = running.reload();
+            }
+            Event::Shutdown => break,
+        }
+    }
+    info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,1 +1,83 @@
-//! placeholder
+//! Configuration: the only place that reads config files; server settings and zone policy files.
+
+pub mod compile;
+pub mod error;
+pub mod file;
+pub mod rdata;
+pub mod server;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors};
+pub use server::{LogFormat, ServerConfig};
+
+use crate::zone::{Zone, ZoneSet};
+
+/// Read the server config file (when given) and apply `MERIDIAN_*` environment overrides.
+pub fn load_server(path: Option<&Path>) -> Result<ServerConfig, ConfigError> {
+    let mut config = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+            ServerConfig::parse(path, &text)?
+        }
+        None => ServerConfig::default(),
+    };
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    config.apply_env(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    Ok(config)
+}
+
+/// The zone files of a directory (`*.toml`, sorted by name).
+pub fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ConfigError::file(dir, format!("cannot read: {e}")))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Load and compile every zone file in `dir`, collecting every error of every file.
+pub fn load_zones(dir: &Path) -> Result<ZoneSet, ConfigErrors> {
+    let files = zone_files(dir).map_err(|e| ConfigErrors(vec![e]))?;
+    if files.is_empty() {
+        return Err(ConfigErrors(vec![ConfigError::file(
+            dir,
+            "no zone files (*.toml) found",
+        )]));
+    }
+    let mut errors = Vec::new();
+    let mut zones: Vec<(PathBuf, Zone)> = Vec::new();
+    for path in files {
+        match load_zone(&path) {
+            Ok(zone) => match zones.iter().find(|(_, z)| z.origin == zone.origin) {
+                Some((first, _)) => errors.push(ConfigError::file(
+                    &path,
+                    format!(
+                        "zone `{}` is already defined in {}",
+                        zone.origin,
+                        first.display()
+                    ),
+                )),
+                None => zones.push((path, zone)),
+            },
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(ZoneSet::new(zones.into_iter().map(|(_, z)| z)))
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Read and compile one zone file.
+pub fn load_zone(path: &Path) -> Result<Zone, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![ConfigError::file(path, format!("cannot read: {e}"))])?;
+    compile::compile_zone(path, &text)
+}

@@ -1,1 +1,10 @@
-//! placeholder
+//! DNS: strict query parsing, the pure `resolve()`, response encoding, and the socket loops.
+
+pub mod client_subnet;
+pub mod handler;
+pub mod request;
+pub mod resolve;
+pub mod response;
+pub mod server;
+
+pub use handler::{Handler, Snapshots, Transport};

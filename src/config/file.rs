@@ -1,0 +1,116 @@
+//! The serde mirror of a zone policy file, with spans kept for error messages.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use toml::Spanned;
+
+/// One zone policy file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneFile {
+    pub origin: Spanned<String>,
+    pub ttl: Option<Spanned<i64>>,
+    pub ns: Option<Spanned<Vec<Spanned<String>>>>,
+    pub soa: Option<Spanned<SoaFile>>,
+    #[serde(default)]
+    pub records: BTreeMap<Spanned<String>, Spanned<NameFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoaFile {
+    pub mname: Spanned<String>,
+    pub rname: Spanned<String>,
+    pub serial: Spanned<i64>,
+    pub refresh: Option<Spanned<i64>>,
+    pub retry: Option<Spanned<i64>>,
+    pub expire: Option<Spanned<i64>>,
+    pub minimum: Option<Spanned<i64>>,
+    pub ttl: Option<Spanned<i64>>,
+}
+
+/// The static records at one name: one key per record type.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameFile {
+    pub ttl: Option<Spanned<i64>>,
+    #[serde(rename = "A")]
+    pub a: Option<Spanned<RdataList>>,
+    #[serde(rename = "AAAA")]
+    pub aaaa: Option<Spanned<RdataList>>,
+    #[serde(rename = "CNAME")]
+    pub cname: Option<Spanned<RdataList>>,
+    #[serde(rename = "MX")]
+    pub mx: Option<Spanned<RdataList>>,
+    #[serde(rename = "TXT")]
+    pub txt: Option<Spanned<RdataList>>,
+    #[serde(rename = "SRV")]
+    pub srv: Option<Spanned<RdataList>>,
+    #[serde(rename = "CAA")]
+    pub caa: Option<Spanned<RdataList>>,
+    #[serde(rename = "PTR")]
+    pub ptr: Option<Spanned<RdataList>>,
+    #[serde(rename = "NS")]
+    pub ns: Option<Spanned<RdataList>>,
+}
+
+/// One record's data: a presentation-format string, or (for TXT) a list of strings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rdata {
+    Text(String),
+    Strings(Vec<String>),
+}
+
+/// The data of an RRset: one value or an array, each item with its span when known.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RdataList(pub Vec<(Option<std::ops::Range<usize>>, Rdata)>);
+
+impl<'de> Deserialize<'de> for Rdata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Rdata;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Rdata, E> {
+                Ok(Rdata::Text(s.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Rdata, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(Rdata::Strings(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RdataList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RdataList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of record data")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RdataList, E> {
+                Ok(RdataList(vec![(None, Rdata::Text(s.to_string()))]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RdataList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<Rdata>>()? {
+                    let span = item.span();
+                    out.push((Some(span), item.into_inner()));
+                }
+                Ok(RdataList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

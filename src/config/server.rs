@@ -1,0 +1,222 @@
+//! Server settings: a TOML file, `MERIDIAN_*` environment overrides and embedded defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::error::ConfigError;
+
+/// Every server setting; each key also has a `MERIDIAN_<KEY>` environment variable.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Addresses answered on both UDP and TCP.
+    pub listen: Vec<SocketAddr>,
+    /// UDP-only addresses (added to `listen`).
+    pub udp_listen: Vec<SocketAddr>,
+    /// TCP-only addresses (added to `listen`).
+    pub tcp_listen: Vec<SocketAddr>,
+    /// UDP sockets per address with SO_REUSEPORT; 0 = one per CPU core.
+    pub udp_sockets_per_address: usize,
+    /// Largest UDP reply, 512..=4096 (RFC 6891 suggests 1232 to avoid fragmentation).
+    pub max_udp_payload: u16,
+    /// Close TCP connections idle this long (seconds, 1..=300).
+    pub tcp_idle_timeout_secs: u64,
+    /// Concurrent TCP connections accepted, 1..=1_000_000.
+    pub tcp_max_connections: usize,
+    /// Directory of zone policy files (`*.toml`).
+    pub zones_dir: PathBuf,
+    /// MaxMind-format GeoIP database; empty = no GeoIP.
+    pub geoip: PathBuf,
+    /// Admin API and `/metrics` listener.
+    pub admin_listen: SocketAddr,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `meridian=debug`.
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![
+                SocketAddr::from(([127, 0, 0, 1], 5353)),
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 5353)),
+            ],
+            udp_listen: Vec::new(),
+            tcp_listen: Vec::new(),
+            udp_sockets_per_address: 0,
+            max_udp_payload: 1232,
+            tcp_idle_timeout_secs: 10,
+            tcp_max_connections: 1024,
+            zones_dir: PathBuf::from("zones"),
+            geoip: PathBuf::from("geoip/geo-whois-asn-country.mmdb"),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9153)),
+            log_format: LogFormat::Text,
+            log_level: "info".to_string(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Parse a server config file's text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            ConfigError::at(path, text, span, e.message().trim_end())
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Apply `MERIDIAN_*` overrides from `vars`; lists are comma-separated.
+    pub fn apply_env<'a>(
+        &mut self,
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), ConfigError> {
+        for (key, value) in vars {
+            let Some(name) = key.strip_prefix("MERIDIAN_") else {
+                continue;
+            };
+            self.set(name, value)
+                .map_err(|m| ConfigError::file(Path::new(key), m))?;
+        }
+        self.validate(Path::new("environment"))
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name {
+            "LISTEN" => self.listen = parse_list(value)?,
+            "UDP_LISTEN" => self.udp_listen = parse_list(value)?,
+            "TCP_LISTEN" => self.tcp_listen = parse_list(value)?,
+            "UDP_SOCKETS_PER_ADDRESS" => self.udp_sockets_per_address = parse(value)?,
+            "MAX_UDP_PAYLOAD" => self.max_udp_payload = parse(value)?,
+            "TCP_IDLE_TIMEOUT_SECS" => self.tcp_idle_timeout_secs = parse(value)?,
+            "TCP_MAX_CONNECTIONS" => self.tcp_max_connections = parse(value)?,
+            "ZONES_DIR" => self.zones_dir = PathBuf::from(value),
+            "GEOIP" => self.geoip = PathBuf::from(value),
+            "ADMIN_LISTEN" => self.admin_listen = parse(value)?,
+            "LOG_FORMAT" => {
+                self.log_format = match value {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(format!("expected `text` or `json`, found {value:?}")),
+                }
+            }
+            "LOG_LEVEL" => self.log_level = value.to_string(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError::file(path, m));
+        if self.udp_addresses().is_empty() && self.tcp_addresses().is_empty() {
+            return fail("no listen address: set `listen`, `udp_listen` or `tcp_listen`");
+        }
+        if !(512..=4096).contains(&self.max_udp_payload) {
+            return fail("`max_udp_payload` must be within 512..=4096");
+        }
+        if !(1..=300).contains(&self.tcp_idle_timeout_secs) {
+            return fail("`tcp_idle_timeout_secs` must be within 1..=300");
+        }
+        if !(1..=1_000_000).contains(&self.tcp_max_connections) {
+            return fail("`tcp_max_connections` must be within 1..=1000000");
+        }
+        Ok(())
+    }
+
+    pub fn udp_addresses(&self) -> Vec<SocketAddr> {
+        dedup(self.listen.iter().chain(&self.udp_listen))
+    }
+
+    pub fn tcp_addresses(&self) -> Vec<SocketAddr> {
+        dedup(self.listen.iter().chain(&self.tcp_listen))
+    }
+}
+
+fn dedup<'a>(addrs: impl Iterator<Item = &'a SocketAddr>) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for a in addrs {
+        if !out.contains(a) {
+            out.push(*a);
+        }
+    }
+    out
+}
+
+fn parse<T: std::str::FromStr>(value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e| format!("invalid value {value:?}: {e}"))
+}
+
+fn parse_list<T: std::str::FromStr>(value: &str) -> Result<Vec<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(parse)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_5353() {
+        let c = ServerConfig::default();
+        assert_eq!(c.udp_addresses().len(), 2);
+        assert!(
+            c.listen
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 5353)
+        );
+    }
+
+    #[test]
+    fn file_and_env_override() {
+        let text = "listen = [\"127.0.0.1:53\"]\nmax_udp_payload = 1400\n";
+        let mut c = ServerConfig::parse(Path::new("m.toml"), text).unwrap();
+        assert_eq!(c.max_udp_payload, 1400);
+        c.apply_env([("MERIDIAN_LISTEN", "127.0.0.1:1,[::1]:2"), ("PATH", "x")])
+            .unwrap();
+        assert_eq!(c.listen.len(), 2);
+        c.apply_env([("MERIDIAN_LOG_FORMAT", "json")]).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_position() {
+        let e = ServerConfig::parse(Path::new("m.toml"), "lisen = []\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("m.toml:1:1: unknown field `lisen`")
+        );
+        let e = ServerConfig::parse(Path::new("m.toml"), "max_udp_payload = 100\n").unwrap_err();
+        assert!(e.to_string().contains("512..=4096"));
+        let mut c = ServerConfig::default();
+        let e = c
+            .apply_env([("MERIDIAN_MAX_UDP_PAYLOAD", "x")])
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("MERIDIAN_MAX_UDP_PAYLOAD: invalid value")
+        );
+    }
+}

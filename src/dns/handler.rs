@@ -1,0 +1,129 @@
+//! One packet in, one reply (or silence) out: parse, load snapshots once, resolve, encode.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::ResponseCode;
+
+use super::request::{self, Rejection, Request};
+use super::resolve::{Answer, resolve};
+use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
+use crate::geo::Locate;
+use crate::health::HealthSnapshot;
+use crate::zone::ZoneSet;
+
+/// Class IN.
+const CLASS_IN: u16 = 1;
+
+/// How a packet arrived; it decides the size limit of the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// The published snapshots the query path reads; each has one writer elsewhere.
+pub struct Snapshots {
+    pub zones: ArcSwap<ZoneSet>,
+    pub health: ArcSwap<HealthSnapshot>,
+    pub geo: Arc<dyn Locate>,
+}
+
+/// Answers packets from the current snapshots. Cheap to share across sockets.
+#[derive(Clone)]
+pub struct Handler {
+    snapshots: Arc<Snapshots>,
+    max_udp_payload: u16,
+}
+
+impl Handler {
+    pub fn new(snapshots: Arc<Snapshots>, max_udp_payload: u16) -> Self {
+        Self {
+            snapshots,
+            max_udp_payload,
+        }
+    }
+
+    pub fn snapshots(&self) -> &Arc<Snapshots> {
+        &self.snapshots
+    }
+
+    /// The reply to `packet` from `src`, or `None` when it deserves silence.
+    pub fn handle(&self, packet: &[u8], _src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
+        match request::parse(packet) {
+            Ok(req) => Some(self.answer(&req, transport)),
+            Err(rejection) => self.reject(rejection),
+        }
+    }
+
+    fn answer(&self, req: &Request, transport: Transport) -> Vec<u8> {
+        let edns = req
+            .edns
+            .as_ref()
+            .map(|e| ReplyEdns::for_query(e, self.max_udp_payload));
+        let answer = if req.edns.is_some_and(|e| e.version > 0) {
+            Answer::error(ResponseCode::BADVERS)
+        } else if req.qclass != CLASS_IN {
+            Answer::error(ResponseCode::Refused)
+        } else {
+            let zones = self.snapshots.zones.load();
+            resolve(&zones, &req.qname, req.qtype)
+        };
+        let edns = match answer.rcode {
+            ResponseCode::BADVERS => edns.map(|e| ReplyEdns {
+                client_subnet: None,
+                ..e
+            }),
+            _ => edns,
+        };
+        let reply = Reply {
+            header: req.header,
+            question: Some((&req.qname, req.qtype, req.qclass)),
+            answer: &answer,
+            edns,
+        };
+        response::encode(&reply, self.limit(req, transport))
+    }
+
+    /// UDP: min(client payload, our maximum), 512 without EDNS. TCP: a whole message.
+    fn limit(&self, req: &Request, transport: Transport) -> usize {
+        match (transport, &req.edns) {
+            (Transport::Tcp, _) => response::MAX_MESSAGE,
+            (Transport::Udp, None) => PLAIN_UDP_LIMIT,
+            (Transport::Udp, Some(e)) => usize::from(e.payload.min(self.max_udp_payload)),
+        }
+    }
+
+    fn reject(&self, rejection: Rejection) -> Option<Vec<u8>> {
+        let (header, question, edns, rcode) = match rejection {
+            Rejection::Drop => return None,
+            Rejection::NotImp { header } => (header, None, None, ResponseCode::NotImp),
+            Rejection::FormErr {
+                header,
+                question,
+                edns,
+            } => (header, question, edns, ResponseCode::FormErr),
+        };
+        let answer = Answer::error(rcode);
+        let reply = Reply {
+            header,
+            question: question.as_ref().map(|(n, t, c)| (n, *t, *c)),
+            answer: &answer,
+            edns: edns.map(|e| ReplyEdns {
+                client_subnet: None,
+                ..ReplyEdns::for_query(&e, self.max_udp_payload)
+            }),
+        };
+        Some(response::encode(&reply, PLAIN_UDP_LIMIT))
+    }
+}

@@ -1,0 +1,214 @@
+//! The sockets: SO_REUSEPORT UDP loops and a capped, timed TCP accept loop feeding the handler.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::handler::{Handler, Transport};
+
+/// Socket settings from the server configuration.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub udp: Vec<SocketAddr>,
+    pub tcp: Vec<SocketAddr>,
+    /// UDP sockets per address; 0 = one per CPU core.
+    pub udp_sockets_per_address: usize,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+}
+
+/// Bound sockets, ready to serve.
+pub struct Bound {
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+    /// The addresses actually bound (port 0 resolved), UDP then TCP.
+    pub udp_addrs: Vec<SocketAddr>,
+    pub tcp_addrs: Vec<SocketAddr>,
+}
+
+/// Bind every socket before serving so errors surface at start-up. A TCP address that
+/// repeats a UDP address with port 0 reuses the port the UDP socket got.
+pub fn bind(listen: &Listen) -> io::Result<Bound> {
+    let per_address = match listen.udp_sockets_per_address {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let mut bound = Bound {
+        udp: Vec::new(),
+        tcp: Vec::new(),
+        udp_addrs: Vec::new(),
+        tcp_addrs: Vec::new(),
+    };
+    for addr in &listen.udp {
+        let first = udp_socket(*addr)?;
+        let actual = first.local_addr()?;
+        bound.udp.push(first);
+        for _ in 1..per_address {
+            bound.udp.push(udp_socket(actual)?);
+        }
+        bound.udp_addrs.push(actual);
+    }
+    for addr in &listen.tcp {
+        let same_udp = listen
+            .udp
+            .iter()
+            .position(|u| u == addr && addr.port() == 0);
+        let target = same_udp.map_or(*addr, |i| bound.udp_addrs[i]);
+        let listener = tcp_listener(target)?;
+        bound.tcp_addrs.push(listener.local_addr()?);
+        bound.tcp.push(listener);
+    }
+    Ok(bound)
+}
+
+fn socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let s = socket(addr, Type::DGRAM, Protocol::UDP)?;
+    s.bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
+    UdpSocket::from_std(s.into())
+}
+
+fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let s = socket(addr, Type::STREAM, Protocol::TCP)?;
+    s.bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind TCP {addr}: {e}")))?;
+    s.listen(1024)?;
+    TcpListener::from_std(s.into())
+}
+
+/// Serve on every bound socket until `cancel` fires; in-flight queries finish first.
+pub fn spawn(
+    bound: Bound,
+    handler: Handler,
+    listen: &Listen,
+    cancel: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    for socket in bound.udp {
+        tracker.spawn(serve_udp(socket, handler.clone(), cancel.clone()));
+    }
+    let permits = Arc::new(Semaphore::new(listen.tcp_max_connections));
+    for listener in bound.tcp {
+        let conn = TcpSettings {
+            handler: handler.clone(),
+            idle: listen.tcp_idle_timeout,
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
+        };
+        tracker.spawn(serve_tcp(listener, conn, permits.clone()));
+    }
+}
+
+async fn serve_udp(socket: UdpSocket, handler: Handler, cancel: CancellationToken) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let received = tokio::select! {
+            r = socket.recv_from(&mut buf) => r,
+            _ = cancel.cancelled() => return,
+        };
+        let (len, src) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                debug!(error = %e, "udp receive failed");
+                continue;
+            }
+        };
+        if src.port() == 0 {
+            continue;
+        }
+        let Some(reply) = handler.handle(&buf[..len], src.ip(), Transport::Udp) else {
+            continue;
+        };
+        if let Err(e) = socket.send_to(&reply, src).await {
+            debug!(error = %e, %src, "udp send failed");
+        }
+    }
+}
+
+#[derive(Clone)]
+struct TcpSettings {
+    handler: Handler,
+    idle: Duration,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+async fn serve_tcp(listener: TcpListener, conn: TcpSettings, permits: Arc<Semaphore>) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = conn.cancel.cancelled() => return,
+        };
+        let (stream, src) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(error = %e, "tcp accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            debug!(%src, "tcp connection cap reached; closing");
+            continue;
+        };
+        let c = conn.clone();
+        conn.tracker.spawn(async move {
+            serve_connection(stream, src, &c).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Read length-prefixed queries and answer each in turn until idle, closed or cancelled.
+async fn serve_connection(mut stream: TcpStream, src: SocketAddr, c: &TcpSettings) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let read = tokio::select! {
+            r = tokio::time::timeout(c.idle, read_message(&mut stream, &mut buf)) => r,
+            _ = c.cancel.cancelled() => return,
+        };
+        let len = match read {
+            Ok(Ok(len)) => len,
+            Ok(Err(_)) | Err(_) => return,
+        };
+        let Some(reply) = c.handler.handle(&buf[..len], src.ip(), Transport::Tcp) else {
+            continue;
+        };
+        let mut framed = Vec::with_capacity(reply.len() + 2);
+        framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&reply);
+        let write = tokio::time::timeout(c.idle, stream.write_all(&framed)).await;
+        if !matches!(write, Ok(Ok(()))) {
+            return;
+        }
+    }
+}
+
+async fn read_message(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await?;
+    let len = usize::from(u16::from_be_bytes(len));
+    stream.read_exact(&mut buf[..len]).await?;
+    Ok(len)
+}
