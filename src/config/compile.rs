@@ -100,7 +100,9 @@ fn build(file: &ZoneFile, errors: &mut Errors) -> Option<Zone> {
     let soa = soa_record(file, &origin, ttl, errors);
     let mut nodes: HashMap<Name, Node> = HashMap::new();
     let mut seen: HashMap<Name, Range<usize>> = HashMap::new();
-    for (name, entry) in &file.records {
+    let mut entries: Vec<_> = file.records.iter().collect();
+    entries.sort_by_key(|(name, _)| name.span().start);
+    for (name, entry) in entries {
         let Some(owner) = owner_name(name, &origin, errors) else {
             continue;
         };
@@ -340,6 +342,3 @@ fn add_empty_non_terminals(origin: &Name, nodes: &mut HashMap<Name, Node>) {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {}

@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(s.addr, "192.0.2.0".parse::<IpAddr>().unwrap());
         assert_eq!(s.source_prefix, 24);
         let s = ClientSubnet::parse(&ecs(2, 56, &[0x20, 1, 0xd, 0xb8, 0, 0, 0x12])).unwrap();
-        assert_eq!(s.addr, "2001:db8:0:12::".parse::<IpAddr>().unwrap());
+        assert_eq!(s.addr, "2001:db8:0:1200::".parse::<IpAddr>().unwrap());
         let s = ClientSubnet::parse(&ecs(1, 0, &[])).unwrap();
         assert_eq!(s.source_prefix, 0);
     }

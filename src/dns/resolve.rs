@@ -165,4 +165,5 @@ fn additional_for(zone: &Zone, records: &[Record], out: &mut Vec<Record>) {
 }
 
 #[cfg(test)]
-mod tests {}
+#[path = "resolve_tests.rs"]
+mod tests;

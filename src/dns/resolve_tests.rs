@@ -1,0 +1,159 @@
+//! Table tests for `resolve()` over the good fixture zones.
+
+use std::path::Path;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use super::{Answer, resolve};
+use crate::zone::ZoneSet;
+
+fn zones() -> ZoneSet {
+    crate::config::load_zones(Path::new("tests/fixtures/good")).expect("good fixtures")
+}
+
+fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Answer {
+    resolve(zones, &Name::from_ascii(name).unwrap(), qtype)
+}
+
+fn types(records: &[hickory_proto::rr::Record]) -> Vec<RecordType> {
+    records.iter().map(|r| r.record_type()).collect()
+}
+
+#[test]
+fn static_answer_is_authoritative_and_keeps_question_case() {
+    let z = zones();
+    let a = ask(&z, "WwW.Example.TEST.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::NoError);
+    assert!(a.authoritative);
+    assert_eq!(a.answer.len(), 2);
+    assert!(
+        a.answer
+            .iter()
+            .all(|r| r.name.to_ascii() == "WwW.Example.TEST." && r.ttl == 60)
+    );
+}
+
+#[test]
+fn negatives_carry_soa_with_negative_ttl() {
+    let z = zones();
+    for (name, qtype, rcode) in [
+        ("nope.example.test.", RecordType::A, ResponseCode::NXDomain),
+        ("www.example.test.", RecordType::MX, ResponseCode::NoError),
+        ("b.deep.example.test.", RecordType::A, ResponseCode::NoError),
+        ("deep.example.test.", RecordType::TXT, ResponseCode::NoError),
+    ] {
+        let a = ask(&z, name, qtype);
+        assert_eq!(a.rcode, rcode, "{name}");
+        assert!(a.answer.is_empty(), "{name}");
+        assert_eq!(types(&a.authority), vec![RecordType::SOA], "{name}");
+        assert_eq!(a.authority[0].ttl, 60, "min(600, 60)");
+    }
+}
+
+#[test]
+fn outside_every_zone_is_refused() {
+    let a = ask(&zones(), "example.org.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::Refused);
+    assert!(!a.authoritative);
+}
+
+#[test]
+fn longest_suffix_picks_the_child_zone() {
+    let a = ask(&zones(), "www.child.example.test.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::NoError);
+    assert!(matches!(a.answer[0].data, RData::A(ip) if ip.0.octets() == [192, 0, 2, 200]));
+}
+
+#[test]
+fn cname_chains_are_followed_in_zone_only() {
+    let z = zones();
+    let a = ask(&z, "chain.example.test.", RecordType::A);
+    assert_eq!(
+        types(&a.answer),
+        vec![
+            RecordType::CNAME,
+            RecordType::CNAME,
+            RecordType::A,
+            RecordType::A
+        ]
+    );
+    let a = ask(&z, "out.example.test.", RecordType::A);
+    assert_eq!(types(&a.answer), vec![RecordType::CNAME]);
+    assert!(a.authority.is_empty());
+    let a = ask(&z, "chain.example.test.", RecordType::CNAME);
+    assert_eq!(types(&a.answer), vec![RecordType::CNAME]);
+}
+
+#[test]
+fn dangling_and_looping_cnames_end_cleanly() {
+    let z = zones();
+    let a = ask(&z, "dangling.example.test.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::NXDomain);
+    assert_eq!(types(&a.answer), vec![RecordType::CNAME]);
+    let a = ask(&z, "loop1.example.test.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::NoError);
+    assert!(a.answer.len() <= super::MAX_CNAME_CHAIN + 1);
+}
+
+#[test]
+fn wildcards_synthesize_and_existing_names_block_them() {
+    let z = zones();
+    let a = ask(&z, "x.y.apps.example.test.", RecordType::A);
+    assert_eq!(a.answer[0].name.to_ascii(), "x.y.apps.example.test.");
+    let a = ask(&z, "exists.apps.example.test.", RecordType::A);
+    assert!(a.answer.is_empty(), "NODATA, not the wildcard");
+    let a = ask(&z, "any.cn.example.test.", RecordType::A);
+    assert_eq!(
+        types(&a.answer),
+        vec![RecordType::CNAME, RecordType::A, RecordType::A]
+    );
+    assert_eq!(a.answer[0].name.to_ascii(), "any.cn.example.test.");
+}
+
+#[test]
+fn delegations_answer_with_referrals_and_glue() {
+    let z = zones();
+    for name in ["sub.example.test.", "a.b.sub.example.test."] {
+        let a = ask(&z, name, RecordType::A);
+        assert!(!a.authoritative, "{name}");
+        assert!(a.is_referral());
+        assert_eq!(types(&a.authority), vec![RecordType::NS, RecordType::NS]);
+        assert_eq!(types(&a.additional), vec![RecordType::A]);
+    }
+    let ds = ask(&z, "sub.example.test.", RecordType::DS);
+    assert!(ds.authoritative, "DS at the cut is answered by the parent");
+    assert_eq!(types(&ds.authority), vec![RecordType::SOA]);
+}
+
+#[test]
+fn apex_ns_and_mx_get_additional_addresses() {
+    let z = zones();
+    let a = ask(&z, "example.test.", RecordType::NS);
+    assert_eq!(a.answer.len(), 2);
+    assert_eq!(
+        types(&a.additional),
+        vec![RecordType::A, RecordType::A, RecordType::AAAA]
+    );
+    let a = ask(&z, "example.test.", RecordType::MX);
+    assert_eq!(types(&a.additional), vec![RecordType::A]);
+}
+
+#[test]
+fn any_returns_one_rrset_or_hinfo() {
+    let z = zones();
+    let a = ask(&z, "www.example.test.", RecordType::ANY);
+    let first = a.answer[0].record_type();
+    assert!(a.answer.iter().all(|r| r.record_type() == first));
+    let a = ask(&z, "deep.example.test.", RecordType::ANY);
+    assert!(a.answer.is_empty());
+    assert_eq!(types(&a.authority), vec![RecordType::SOA]);
+}
+
+#[test]
+fn transfers_are_refused() {
+    let z = zones();
+    for t in [RecordType::AXFR, RecordType::IXFR] {
+        assert_eq!(ask(&z, "example.test.", t).rcode, ResponseCode::Refused);
+    }
+}
