@@ -141,9 +141,9 @@ impl Running {
 
 /// `meridian serve`: run until SIGTERM/SIGINT, reloading on SIGHUP.
 pub async fn serve(config: ServerConfig) -> Result<(), StartError> {
-    let running = start(config).await?;
     let (tx, mut rx) = mpsc::channel(8);
     signals::listen(tx).context("installing signal handlers")?;
+    let running = start(config).await?;
     while let Some(event) = rx.recv().await {
         match event {
             Event::Reload => {
