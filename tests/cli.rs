@@ -106,7 +106,13 @@ impl Server {
 
     fn signal(&self, sig: &str) {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 }
 
@@ -128,9 +134,16 @@ async fn serve_reloads_on_sighup_keeps_old_config_on_error_and_stops_on_sigterm(
     let base = std::fs::read_to_string("tests/fixtures/good/example.test.toml").unwrap();
     std::fs::write(&zone, &base).unwrap();
     let (mut server, addr) = Server::start(&dir);
-    assert_eq!(ask(addr, "new.example.test.").await.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(
+        ask(addr, "new.example.test.").await.metadata.response_code,
+        ResponseCode::NXDomain
+    );
 
-    std::fs::write(&zone, format!("{base}\n[records.new]\nA = \"192.0.2.300\"\n")).unwrap();
+    std::fs::write(
+        &zone,
+        format!("{base}\n[records.new]\nA = \"192.0.2.300\"\n"),
+    )
+    .unwrap();
     server.signal("-HUP");
     server.wait_for("reload failed");
     let line = server.wait_for("example.test.toml:");
@@ -138,7 +151,11 @@ async fn serve_reloads_on_sighup_keeps_old_config_on_error_and_stops_on_sigterm(
     let reply = ask(addr, "www.example.test.").await;
     assert_eq!(reply.answers.len(), 2, "old generation still serving");
 
-    std::fs::write(&zone, format!("{base}\n[records.new]\nA = \"192.0.2.30\"\n")).unwrap();
+    std::fs::write(
+        &zone,
+        format!("{base}\n[records.new]\nA = \"192.0.2.30\"\n"),
+    )
+    .unwrap();
     server.signal("-HUP");
     server.wait_for("reload ok");
     assert_eq!(ask(addr, "new.example.test.").await.answers.len(), 1);

@@ -220,6 +220,11 @@ async fn malformed_queries_get_formerr_or_notimp() {
         &[],
     );
     assert_eq!(rcode_of(&s, &notify).await, [ResponseCode::NotImp; 2]);
+    let notify_edns = raw_query(0x2800, 1, 1, &opt_with(&[]));
+    let reply = udp_raw(s.udp_addrs[0], &notify_edns).await.unwrap();
+    let reply = Message::from_vec(&reply).unwrap();
+    assert_eq!(reply.metadata.response_code, ResponseCode::NotImp);
+    assert!(reply.edns.is_some(), "OPT answered with OPT");
     let ok = raw_query(0x0100, 1, 1, &ecs(1, 24, &[192, 0, 2]));
     assert_eq!(rcode_of(&s, &ok).await, [ResponseCode::NoError; 2]);
 }

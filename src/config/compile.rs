@@ -119,6 +119,13 @@ fn build(file: &ZoneFile, errors: &mut Errors) -> Option<Zone> {
         nodes.insert(owner, node);
     }
     apex(file, &origin, ttl, &mut nodes, errors);
+    if let (Some(soa), Some(node)) = (&soa, nodes.get_mut(&origin)) {
+        let set = RRset {
+            rtype: RecordType::SOA,
+            records: vec![soa.clone()],
+        };
+        node.rrsets.insert(0, set);
+    }
     check_cuts(file, &origin, &nodes, errors);
     add_empty_non_terminals(&origin, &mut nodes);
     Some(Zone::new(origin, soa?, nodes))

@@ -107,7 +107,11 @@ impl Handler {
     fn reject(&self, rejection: Rejection) -> Option<Vec<u8>> {
         let (header, question, edns, rcode) = match rejection {
             Rejection::Drop => return None,
-            Rejection::NotImp { header } => (header, None, None, ResponseCode::NotImp),
+            Rejection::NotImp {
+                header,
+                question,
+                edns,
+            } => (header, question, edns, ResponseCode::NotImp),
             Rejection::FormErr {
                 header,
                 question,

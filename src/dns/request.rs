@@ -48,8 +48,12 @@ pub enum Rejection {
         question: Option<(Name, RecordType, u16)>,
         edns: Option<Edns>,
     },
-    /// NOTIMP for an opcode other than QUERY.
-    NotImp { header: Header },
+    /// NOTIMP for an opcode other than QUERY, echoing what could be read.
+    NotImp {
+        header: Header,
+        question: Option<(Name, RecordType, u16)>,
+        edns: Option<Edns>,
+    },
 }
 
 /// Parse a query; anything malformed becomes a `Rejection`, never a panic.
@@ -68,13 +72,17 @@ pub fn parse(packet: &[u8]) -> Result<Request, Rejection> {
     if flags & 0x8000 != 0 {
         return Err(Rejection::Drop);
     }
-    if header.opcode != OPCODE_QUERY {
-        return Err(Rejection::NotImp { header });
-    }
-    let formerr = |question, edns| Rejection::FormErr {
-        header,
-        question,
-        edns,
+    let formerr = |question, edns| match header.opcode {
+        OPCODE_QUERY => Rejection::FormErr {
+            header,
+            question,
+            edns,
+        },
+        _ => Rejection::NotImp {
+            header,
+            question,
+            edns,
+        },
     };
     let (qdcount, ancount, nscount, arcount) = (word(4), word(6), word(8), word(10));
     if qdcount != 1 {
@@ -88,7 +96,7 @@ pub fn parse(packet: &[u8]) -> Result<Request, Rejection> {
         read_record(&mut decoder).ok_or_else(|| formerr(q.clone(), None))?;
     }
     let edns = read_additional(&mut decoder, arcount).map_err(|edns| formerr(q.clone(), edns))?;
-    if question.1 == RecordType::OPT {
+    if question.1 == RecordType::OPT || header.opcode != OPCODE_QUERY {
         return Err(formerr(q, edns));
     }
     let (qname, qtype, qclass) = question;
@@ -181,4 +189,55 @@ fn read_opt(record: &RawRecord<'_>) -> Option<(Edns, bool)> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    fn packet(flags: u16, qdcount: u16, arcount: u16, tail: &[u8]) -> Vec<u8> {
+        let mut p = vec![0xab, 0xcd];
+        for w in [flags, qdcount, 0, 0, arcount] {
+            p.extend_from_slice(&w.to_be_bytes());
+        }
+        p.extend_from_slice(b"\x01a\x04test\x00\x00\x01\x00\x01");
+        p.extend_from_slice(tail);
+        p
+    }
+
+    const OPT_ECS: &[u8] = &[
+        0, 0, 41, 4, 0, 0, 0, 0x80, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2,
+    ];
+
+    #[test]
+    fn parses_question_edns_and_ecs() {
+        let req = parse(&packet(0x0100, 1, 1, OPT_ECS)).unwrap();
+        assert_eq!(req.header.id, 0xabcd);
+        assert!(req.header.rd);
+        assert_eq!(req.qname.to_ascii(), "a.test.");
+        let edns = req.edns.unwrap();
+        assert_eq!(
+            (edns.payload, edns.version, edns.dnssec_ok),
+            (1024, 0, true)
+        );
+        assert_eq!(edns.client_subnet.unwrap().source_prefix, 24);
+    }
+
+    #[test]
+    fn other_opcodes_are_notimp_with_what_was_read() {
+        let Err(Rejection::NotImp { question, edns, .. }) = parse(&packet(0x2800, 1, 1, OPT_ECS))
+        else {
+            panic!("NOTIMP expected");
+        };
+        assert!(question.is_some() && edns.is_some());
+    }
+
+    #[test]
+    fn truncated_packets_are_formerr_or_dropped() {
+        let full = packet(0x0100, 1, 1, OPT_ECS);
+        for cut in 0..full.len() {
+            match parse(&full[..cut]) {
+                Err(Rejection::Drop) => assert!(cut < 12),
+                Err(Rejection::FormErr { .. }) => assert!(cut >= 12),
+                other => panic!("cut {cut}: {other:?}"),
+            }
+        }
+    }
+}

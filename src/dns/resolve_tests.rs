@@ -157,3 +157,11 @@ fn transfers_are_refused() {
         assert_eq!(ask(&z, "example.test.", t).rcode, ResponseCode::Refused);
     }
 }
+
+#[test]
+fn apex_soa_is_answered() {
+    let a = ask(&zones(), "example.test.", RecordType::SOA);
+    assert_eq!(types(&a.answer), vec![RecordType::SOA]);
+    assert_eq!(a.answer[0].ttl, 600);
+    assert!(a.authority.is_empty());
+}
