@@ -98,6 +98,16 @@ impl GeoDb {
         self.current.load().primary.build_epoch()
     }
 
+    /// The location database's `database_type` (e.g. `GeoLite2-City`).
+    pub fn database_type(&self) -> String {
+        self.current.load().primary.database_type().to_owned()
+    }
+
+    /// The location database's description, if it has one.
+    pub fn description(&self) -> Option<String> {
+        self.current.load().primary.description().map(str::to_owned)
+    }
+
     /// Metadata of the location database in use.
     pub fn info(&self) -> DatabaseInfo {
         DatabaseInfo::from(&self.current.load().primary)
@@ -120,15 +130,21 @@ impl GeoDb {
                 _ = ticker.tick() => {}
             }
             let now = self.stamps();
-            let unchanged = *self.loaded.lock().unwrap_or_else(|p| p.into_inner()) == now;
+            // A reload holds the lock while it opens files: skip this tick rather than block.
+            let unchanged = match self.loaded.try_lock() {
+                Ok(loaded) => *loaded == now,
+                Err(std::sync::TryLockError::Poisoned(p)) => *p.into_inner() == now,
+                Err(std::sync::TryLockError::WouldBlock) => true,
+            };
             if unchanged || failed.as_ref() == Some(&now) {
                 continue;
             }
-            failed = self.reload_in_background().await.err().map(|()| now);
+            failed = (!self.reload_in_background().await).then_some(now);
         }
     }
 
-    async fn reload_in_background(self: &Arc<Self>) -> Result<(), ()> {
+    /// Reloads off the runtime threads and logs the outcome; true if the swap happened.
+    async fn reload_in_background(self: &Arc<Self>) -> bool {
         let db = Arc::clone(self);
         match tokio::task::spawn_blocking(move || db.reload()).await {
             Ok(Ok(())) => {
@@ -139,7 +155,7 @@ impl GeoDb {
                     build_epoch = info.build_epoch,
                     "GeoIP database reloaded"
                 );
-                Ok(())
+                true
             }
             Ok(Err(error)) => {
                 tracing::warn!(
@@ -147,11 +163,11 @@ impl GeoDb {
                     error = %error,
                     "GeoIP database reload failed; keeping the previous database"
                 );
-                Err(())
+                false
             }
             Err(join) => {
                 tracing::error!(path = %self.primary_path.display(), error = %join, "GeoIP reload task failed");
-                Err(())
+                false
             }
         }
     }
@@ -300,7 +316,9 @@ mod tests {
         let error = db.reload().expect_err("refused");
         assert!(matches!(error, GeoError::Sanity { .. }), "{error:?}");
         assert_names(&error, &path);
-        assert_eq!(db.info().database_type, "Meridian-Test-City");
+        assert_eq!(db.database_type(), "Meridian-Test-City");
+        let description = db.description().expect("test database has a description");
+        assert!(description.contains("test-city.toml"), "{description}");
         drop(dir);
     }
 
