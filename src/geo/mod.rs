@@ -1,6 +1,21 @@
-//! Client location: the `Locate` seam and what a lookup yields.
+//! Client location: the `Locate` seam, what a lookup yields, and the GeoIP readers behind it.
+
+mod countries;
+mod db;
+mod error;
+mod maxmind;
+mod record;
+#[cfg(test)]
+mod testdb;
+#[cfg(test)]
+mod tests;
 
 use std::net::IpAddr;
+
+pub use countries::{country_centroid, country_continent};
+pub use db::{DatabaseInfo, GeoDb};
+pub use error::GeoError;
+pub use maxmind::MmdbReader;
 
 /// Continent codes as GeoIP databases spell them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -14,23 +29,70 @@ pub enum Continent {
     SA,
 }
 
+impl Continent {
+    /// Parses a two-letter continent code (`"EU"`, `"na"`); `None` for anything else.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code.as_bytes() {
+            [a, b] => match [a.to_ascii_uppercase(), b.to_ascii_uppercase()] {
+                [b'A', b'F'] => Some(Self::AF),
+                [b'A', b'N'] => Some(Self::AN),
+                [b'A', b'S'] => Some(Self::AS),
+                [b'E', b'U'] => Some(Self::EU),
+                [b'N', b'A'] => Some(Self::NA),
+                [b'O', b'C'] => Some(Self::OC),
+                [b'S', b'A'] => Some(Self::SA),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The two-letter code, upper case.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AF => "AF",
+            Self::AN => "AN",
+            Self::AS => "AS",
+            Self::EU => "EU",
+            Self::NA => "NA",
+            Self::OC => "OC",
+            Self::SA => "SA",
+        }
+    }
+}
+
 /// What a GeoIP lookup knows about an address.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Location {
     /// ISO 3166-1 alpha-2, upper case.
     pub country: Option<[u8; 2]>,
+    /// From the database, else derived from `country`.
     pub continent: Option<Continent>,
-    /// ISO 3166-2 subdivision code without the country prefix (e.g. "CA" for US-CA).
+    /// ISO 3166-2 subdivision code without the country prefix (e.g. "CA" for US-CA) from
+    /// MaxMind-layout databases; flat-layout databases (DB-IP lite) give the region name
+    /// (`state1`, e.g. "California") instead.
     pub subdivision: Option<String>,
-    /// Latitude and longitude in degrees.
+    /// Latitude and longitude in degrees; the country centroid when the database has none.
     pub coordinates: Option<(f64, f64)>,
     pub asn: Option<u32>,
-    /// Prefix length of the database network that matched the address.
+    /// Prefix length of the database network that matched the address (the IPv4 prefix
+    /// length for IPv4 clients, even in IPv6-structured databases). With a separate ASN
+    /// database it is the longer of the two matched prefixes.
     pub prefix_len: u8,
+}
+
+impl Location {
+    /// The country as text (`"US"`), if known.
+    pub fn country_str(&self) -> Option<&str> {
+        self.country
+            .as_ref()
+            .and_then(|c| std::str::from_utf8(c).ok())
+    }
 }
 
 /// Anything that can place an address on the map.
 pub trait Locate: Send + Sync {
+    /// `None` when nothing is known about the address.
     fn locate(&self, addr: IpAddr) -> Option<Location>;
 }
 

@@ -1,0 +1,170 @@
+//! One memory-mapped MaxMind DB file (GeoIP2/GeoLite2 or flat DB-IP layout) and its lookups.
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use maxminddb::{MaxMindDbError, Mmap, Reader, WithinOptions};
+
+use super::record::Record;
+use super::{GeoError, Locate, Location};
+
+/// How many leading records the sanity check decodes.
+const SANITY_RECORDS: usize = 64;
+
+/// The bytes behind a reader: a mapped file or a static image (e.g. `include_bytes!`).
+enum Bytes {
+    Mapped(Mmap),
+    Static(&'static [u8]),
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(map) => map,
+            Self::Static(bytes) => bytes,
+        }
+    }
+}
+
+/// An open, sanity-checked MaxMind DB.
+///
+/// The file is memory-mapped: replace it by renaming a new file over it (as `geoipupdate`
+/// does), never by rewriting it in place, and call [`super::GeoDb::reload`].
+pub struct MmdbReader {
+    reader: Reader<Bytes>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for MmdbReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MmdbReader")
+            .field("path", &self.path)
+            .field("database_type", &self.database_type())
+            .field("build_epoch", &self.build_epoch())
+            .finish()
+    }
+}
+
+impl MmdbReader {
+    /// Maps the file, parses its metadata and decodes its first records.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, GeoError> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |source| GeoError::Open {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(&path).map_err(open_err)?;
+        // SAFETY: the mapping is read-only. Meridian requires database files to be replaced
+        // by rename, not rewritten in place, so the mapped inode does not change under us.
+        let map = unsafe { Mmap::map(&file) }.map_err(open_err)?;
+        Self::from_bytes(Bytes::Mapped(map), path)
+    }
+
+    /// Reads a database image compiled into the binary; `label` stands in for the path.
+    pub fn from_static(bytes: &'static [u8], label: impl Into<PathBuf>) -> Result<Self, GeoError> {
+        Self::from_bytes(Bytes::Static(bytes), label.into())
+    }
+
+    fn from_bytes(bytes: Bytes, path: PathBuf) -> Result<Self, GeoError> {
+        match Reader::from_source(bytes) {
+            Ok(reader) => {
+                let db = Self { reader, path };
+                db.sanity_check()?;
+                Ok(db)
+            }
+            Err(source) => Err(GeoError::Invalid { path, source }),
+        }
+    }
+
+    /// Decodes the first records; fails if one cannot be decoded or none carries a country,
+    /// continent, coordinates or ASN (not a City/Country/ASN-style database).
+    pub fn sanity_check(&self) -> Result<(), GeoError> {
+        let fail = |reason: String| GeoError::Sanity {
+            path: self.path.clone(),
+            reason,
+        };
+        let networks = self
+            .reader
+            .networks(WithinOptions::default())
+            .map_err(|e| fail(e.to_string()))?;
+        let mut useful = false;
+        for item in networks.take(SANITY_RECORDS) {
+            let found = item.map_err(|e| fail(e.to_string()))?;
+            let record: Option<Record<'_>> = found.decode().map_err(|e| fail(e.to_string()))?;
+            useful |= record.is_some_and(|r| r.to_location(0).is_some());
+        }
+        if useful {
+            Ok(())
+        } else {
+            Err(fail(format!(
+                "none of the first {SANITY_RECORDS} records has a country, continent, location or ASN"
+            )))
+        }
+    }
+
+    /// The file this reader was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// When the database was built (seconds since the Unix epoch).
+    pub fn build_epoch(&self) -> u64 {
+        self.reader.metadata().build_epoch
+    }
+
+    /// The metadata `database_type`, e.g. `GeoLite2-City` or `DBIP-City-Lite`.
+    pub fn database_type(&self) -> &str {
+        &self.reader.metadata().database_type
+    }
+
+    /// The English description, else any description the database carries.
+    pub fn description(&self) -> Option<&str> {
+        let descriptions = &self.reader.metadata().description;
+        descriptions
+            .get("en")
+            .or_else(|| descriptions.values().next())
+            .map(String::as_str)
+    }
+
+    /// 4 or 6.
+    pub fn ip_version(&self) -> u16 {
+        self.reader.metadata().ip_version
+    }
+
+    /// The matched network's prefix length and what the database says about `addr`.
+    ///
+    /// IPv4-mapped IPv6 addresses are looked up as IPv4; IPv4 prefix lengths are reported
+    /// relative to IPv4 even in IPv6-structured databases.
+    pub(super) fn lookup(&self, addr: IpAddr) -> Result<(u8, Option<Location>), MaxMindDbError> {
+        let addr = addr.to_canonical();
+        let found = self.reader.lookup(addr)?;
+        let network = found.network()?;
+        let prefix_len = if addr.is_ipv4() && network.is_ipv6() {
+            // The tree ended above the IPv4 subtree: wider than any IPv4 network.
+            network.prefix().saturating_sub(96)
+        } else {
+            network.prefix()
+        };
+        let record: Option<Record<'_>> = found.decode()?;
+        Ok((prefix_len, record.and_then(|r| r.to_location(prefix_len))))
+    }
+
+    /// The AS number for `addr`, with the matched prefix length.
+    pub(super) fn lookup_asn(&self, addr: IpAddr) -> Result<(u8, Option<u32>), MaxMindDbError> {
+        let (prefix_len, location) = self.lookup(addr)?;
+        Ok((prefix_len, location.and_then(|l| l.asn)))
+    }
+}
+
+impl Locate for MmdbReader {
+    fn locate(&self, addr: IpAddr) -> Option<Location> {
+        match self.lookup(addr) {
+            Ok((_, location)) => location,
+            Err(error) => {
+                tracing::debug!(%addr, path = %self.path.display(), %error, "GeoIP lookup failed");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Lookup tests against the committed test database, the default database and built variants.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+
+use super::testdb::{self, Layout, Source};
+use super::{Continent, GeoDb, Locate, Location, MmdbReader, country_centroid, country_continent};
+
+pub(super) fn geoip_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip")
+}
+
+pub(super) fn source() -> Source {
+    let path = geoip_dir().join("test-city.toml");
+    let text = std::fs::read_to_string(&path).expect("test-city.toml is readable");
+    testdb::parse(&text).expect("test-city.toml parses")
+}
+
+/// Builds `layout` from the source into `dir/name` and returns the path.
+pub(super) fn build_into(dir: &Path, name: &str, layout: Layout, epoch: u64) -> PathBuf {
+    let mut source = source();
+    source.build_epoch = epoch;
+    let path = dir.join(name);
+    std::fs::write(&path, testdb::build(&source, layout).expect("builds")).expect("writes");
+    path
+}
+
+fn test_city() -> MmdbReader {
+    MmdbReader::open(geoip_dir().join("test-city.mmdb")).expect("test-city.mmdb opens")
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().expect("test address parses")
+}
+
+fn loc(
+    country: &str,
+    continent: Continent,
+    subdivision: Option<&str>,
+    coordinates: (f64, f64),
+    asn: Option<u32>,
+    prefix_len: u8,
+) -> Location {
+    let c = country.as_bytes();
+    Location {
+        country: Some([c[0], c[1]]),
+        continent: Some(continent),
+        subdivision: subdivision.map(str::to_owned),
+        coordinates: Some(coordinates),
+        asn,
+        prefix_len,
+    }
+}
+
+#[test]
+fn test_city_lookups_v4_and_v6() {
+    use Continent::*;
+    let db = test_city();
+    let cases = [
+        (
+            "192.0.2.1",
+            loc("US", NA, Some("CA"), (37.3394, -121.895), Some(64496), 25),
+        ),
+        // 192.0.2.128/25 is split by the nested /28 at .192, so .130 sits in a /26 leaf.
+        (
+            "192.0.2.130",
+            loc("US", NA, Some("NY"), (40.7128, -74.006), Some(64497), 26),
+        ),
+        (
+            "192.0.2.200",
+            loc("CA", NA, Some("QC"), (45.5019, -73.5674), None, 28),
+        ),
+        (
+            "198.51.100.70",
+            loc("FR", EU, Some("IDF"), (48.8566, 2.3522), None, 26),
+        ),
+        (
+            "203.0.113.201",
+            loc("SG", AS, None, (1.3521, 103.8198), None, 29),
+        ),
+        // Likewise the nested /29 at .200 leaves .129 in a /26 of 203.0.113.128/25.
+        (
+            "203.0.113.129",
+            loc("AU", OC, Some("NSW"), (-33.8688, 151.2093), Some(64500), 26),
+        ),
+        (
+            "198.19.255.255",
+            loc("IN", AS, Some("MH"), (19.076, 72.8777), Some(64502), 16),
+        ),
+        (
+            "8.8.8.8",
+            loc("US", NA, Some("CA"), (37.4056, -122.0775), Some(15169), 24),
+        ),
+        (
+            "::ffff:8.8.8.8",
+            loc("US", NA, Some("CA"), (37.4056, -122.0775), Some(15169), 24),
+        ),
+        (
+            "41.31.255.255",
+            loc("ZA", AF, Some("GP"), (-26.2041, 28.0473), None, 11),
+        ),
+        (
+            "2001:db8:1:1::5",
+            loc("FR", EU, Some("IDF"), (48.8566, 2.3522), Some(64504), 64),
+        ),
+        (
+            "2001:db8:2::1",
+            loc("JP", AS, Some("27"), (34.6937, 135.5023), None, 48),
+        ),
+        (
+            "2001:db8:ffff::1",
+            loc("DE", EU, Some("BE"), (52.52, 13.405), Some(64503), 33),
+        ),
+        (
+            "2804:14c::1",
+            loc("BR", SA, Some("SP"), (-23.5505, -46.6333), None, 16),
+        ),
+    ];
+    for (addr, want) in cases {
+        assert_eq!(db.locate(ip(addr)), Some(want), "{addr}");
+    }
+}
+
+#[test]
+fn nothing_known_is_none() {
+    let db = test_city();
+    assert_eq!(db.locate(ip("127.0.0.1")), None);
+    assert_eq!(db.locate(IpAddr::V6(testdb::UNLISTED_V6)), None);
+}
+
+#[test]
+fn country_only_records_fall_back_to_the_country_table() {
+    let db = test_city();
+    let za = db.locate(ip("198.18.100.1")).expect("ZA entry");
+    assert_eq!(za.country_str(), Some("ZA"));
+    assert_eq!(za.continent, Some(Continent::AF));
+    assert_eq!(za.coordinates, country_centroid(*b"ZA"));
+    assert_eq!((za.subdivision, za.asn, za.prefix_len), (None, None, 18));
+    let au = db.locate(ip("2404:6800:4003::1")).expect("AU entry");
+    assert_eq!(au.continent, Some(Continent::OC));
+    assert_eq!(au.coordinates, Some((-25.27, 133.78)));
+    assert_eq!(au.prefix_len, 32);
+}
+
+/// Leaf prefix in the built tree: the matched network, deepened wherever another network's
+/// insertion path splits it.
+fn leaf_prefix(source: &Source, addr: IpAddr, matched: IpNet) -> u8 {
+    let bits = |a: IpAddr| match a {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32u32),
+        IpAddr::V6(v6) => (u128::from(v6), 128),
+    };
+    let (addr_bits, width) = bits(addr);
+    let mut depth = u32::from(matched.prefix_len());
+    for net in source.networks.iter().filter_map(|n| n.net().ok()) {
+        let (net_bits, net_width) = bits(net.network());
+        let common = (addr_bits ^ net_bits).leading_zeros().min(width);
+        if net_width == width && common < u32::from(net.prefix_len()) {
+            depth = depth.max(common + 1);
+        }
+    }
+    u8::try_from(depth).expect("prefix fits")
+}
+
+#[test]
+fn committed_test_db_matches_its_source() {
+    let source = source();
+    let rebuilt = testdb::build(&source, Layout::City).expect("builds");
+    let committed = std::fs::read(geoip_dir().join("test-city.mmdb")).expect("committed file");
+    assert!(
+        rebuilt == committed,
+        "geoip/test-city.mmdb is stale: run `cargo run --example build_test_geoip`"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = MmdbReader::open(build_into(dir.path(), "city.mmdb", Layout::City, 1))
+        .expect("rebuilt db opens");
+    for network in &source.networks {
+        for addr in testdb::ends(network.net().expect("valid cidr")) {
+            let (want, matched) = testdb::longest_match(&source, addr).expect("in source");
+            let got = db.locate(addr).expect("known address");
+            let country = want
+                .country
+                .as_deref()
+                .map(|c| [c.as_bytes()[0], c.as_bytes()[1]]);
+            let coords = want
+                .lat
+                .zip(want.lon)
+                .or_else(|| country.and_then(country_centroid));
+            let continent = want.continent.as_deref().and_then(Continent::from_code);
+            assert_eq!(got.country, country, "{addr}");
+            assert_eq!(
+                got.continent,
+                continent.or_else(|| country_continent(country?))
+            );
+            assert_eq!(
+                got.subdivision.as_deref(),
+                want.subdivision.as_deref(),
+                "{addr}"
+            );
+            assert_eq!(got.coordinates, coords, "{addr}");
+            assert_eq!(got.asn, want.asn, "{addr}");
+            assert_eq!(
+                got.prefix_len,
+                leaf_prefix(&source, addr, matched),
+                "{addr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn flat_layout_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = MmdbReader::open(build_into(dir.path(), "flat.mmdb", Layout::Flat, 1)).expect("opens");
+    let got = db.locate(ip("2001:db8:3::9")).expect("US entry");
+    assert_eq!(got.country_str(), Some("US"));
+    assert_eq!(got.continent, Some(Continent::NA), "from the country table");
+    assert_eq!(got.subdivision.as_deref(), Some("NY"));
+    assert_eq!(got.coordinates, Some((40.7128, -74.006)));
+    assert_eq!((got.asn, got.prefix_len), (None, 48));
+    let only_country = db.locate(ip("81.2.69.160")).expect("GB entry");
+    assert_eq!(only_country.coordinates, country_centroid(*b"GB"));
+    assert_eq!(only_country.continent, Some(Continent::EU));
+}
+
+#[test]
+fn asn_database_is_merged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flat = build_into(dir.path(), "flat.mmdb", Layout::Flat, 1);
+    let asn = build_into(dir.path(), "asn.mmdb", Layout::Asn, 1);
+    let db = GeoDb::open(flat, Some(asn)).expect("opens");
+    let got = db.locate(ip("192.0.2.5")).expect("US entry");
+    assert_eq!(
+        (got.country_str(), got.asn, got.prefix_len),
+        (Some("US"), Some(64496), 25)
+    );
+    // The ASN database has nothing for 198.51.100.64/26 beyond the /24's AS.
+    let fr = db.locate(ip("198.51.100.65")).expect("FR entry");
+    assert_eq!(
+        (fr.country_str(), fr.asn, fr.prefix_len),
+        (Some("FR"), Some(64498), 26)
+    );
+    let none = db.locate(ip("41.1.1.1")).expect("ZA entry");
+    assert_eq!((none.country_str(), none.asn), (Some("ZA"), None));
+    assert_eq!(
+        db.asn_info().map(|i| i.database_type),
+        Some("Meridian-Test-City-ASN".into())
+    );
+}
+
+#[test]
+fn default_database_knows_well_known_addresses() {
+    let db = MmdbReader::open(geoip_dir().join("geo-whois-asn-country.mmdb")).expect("opens");
+    for (addr, country, continent) in [
+        ("8.8.8.8", "US", Continent::NA),
+        ("::ffff:8.8.8.8", "US", Continent::NA),
+        ("1.1.1.1", "AU", Continent::OC),
+        ("193.0.0.1", "NL", Continent::EU),
+        ("2001:4860:4860::8888", "US", Continent::NA),
+    ] {
+        let got = db.locate(ip(addr)).expect("known address");
+        assert_eq!(got.country_str(), Some(country), "{addr}");
+        assert_eq!(got.continent, Some(continent), "{addr}");
+        assert!(got.coordinates.is_some(), "centroid for {addr}");
+        let max = if addr.contains(':') && !addr.contains('.') {
+            128
+        } else {
+            32
+        };
+        assert!(
+            (1..=max).contains(&got.prefix_len),
+            "{addr}: {}",
+            got.prefix_len
+        );
+    }
+}
