@@ -15,7 +15,7 @@ use tracing::{error, info};
 use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
 use crate::dns::server::{self, Listen};
 use crate::dns::{Handler, Snapshots};
-use crate::geo::Nowhere;
+use crate::geo::{GeoDb, Locate, Nowhere};
 use crate::health::HealthSnapshot;
 use crate::signals::{self, Event};
 
@@ -60,10 +60,13 @@ pub fn init_logging(config: &ServerConfig) {
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let zones = config::load_zones(&config.zones_dir).map_err(StartError::Config)?;
     info!(zones = zones.len(), dir = %config.zones_dir.display(), "zones loaded");
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let geo = open_geo(&config, &cancel, &tracker)?;
     let snapshots = Arc::new(Snapshots {
         zones: ArcSwap::from_pointee(zones),
         health: ArcSwap::from_pointee(HealthSnapshot::empty()),
-        geo: Arc::new(Nowhere),
+        geo,
     });
     let listen = Listen {
         udp: config.udp_addresses(),
@@ -75,8 +78,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let bound = server::bind(&listen).context("binding DNS sockets")?;
     let (udp_addrs, tcp_addrs) = (bound.udp_addrs.clone(), bound.tcp_addrs.clone());
     info!(udp = %list(&udp_addrs), tcp = %list(&tcp_addrs), "dns listening");
-    let cancel = CancellationToken::new();
-    let tracker = TaskTracker::new();
     let handler = Handler::new(snapshots.clone(), config.max_udp_payload);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     Ok(Running {
@@ -89,6 +90,27 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         tracker,
     })
 }
+
+/// Open the GeoIP database (if configured) and watch it for replacement.
+fn open_geo(
+    config: &ServerConfig,
+    cancel: &CancellationToken,
+    tracker: &TaskTracker,
+) -> anyhow::Result<Arc<dyn Locate>> {
+    if config.geoip.as_os_str().is_empty() {
+        info!("no GeoIP database configured; geo and nearest policies use their defaults");
+        return Ok(Arc::new(Nowhere));
+    }
+    let asn = (!config.geoip_asn.as_os_str().is_empty()).then(|| config.geoip_asn.clone());
+    let db = Arc::new(GeoDb::open(&config.geoip, asn).context("opening the GeoIP database")?);
+    let info = db.info();
+    info!(path = %config.geoip.display(), kind = %info.database_type, build_epoch = info.build_epoch, "geoip loaded");
+    tracker.spawn(db.clone().watch(GEOIP_POLL, cancel.clone()));
+    Ok(db)
+}
+
+/// How often the GeoIP files are checked for replacement.
+pub const GEOIP_POLL: Duration = Duration::from_secs(5);
 
 fn list(addrs: &[SocketAddr]) -> String {
     addrs

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub zones_dir: PathBuf,
     /// MaxMind-format GeoIP database; empty = no GeoIP.
     pub geoip: PathBuf,
+    /// Optional separate ASN database merged into lookups; empty = none.
+    pub geoip_asn: PathBuf,
     /// Admin API and `/metrics` listener.
     pub admin_listen: SocketAddr,
     /// `text` or `json`.
@@ -59,6 +61,7 @@ impl Default for ServerConfig {
             tcp_max_connections: 1024,
             zones_dir: PathBuf::from("zones"),
             geoip: PathBuf::from("geoip/geo-whois-asn-country.mmdb"),
+            geoip_asn: PathBuf::new(),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9153)),
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
@@ -103,6 +106,7 @@ impl ServerConfig {
             "TCP_MAX_CONNECTIONS" => self.tcp_max_connections = parse(value)?,
             "ZONES_DIR" => self.zones_dir = PathBuf::from(value),
             "GEOIP" => self.geoip = PathBuf::from(value),
+            "GEOIP_ASN" => self.geoip_asn = PathBuf::from(value),
             "ADMIN_LISTEN" => self.admin_listen = parse(value)?,
             "LOG_FORMAT" => {
                 self.log_format = match value {
