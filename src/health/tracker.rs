@@ -173,11 +173,15 @@ impl Tracker {
         if self.warm_start_done() {
             self.ready = true;
             let c = self.ledger.counts();
+            let drained = match c.drained {
+                0 => String::new(),
+                n => format!(", {n} drained"),
+            };
             tracing::info!(
-                "health: warm start complete, {} targets, {} up, {} down",
+                "health: warm start complete, {} targets, {} up, {} down{drained}",
                 c.targets,
                 c.up,
-                c.down + c.drained
+                c.down
             );
         }
         let report = self.ledger.report(self.generation, self.ready);

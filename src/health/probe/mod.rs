@@ -118,20 +118,22 @@ where
     }
 }
 
-/// Maps a socket error to a failure reason.
+/// Maps a socket error to a failure reason, looking through errors wrapped inside it.
 fn from_io(err: &io::Error) -> ProbeFailure {
     use io::ErrorKind as K;
     match err.kind() {
-        K::ConnectionRefused => ProbeFailure::Refused,
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => ProbeFailure::Reset,
-        K::TimedOut => ProbeFailure::Timeout,
-        _ => match err
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<rustls::Error>())
-        {
-            Some(tls) => ProbeFailure::Tls(tls.to_string()),
-            None => ProbeFailure::Other(err.to_string()),
-        },
+        K::ConnectionRefused => return ProbeFailure::Refused,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => return ProbeFailure::Reset,
+        K::TimedOut => return ProbeFailure::Timeout,
+        _ => {}
+    }
+    let inner = err.get_ref();
+    if let Some(tls) = inner.and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        return ProbeFailure::Tls(tls.to_string());
+    }
+    match inner.and_then(|e| e.downcast_ref::<io::Error>()) {
+        Some(io) => from_io(io),
+        None => ProbeFailure::Other(err.to_string()),
     }
 }
 
@@ -200,5 +202,10 @@ mod tests {
         assert_eq!(e(io::ErrorKind::BrokenPipe), ProbeFailure::Reset);
         assert_eq!(e(io::ErrorKind::TimedOut), ProbeFailure::Timeout);
         assert_eq!(ProbeFailure::Status(503).to_string(), "status 503");
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        let wrapped = io::Error::other(tls);
+        assert!(matches!(from_io(&wrapped), ProbeFailure::Tls(_)));
+        let reset = io::Error::other(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(from_io(&reset), ProbeFailure::Reset);
     }
 }
