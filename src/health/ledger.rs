@@ -1,16 +1,16 @@
 //! The tracker's table: targets, their rise/fall state and overrides, turned into snapshots and reports.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use super::event::Event;
 use super::overrides::{Forced, ForcedBy, Override, OverrideSet, Selector, Source};
 use super::persist::{self, PersistedOverride, PersistedState, PersistedTarget};
-use super::probe::{ProbeFailure, ProbeOutcome};
+use super::probe::ProbeOutcome;
 use super::report::{HealthReport, LastProbe, OverrideEntry, TargetStatus};
 use super::snapshot::{HealthSnapshot, Status, TargetHealth};
-use super::state::{Observed, ProbeState, Transition, step};
+use super::state::{Observed, ProbeState, step};
 use super::target::{ProbeKey, TargetSpec};
 
 /// All health state; owned by the tracker task alone. Time is passed in.
@@ -36,21 +36,6 @@ struct Entry {
     forced: Option<ForcedBy>,
 }
 
-/// Something worth an info log line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    Observed {
-        key: Arc<str>,
-        transition: Transition,
-        reason: Option<ProbeFailure>,
-    },
-    Forced {
-        key: Arc<str>,
-        status: Status,
-        by: Option<ForcedBy>,
-    },
-}
-
 /// Target counts by effective status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -68,15 +53,6 @@ pub fn effective(observed: Observed, forced: Option<&ForcedBy>) -> Status {
         (Some(Forced::Down), _) | (None, Observed::Down) => Status::Down,
         (Some(Forced::Drain), _) => Status::Drained,
         (None, Observed::Unknown) => Status::Unknown,
-    }
-}
-
-pub fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Unknown => "UNKNOWN",
-        Status::Up => "UP",
-        Status::Down => "DOWN",
-        Status::Drained => "DRAINED",
     }
 }
 
@@ -347,64 +323,6 @@ fn target_status(e: &Entry) -> TargetStatus {
         last_probe: e.last.clone(),
         successes: e.state.successes,
         failures: e.state.failures,
-    }
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Event::Observed {
-                key,
-                transition: t,
-                reason,
-            } => {
-                let word = if t.to == Observed::Up { "UP" } else { "DOWN" };
-                let (noun, plural) = if t.to == Observed::Up {
-                    ("success", "successes")
-                } else {
-                    ("failure", "failures")
-                };
-                write!(f, "target {key} {word} after ")?;
-                match (t.from, t.after) {
-                    (Observed::Unknown, _) => f.write_str("first probe")?,
-                    (_, 1) => write!(f, "1 {noun}")?,
-                    (_, n) => write!(f, "{n} {plural}")?,
-                }
-                match reason {
-                    Some(reason) if t.to == Observed::Down => write!(f, ": {reason}"),
-                    _ => Ok(()),
-                }
-            }
-            Event::Forced {
-                key,
-                status,
-                by: Some(by),
-            } => {
-                let source = if by.source == Source::Api {
-                    "api"
-                } else {
-                    "override file"
-                };
-                write!(
-                    f,
-                    "target {key} forced {} by {} ({source}), now {}",
-                    by.state,
-                    by.selector,
-                    status_word(*status)
-                )
-            }
-            Event::Forced {
-                key,
-                status,
-                by: None,
-            } => {
-                write!(
-                    f,
-                    "target {key} override cleared, now {}",
-                    status_word(*status)
-                )
-            }
-        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::*;
 use crate::health::check::{CheckKind, CheckSpec, HttpCheck};
+use crate::health::probe::ProbeFailure;
 
 const T0: Duration = Duration::from_secs(1_700_000_000);
 
@@ -293,4 +294,55 @@ fn stale_probe_outcomes_are_ignored() {
             ..Counts::default()
         }
     );
+}
+
+#[test]
+fn report_serializes_for_status_output() {
+    let (mut ledger, _) = Ledger::restoring(None);
+    let targets = web_targets();
+    ledger.set_targets(targets.clone(), at(0));
+    record(
+        &mut ledger,
+        &targets[0],
+        ProbeOutcome::failed(Duration::from_millis(12), ProbeFailure::Status(503)),
+        1,
+    );
+    let drain = Override {
+        selector: "pool:web-eu".parse().unwrap(),
+        state: Forced::Drain,
+    };
+    ledger.set_override(drain, Source::Api);
+    let json = serde_json::to_value(ledger.report(4, true)).unwrap();
+    let first = &json["targets"][0];
+    assert_eq!(first["key"], "192.0.2.10/web");
+    assert_eq!(first["status"], "drained");
+    assert_eq!(first["observed"], "down");
+    assert_eq!(first["since_unix_ms"], 1_700_000_001_000u64);
+    assert_eq!(first["forced"]["selector"], "pool:web-eu");
+    assert_eq!(first["forced"]["source"], "api");
+    assert_eq!(first["last_probe"]["rtt_ms"], 12.0);
+    assert_eq!(first["last_probe"]["failure"]["reason"], "status");
+    assert_eq!(first["last_probe"]["failure"]["detail"], 503);
+    assert_eq!(
+        (first["successes"].clone(), first["failures"].clone()),
+        (0.into(), 1.into())
+    );
+    assert_eq!(json["overrides"][0]["selector"], "pool:web-eu");
+    assert_eq!(
+        (json["generation"].clone(), json["ready"].clone()),
+        (4.into(), true.into())
+    );
+}
+
+#[test]
+fn absurd_saved_times_do_not_panic() {
+    let mut saved = PersistedState::default();
+    let huge = PersistedTarget {
+        observed: Observed::Down,
+        since_unix_ms: u64::MAX,
+    };
+    saved.targets.insert("192.0.2.10/web".into(), huge);
+    let (mut ledger, _) = Ledger::restoring(Some(saved));
+    ledger.set_targets(web_targets(), at(0));
+    assert_eq!(ledger.snapshot(1).status("192.0.2.10/web"), Status::Down);
 }

@@ -84,6 +84,7 @@
 //! `health: warm start complete, N targets, U up, D down`.
 
 pub mod check;
+pub mod event;
 mod handle;
 pub mod ledger;
 pub mod override_file;
