@@ -5,6 +5,7 @@ pub mod error;
 pub mod file;
 pub mod rdata;
 pub mod server;
+pub mod service_file;
 
 use std::path::{Path, PathBuf};
 
