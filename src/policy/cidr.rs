@@ -1,12 +1,4 @@
 //! CIDR map: compact longest-prefix match for IPv4 and IPv6 that also yields the ECS scope.
-//!
-//! The prefixes are flattened into sorted, disjoint address ranges, each labelled with the
-//! most specific entry covering it (or none). A lookup is one binary search. The range
-//! containing the client is exactly the set of addresses with the same match, so the
-//! widest aligned block around the client inside that range is the scope the match
-//! depends on: it is never shorter than the matched prefix and it is long enough to
-//! exclude every more specific entry next to the client. Memory: about 16 bytes (IPv4) or
-//! 40 bytes (IPv6) per prefix.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -166,6 +158,16 @@ impl<K: Key> Ranges<K> {
 }
 
 /// A longest-prefix-match map from client prefixes to pool lists.
+///
+/// The prefixes are flattened into sorted, disjoint address ranges, each labelled with
+/// the most specific entry covering it (or none); a lookup is one binary search. The
+/// range containing the client is exactly the set of addresses with the same match, so
+/// the widest aligned block around the client inside that range is the scope the match
+/// depends on: never shorter than the matched prefix, and long enough to exclude every
+/// more specific entry next to the client (for a trie: the depth below which the
+/// client's subtree holds no other entry). Entries with equal pool lists are not merged,
+/// so the scope is conservative there. Memory: about 16 bytes per IPv4 prefix and 40 per
+/// IPv6 prefix; a million prefixes parse and build in well under a second (release).
 #[derive(Clone)]
 pub struct CidrMap {
     v4: Ranges<u32>,

@@ -1,13 +1,4 @@
 //! Parser for CIDR map files: `PREFIX POOL[,POOL...]` per line, `#` comments, errors with line numbers.
-//!
-//! ```text
-//! # office networks go to the internal pool first
-//! 203.0.113.0/24      internal,eu-west
-//! 2001:db8:100::/40   eu-west          # trailing comments are fine
-//! 198.51.100.7        internal         # a bare address is a /32 (or /128)
-//! ```
-//! Host bits must be clear, a prefix may appear once, and pool lists are shared between
-//! lines that spell them identically, so a million lines cost one small list each.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -66,6 +57,15 @@ pub enum CidrFileErrorKind {
 }
 
 /// Parses a CIDR map file, collecting up to [`MAX_ERRORS`] errors.
+///
+/// ```text
+/// # office networks go to the internal pool first
+/// 203.0.113.0/24      internal,eu-west
+/// 2001:db8:100::/40   eu-west          # trailing comments are fine
+/// 198.51.100.7        internal         # a bare address is a /32 (or /128)
+/// ```
+/// Host bits must be clear and a prefix may appear once (checked by
+/// [`CidrFile::resolve`]). Lines spelling a pool list identically share one list.
 pub fn parse(text: &str) -> Result<CidrFile, Vec<CidrFileError>> {
     let mut file = CidrFile::default();
     let mut list_ids: HashMap<&str, u32> = HashMap::new();

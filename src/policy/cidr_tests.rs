@@ -146,31 +146,47 @@ proptest! {
     }
 }
 
+/// `n` distinct pseudo-random prefixes (3/4 IPv4 /8–/24, 1/4 IPv6 /16–/64), cheap in debug builds.
+fn random_prefixes(n: usize, seed: u64) -> Vec<IpNet> {
+    use crate::policy::rendezvous::mix;
+    let mut keys: Vec<(u128, u8, u8)> = Vec::with_capacity(n + n / 8);
+    let mut i = seed << 32;
+    while keys.len() < n {
+        while keys.len() < n + n / 16 {
+            i += 1;
+            let r = mix(i);
+            keys.push(if i % 4 == 3 {
+                let len = (r % 49 + 16) as u8;
+                (mask(u128::from(mix(!i)) << 64, 128, len), len, 128)
+            } else {
+                let len = (r % 17 + 8) as u8;
+                (mask(u128::from(r >> 32), 32, len), len, 32)
+            });
+        }
+        keys.sort_unstable();
+        keys.dedup();
+    }
+    keys.truncate(n);
+    keys.iter()
+        .map(|&(bits, len, width)| IpNet::new(from_bits(bits, width), len).unwrap())
+        .collect()
+}
+
 #[test]
 fn a_million_random_prefixes_build_and_answer() {
     let mut rng = StdRng::seed_from_u64(42);
     let lists: Vec<PoolList> = (0..16).map(|i| PoolList::from(vec![i, 15 - i])).collect();
-    let mut seen = std::collections::HashSet::new();
-    let mut entries = Vec::with_capacity(1_000_000);
-    while entries.len() < 1_000_000 {
-        let prefix = if entries.len() % 4 == 3 {
-            let len = rng.next_u32() % 49 + 16;
-            IpNet::new(from_bits(u128::from(rng.next_u64()) << 64, 128), len as u8)
-        } else {
-            let len = rng.next_u32() % 17 + 8;
-            IpNet::new(from_bits(u128::from(rng.next_u32()), 32), len as u8)
-        };
-        let prefix = prefix.unwrap().trunc();
-        if seen.insert(prefix) {
-            let list = (entries.len() % 16) as u32;
-            entries.push(CidrEntry {
-                prefix,
-                list,
-                line: 0,
-            });
-        }
-    }
-    let probe = entries[123_456].prefix;
+    let prefixes = random_prefixes(1_000_000, 1);
+    let probe = prefixes[123_456];
+    let entries = prefixes
+        .into_iter()
+        .enumerate()
+        .map(|(i, prefix)| CidrEntry {
+            prefix,
+            list: (i % 16) as u32,
+            line: 0,
+        })
+        .collect();
     let m = CidrMap::build(entries, lists).unwrap();
     assert_eq!(m.len(), 1_000_000);
     assert!(m.memory_bytes() < 64 << 20, "{} bytes", m.memory_bytes());
@@ -181,4 +197,25 @@ fn a_million_random_prefixes_build_and_answer() {
         let h = m.lookup(from_bits(u128::from(rng.next_u32()), 32));
         assert!(h.matched.is_none_or(|(len, _)| h.scope >= len) && h.scope <= 32);
     }
+}
+
+/// Build-time check for a million-line file: `cargo test --release --lib -- --ignored --nocapture million`.
+#[test]
+#[ignore = "timing; run in release"]
+fn million_line_file_parses_and_builds_quickly() {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(40_000_000);
+    for (i, prefix) in random_prefixes(1_000_000, 9).iter().enumerate() {
+        let _ = writeln!(text, "{prefix} p{},p{}", i % 7, i % 3);
+    }
+    let start = std::time::Instant::now();
+    let file = crate::policy::cidr_file::parse(&text).unwrap();
+    let parsed = start.elapsed();
+    let map = file.resolve(|name| name[1..].parse().ok()).unwrap();
+    let total = start.elapsed();
+    println!(
+        "parse {parsed:?}, parse+build {total:?}, {} MiB",
+        map.memory_bytes() >> 20
+    );
+    assert_eq!(map.len(), 1_000_000);
 }

@@ -140,7 +140,7 @@ impl fmt::Display for Event {
                 let via = if client.from_ecs { "ECS" } else { "source" };
                 write!(
                     f,
-                    "query {service} {want:?} from {}/{} ({via}), policy {policy}",
+                    "query {service} {want} from {}/{} ({via}), policy {policy}",
                     client.addr, client.source_prefix
                 )
             }
@@ -189,7 +189,7 @@ impl fmt::Display for Event {
             Event::DrawnPool { pool, reason } => write!(f, "drew pool {pool}: {reason}"),
             Event::Picked { answer, reason } => write!(f, "picked {answer}: {reason}"),
             Event::AllDown { action } => write!(f, "no candidate pool is up: all_down = {action}"),
-            Event::ScopeInput { input, bits } => write!(f, "scope input /{bits}: {input:?}"),
+            Event::ScopeInput { input, bits } => write!(f, "scope needs /{bits}: {input}"),
             Event::Scope {
                 needed,
                 source_prefix,
@@ -225,6 +225,18 @@ fn write_location(f: &mut fmt::Formatter<'_>, loc: &Location) -> fmt::Result {
         write!(f, " AS{asn}")?;
     }
     write!(f, " (database network /{})", loc.prefix_len)
+}
+
+impl fmt::Display for ScopeInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ScopeInput::HashedSubnet => "the hashed client subnet",
+            ScopeInput::CidrEntry => "the matched CIDR entry, minus more specific entries nearby",
+            ScopeInput::CidrNeighbours => "no CIDR entry matched; the nearest entries are excluded",
+            ScopeInput::GeoDatabase => "the GeoIP database network",
+            ScopeInput::Unlocated => "the client is not in the GeoIP database",
+        })
+    }
 }
 
 impl fmt::Display for PickReason {

@@ -203,6 +203,25 @@ pub fn eu_us(selection: Selection) -> Vec<Arc<Pool>> {
     ]
 }
 
+/// Pools: 0 internal, 1 eu, 2 us, 3 asia.
+pub fn four_pools() -> Vec<Arc<Pool>> {
+    let mut p = vec![pool(
+        "internal",
+        Selection::All,
+        vec![member("192.0.2.50", None, 1)],
+    )];
+    p.extend(eu_us(Selection::All));
+    p.push(pool(
+        "asia",
+        Selection::All,
+        vec![
+            member("203.0.113.10", Some(SINGAPORE), 1),
+            member("2001:db8::30", Some(SINGAPORE), 1),
+        ],
+    ));
+    p
+}
+
 /// A client; ECS when `prefix` is shorter than the family, address truncated to it.
 pub fn client(text: &str, prefix: u8) -> Client {
     let addr: IpAddr = text.parse().unwrap();

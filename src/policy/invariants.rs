@@ -267,6 +267,9 @@ fn invariants_hold_for_every_policy() {
         assert!(d.answers.iter().all(|a| want.accepts(a)), "{ctx}");
         let distinct: std::collections::HashSet<&Answer> = d.answers.iter().collect();
         assert_eq!(distinct.len(), d.answers.len(), "{ctx}");
+        if want == Want::Name {
+            assert!(d.answers.len() <= 1, "{ctx}");
+        }
         if let Some(n) = s.max_answers {
             assert!(d.answers.len() <= usize::from(n.get()), "{ctx}");
         }

@@ -58,6 +58,10 @@ mod invariants;
 mod tables;
 #[cfg(test)]
 mod tables_geo;
+#[cfg(test)]
+mod tables_nearest;
+#[cfg(test)]
+mod tables_weighted;
 
 pub use cidr::{CidrMap, PoolList};
 pub use eligibility::Pass;
@@ -81,6 +85,25 @@ pub struct Client {
     pub from_ecs: bool,
 }
 
+impl Client {
+    /// ECS addresses with host bits beyond the source prefix cleared (defensive: the
+    /// caller should already have done it); the source prefix capped at the family width.
+    fn normalized(&self) -> Self {
+        let (bits, width) = addr_bits::to_bits(self.addr);
+        let source_prefix = self.source_prefix.min(width);
+        let addr = if self.from_ecs {
+            addr_bits::from_bits(addr_bits::mask(bits, width, source_prefix), width)
+        } else {
+            self.addr
+        };
+        Self {
+            addr,
+            source_prefix,
+            from_ecs: self.from_ecs,
+        }
+    }
+}
+
 /// Which member kind the query asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Want {
@@ -88,7 +111,7 @@ pub enum Want {
     V4,
     /// AAAA query: IPv6 members.
     V6,
-    /// A CNAME service: host-name members.
+    /// A CNAME service: host-name members (one answer at most: a CNAME RRset has one record).
     Name,
 }
 
@@ -101,6 +124,16 @@ impl Want {
                 | (Want::V6, Answer::Addr(IpAddr::V6(_)))
                 | (Want::Name, Answer::Name(_))
         )
+    }
+}
+
+impl std::fmt::Display for Want {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Want::V4 => "A",
+            Want::V6 => "AAAA",
+            Want::Name => "CNAME",
+        })
     }
 }
 
@@ -144,6 +177,7 @@ pub fn evaluate<R: Rng + ?Sized>(
     rng: &mut R,
     trace: Option<&mut Trace>,
 ) -> Decision {
+    let client = &client.normalized();
     let mut ev = Eval::new(service, want, client, health, rng, trace);
     ev.note(|| Event::Query {
         service: service.name.clone(),
@@ -214,10 +248,8 @@ fn all_down<'a, R: Rng + ?Sized>(ev: &mut Eval<'a, '_, R>, plan: &Plan<'a>) -> O
         }
         AllDown::Fallback(set) => {
             ev.note(|| Event::AllDown { action: "fallback" });
-            let cap = service
-                .max_answers
-                .map_or(usize::MAX, |n| usize::from(n.get()));
             let want = ev.want;
+            let cap = service.cap(Selection::All, want);
             for answer in set.iter().filter(|a| want.accepts(a)) {
                 if ev.answers.len() < cap && !ev.answers.contains(answer) {
                     ev.note(|| Event::Picked {

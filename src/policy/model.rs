@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::geo::Continent;
 
+use super::Want;
 use super::geo::GeoMap;
 
 /// Index of a pool in [`Service::pools`]. Out-of-range ids are ignored, never a panic.
@@ -169,7 +170,8 @@ pub struct Service {
     /// Answer TTL in seconds (default [`DEFAULT_TTL`]).
     pub ttl: u32,
     /// Cap on answers; `None` = the chosen pool selection's default (`all`: every usable
-    /// member; `weighted`/`hash` and `weighted` policies by member: 1).
+    /// member; `weighted`/`hash` and `weighted` policies by member: 1). Host-name
+    /// (CNAME) answers are always capped at 1.
     pub max_answers: Option<NonZeroU16>,
     pub all_down: AllDown,
 }
@@ -185,8 +187,12 @@ impl Service {
         id.and_then(|i| self.datacenters.get(i))
     }
 
-    /// The answer cap for a draw that would otherwise default to `selection`'s cap.
-    pub fn cap(&self, selection: Selection) -> usize {
+    /// The answer cap for a draw from a pool with `selection`: `max_answers`, else the
+    /// selection's default; always 1 for host names (a CNAME RRset holds one record).
+    pub fn cap(&self, selection: Selection, want: Want) -> usize {
+        if want == Want::Name {
+            return 1;
+        }
         self.max_answers
             .map_or(selection.default_max_answers(), |n| usize::from(n.get()))
     }

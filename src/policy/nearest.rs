@@ -1,11 +1,4 @@
 //! The `nearest` policy: datacenters ranked by biased great-circle distance from the client.
-//!
-//! Pools map to datacenters through their members: the candidates are (datacenter, pool)
-//! pairs, "the members of pool P located in datacenter D". Datacenters hosting a member
-//! of the queried family in a listed pool are ranked by effective distance (ties and
-//! unknown client coordinates keep first-appearance order; members without a datacenter
-//! rank last). For each datacenter in rank order, the listed pools are tried in order;
-//! the first pair with `min_healthy` usable members answers through the pool's selection.
 
 use std::sync::Arc;
 
@@ -40,6 +33,14 @@ pub fn biased_km(distance_km: f64, bias: i8) -> f64 {
 pub(super) type Ranked = (Option<DatacenterId>, Option<(f64, f64)>);
 
 /// Ranks candidate datacenters for the client, recording the scope the ranking relies on.
+///
+/// Pools map to datacenters through their members: the candidates are (datacenter, pool)
+/// pairs, "the members of pool P located in datacenter D". Datacenters hosting a member
+/// of the queried family in a listed pool are ranked by effective distance (ties and
+/// unknown client coordinates keep first-appearance order; members without a datacenter
+/// rank last). [`run`] then tries, for each datacenter in rank order, the listed pools in
+/// order; the first pair with `min_healthy` usable members answers through the pool's
+/// selection. With at most one candidate datacenter the client is not located (scope 0).
 pub(super) fn rank<R: Rng + ?Sized>(
     ev: &mut Eval<'_, '_, R>,
     pools: &[PoolId],
@@ -109,12 +110,16 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
     pass: Pass,
 ) -> Option<Outcome> {
     let service = ev.service;
-    let groups = ranked.iter().flat_map(|&(dc, _)| {
+    let judge = ev.judge(pass);
+    // Only pairs where the pool has a member of the queried family in that datacenter.
+    let groups = ranked.iter().flat_map(move |&(dc, _)| {
         pools.iter().filter_map(move |&p| {
-            Some(Group {
+            let g = Group {
                 pool: service.pool(p)?,
                 dc: DcFilter::At(dc),
-            })
+            };
+            let present = judge.members(g).any(|m| judge.want.accepts(&m.answer));
+            present.then_some(g)
         })
     });
     ev.first_up(groups, pass)

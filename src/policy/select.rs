@@ -17,7 +17,7 @@ impl<'a, R: Rng + ?Sized> Eval<'a, '_, R> {
     /// Answers from an up group with its pool's selection, capped by `max_answers`.
     pub fn select(&mut self, g: Group<'a>, judge: Judge<'a>) {
         let cands = judge.candidates(g);
-        let cap = self.service.cap(g.pool.selection);
+        let cap = self.service.cap(g.pool.selection, self.want);
         match g.pool.selection {
             Selection::All => self.take_all(cands, cap),
             Selection::Weighted => self.draw_weighted(cands, cap),

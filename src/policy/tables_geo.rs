@@ -1,4 +1,4 @@
-//! Table tests for geo and nearest, including the ECS scopes they report.
+//! Table tests for the geo policy, including the ECS scopes it reports and the trace.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,25 +13,6 @@ use super::model::*;
 use super::{CidrMap, Outcome, PoolList, Want, evaluate};
 use crate::geo::Continent;
 use crate::health::HealthSnapshot;
-
-/// Pools: 0 internal, 1 eu, 2 us, 3 asia.
-fn pools() -> Vec<Arc<Pool>> {
-    let mut p = vec![pool(
-        "internal",
-        Selection::All,
-        vec![member("192.0.2.50", None, 1)],
-    )];
-    p.extend(eu_us(Selection::All));
-    p.push(pool(
-        "asia",
-        Selection::All,
-        vec![
-            member("203.0.113.10", Some(SINGAPORE), 1),
-            member("2001:db8::30", Some(SINGAPORE), 1),
-        ],
-    ));
-    p
-}
 
 fn geo_service() -> Service {
     let list = |ids: &[usize]| PoolList::from(ids);
@@ -52,168 +33,33 @@ fn geo_service() -> Service {
         continent: HashMap::from([(Continent::EU, list(&[1, 2]))]),
         default: list(&[2]),
     };
-    service(Policy::Geo(map), pools())
+    service(Policy::Geo(map), four_pools())
 }
 
 #[test]
 fn geo_match_order_and_scopes() {
     let s = geo_service();
     let up = HealthSnapshot::empty();
-    // (client, prefix, want, answers, scope, outcome, GeoIP lookups)
+    // (client, source prefix, want, answers, scope, outcome, GeoIP lookups)
+    #[rustfmt::skip]
     let cases = [
-        (
-            "10.2.0.0",
-            24,
-            Want::V4,
-            vec!["203.0.113.10"],
-            20,
-            Outcome::Primary,
-            1,
-        ), // ASN beats US-CA
-        (
-            "10.3.0.0",
-            24,
-            Want::V4,
-            vec!["192.0.2.10", "192.0.2.11"],
-            24,
-            Outcome::Primary,
-            1,
-        ), // US-IL, capped
-        (
-            "10.3.0.5",
-            32,
-            Want::V4,
-            vec!["192.0.2.10", "192.0.2.11"],
-            25,
-            Outcome::Primary,
-            1,
-        ), // excludes the /25
-        (
-            "10.3.0.200",
-            32,
-            Want::V4,
-            vec!["192.0.2.50"],
-            25,
-            Outcome::Primary,
-            0,
-        ), // CIDR, no lookup
-        (
-            "10.9.1.0",
-            24,
-            Want::V4,
-            vec!["192.0.2.50"],
-            16,
-            Outcome::Primary,
-            0,
-        ),
-        (
-            "10.9.1.0",
-            24,
-            Want::V6,
-            vec!["2001:db8::20"],
-            16,
-            Outcome::Primary,
-            0,
-        ), // internal has no v6
-        (
-            "10.4.0.0",
-            24,
-            Want::V4,
-            vec!["198.51.100.10"],
-            16,
-            Outcome::Primary,
-            1,
-        ), // country CA
-        (
-            "10.1.2.0",
-            24,
-            Want::V4,
-            vec!["192.0.2.10", "192.0.2.11"],
-            16,
-            Outcome::Primary,
-            1,
-        ), // continent
-        (
-            "10.5.0.0",
-            24,
-            Want::V4,
-            vec!["198.51.100.10"],
-            16,
-            Outcome::Primary,
-            1,
-        ), // default
-        (
-            "10.6.0.0",
-            24,
-            Want::V4,
-            vec!["198.51.100.10"],
-            16,
-            Outcome::Primary,
-            1,
-        ), // default
-        (
-            "10.200.0.0",
-            24,
-            Want::V4,
-            vec!["198.51.100.10"],
-            24,
-            Outcome::Primary,
-            1,
-        ), // unlocated
-        (
-            "0.0.0.0",
-            0,
-            Want::V4,
-            vec!["198.51.100.10"],
-            0,
-            Outcome::Primary,
-            1,
-        ),
-        (
-            "2001:db8:1::",
-            56,
-            Want::V6,
-            vec!["2001:db8::10"],
-            48,
-            Outcome::Primary,
-            1,
-        ),
-        (
-            "2001:db8:2:ff00::",
-            64,
-            Want::V4,
-            vec!["192.0.2.50"],
-            56,
-            Outcome::Primary,
-            0,
-        ),
-        (
-            "2001:db8:2:ff00::",
-            64,
-            Want::V6,
-            vec![],
-            56,
-            Outcome::NoData,
-            0,
-        ),
-        (
-            "2001:db8:2:fe00::",
-            56,
-            Want::V6,
-            vec!["2001:db8::20"],
-            56,
-            Outcome::Primary,
-            1,
-        ), // next to the /56
-        (
-            "::",
-            0,
-            Want::V6,
-            vec!["2001:db8::20"],
-            0,
-            Outcome::Primary,
-            1,
-        ),
+        ("10.2.0.0", 24, Want::V4, vec!["203.0.113.10"], 20, Outcome::Primary, 1), // ASN beats US-CA
+        ("10.3.0.0", 24, Want::V4, vec!["192.0.2.10", "192.0.2.11"], 24, Outcome::Primary, 1), // US-IL; /25 needed, capped
+        ("10.3.0.5", 32, Want::V4, vec!["192.0.2.10", "192.0.2.11"], 25, Outcome::Primary, 1), // excludes 10.3.0.128/25
+        ("10.3.0.200", 32, Want::V4, vec!["192.0.2.50"], 25, Outcome::Primary, 0), // CIDR: no GeoIP lookup
+        ("10.9.1.0", 24, Want::V4, vec!["192.0.2.50"], 16, Outcome::Primary, 0),
+        ("10.9.1.0", 24, Want::V6, vec!["2001:db8::20"], 16, Outcome::Primary, 0), // internal has no IPv6
+        ("10.4.0.0", 24, Want::V4, vec!["198.51.100.10"], 16, Outcome::Primary, 1), // country CA
+        ("10.1.2.0", 24, Want::V4, vec!["192.0.2.10", "192.0.2.11"], 16, Outcome::Primary, 1), // continent EU
+        ("10.5.0.0", 24, Want::V4, vec!["198.51.100.10"], 16, Outcome::Primary, 1), // default
+        ("10.6.0.0", 24, Want::V4, vec!["198.51.100.10"], 16, Outcome::Primary, 1), // default
+        ("10.200.0.0", 24, Want::V4, vec!["198.51.100.10"], 24, Outcome::Primary, 1), // unlocated
+        ("0.0.0.0", 0, Want::V4, vec!["198.51.100.10"], 0, Outcome::Primary, 1),
+        ("2001:db8:1::", 56, Want::V6, vec!["2001:db8::10"], 48, Outcome::Primary, 1),
+        ("2001:db8:2:ff00::", 64, Want::V4, vec!["192.0.2.50"], 56, Outcome::Primary, 0),
+        ("2001:db8:2:ff00::", 64, Want::V6, vec![], 56, Outcome::NoData, 0),
+        ("2001:db8:2:fe00::", 56, Want::V6, vec!["2001:db8::20"], 56, Outcome::Primary, 1), // next to the /56
+        ("::", 0, Want::V6, vec!["2001:db8::20"], 0, Outcome::Primary, 1),
     ];
     for (addr, prefix, want, expect, scope, outcome, lookups) in cases {
         let geo = world();
@@ -253,177 +99,15 @@ fn explain_trace_reads_well() {
     );
     assert_eq!(d.outcome, Outcome::Failover);
     for line in [
-        "query www.example.com. V4 from 10.4.7.0/24 (ECS), policy geo",
+        "query www.example.com. A from 10.4.7.0/24 (ECS), policy geo",
         "location: country CA continent NA subdivision ON coordinates 43.65,-79.38 AS64504 (database network /16)",
         "matched country CA -> pools [us, eu]",
         "pool us: 0/1 usable, needs 1 (Healthy pass) -> down",
         "pool eu: 2/2 usable, needs 1 (Healthy pass) -> up",
-        "scope input /16: GeoDatabase",
+        "scope needs /16: the GeoIP database network",
         "ECS scope /16 (needed /16, source prefix /24)",
         "decision Failover: 2 answer(s), ttl 30",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
-}
-
-fn nearest(pool_ids: Vec<usize>) -> Service {
-    service(Policy::Nearest { pools: pool_ids }, pools())
-}
-
-#[test]
-fn nearest_table() {
-    let s = nearest(vec![1, 2, 3]);
-    let up = HealthSnapshot::empty();
-    let cases = [
-        (
-            "10.1.0.0",
-            24,
-            Want::V4,
-            &up,
-            vec!["192.0.2.10", "192.0.2.11"],
-            16,
-            Outcome::Primary,
-        ),
-        (
-            "10.3.0.0",
-            24,
-            Want::V4,
-            &up,
-            vec!["198.51.100.10"],
-            24,
-            Outcome::Primary,
-        ),
-        (
-            "10.5.0.0",
-            24,
-            Want::V4,
-            &up,
-            vec!["203.0.113.10"],
-            16,
-            Outcome::Primary,
-        ),
-        (
-            "10.6.0.0",
-            24,
-            Want::V4,
-            &up,
-            vec!["192.0.2.10", "192.0.2.11"],
-            16,
-            Outcome::Primary,
-        ),
-        (
-            "10.200.0.0",
-            24,
-            Want::V4,
-            &up,
-            vec!["192.0.2.10", "192.0.2.11"],
-            24,
-            Outcome::Primary,
-        ),
-        (
-            "2001:db8:2::",
-            56,
-            Want::V6,
-            &up,
-            vec!["2001:db8::20"],
-            48,
-            Outcome::Primary,
-        ),
-        (
-            "2001:db8:2::",
-            0,
-            Want::V6,
-            &up,
-            vec!["2001:db8::10"],
-            0,
-            Outcome::Primary,
-        ), // unlocated ::
-    ];
-    for (addr, prefix, want, health, expect, scope, outcome) in cases {
-        let d = run(&s, want, &client(addr, prefix), health);
-        assert_eq!(
-            (texts(&d), d.ecs_scope, d.outcome),
-            (
-                expect.iter().map(|s| s.to_string()).collect(),
-                scope,
-                outcome
-            ),
-            "{addr}"
-        );
-    }
-    let d = run(
-        &s,
-        Want::V4,
-        &client("10.1.0.0", 24),
-        &down(&["192.0.2.10", "192.0.2.11"]),
-    );
-    assert_eq!(
-        (texts(&d), d.ecs_scope, d.outcome),
-        (vec!["198.51.100.10".to_owned()], 16, Outcome::Failover)
-    );
-}
-
-#[test]
-fn nearest_bias_pulls_clients_from_farther_away() {
-    let mut s = nearest(vec![1, 2]);
-    let c = client("10.1.0.0", 24);
-    let mut dcs = datacenters().to_vec();
-    dcs[ASHBURN].bias = 90; // ≈6200 km × 0.1 ≈ 620 km: Frankfurt (≈480 km) still wins.
-    s.datacenters = Arc::from(dcs.clone());
-    assert_eq!(
-        texts(&run(&s, Want::V4, &c, &HealthSnapshot::empty())),
-        ["192.0.2.10", "192.0.2.11"]
-    );
-    dcs[ASHBURN].bias = 99; // ≈62 km.
-    s.datacenters = Arc::from(dcs.clone());
-    assert_eq!(
-        texts(&run(&s, Want::V4, &c, &HealthSnapshot::empty())),
-        ["198.51.100.10"]
-    );
-    dcs[ASHBURN].bias = 0;
-    dcs[FRANKFURT].bias = -99; // ≈955 km: still nearer than Ashburn.
-    s.datacenters = Arc::from(dcs);
-    assert_eq!(
-        texts(&run(&s, Want::V4, &c, &HealthSnapshot::empty())),
-        ["192.0.2.10", "192.0.2.11"]
-    );
-}
-
-#[test]
-fn nearest_with_one_datacenter_needs_no_location_and_no_scope() {
-    let s = nearest(vec![1]);
-    let geo = world();
-    let mut rng = StdRng::seed_from_u64(1);
-    let d = evaluate(
-        &s,
-        Want::V4,
-        &client("10.1.0.0", 24),
-        &geo,
-        &HealthSnapshot::empty(),
-        &mut rng,
-        None,
-    );
-    assert_eq!(
-        (
-            d.answers.len(),
-            d.ecs_scope,
-            geo.lookups.load(Ordering::Relaxed)
-        ),
-        (2, 0, 0)
-    );
-}
-
-#[test]
-fn nearest_ranks_members_without_a_datacenter_last() {
-    let s = nearest(vec![0, 2]);
-    let c = client("10.1.0.0", 24);
-    assert_eq!(
-        texts(&run(&s, Want::V4, &c, &HealthSnapshot::empty())),
-        ["198.51.100.10"]
-    );
-    let d = run(&s, Want::V4, &c, &down(&["198.51.100.10"]));
-    assert_eq!(
-        (texts(&d), d.outcome),
-        (vec!["192.0.2.50".to_owned()], Outcome::Failover)
-    );
 }

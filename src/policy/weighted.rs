@@ -49,8 +49,10 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
                 .filter(move |g| judge.census(*g).up())
                 .flat_map(move |g| judge.candidates(g));
             match mode {
-                WeightMode::Random => ev.draw_weighted(cands, ev.service.cap(Selection::Weighted)),
-                WeightMode::Hash => ev.take_hashed(cands, ev.service.cap(Selection::Hash)),
+                WeightMode::Random => {
+                    ev.draw_weighted(cands, ev.service.cap(Selection::Weighted, ev.want))
+                }
+                WeightMode::Hash => ev.take_hashed(cands, ev.service.cap(Selection::Hash, ev.want)),
             }
         }
         WeightBy::Pool => {
