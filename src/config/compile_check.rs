@@ -149,12 +149,17 @@ fn status_range(v: &Spanned<StatusValue>, errors: &mut Errors) -> Option<StatusR
     let range = match v.get_ref() {
         StatusValue::Code(c) => u16::try_from(*c).ok().map(StatusRange::single),
         StatusValue::Text(t) => match t.split_once('-') {
-            Some((lo, hi)) => parse(lo).zip(parse(hi)).map(|(lo, hi)| StatusRange { lo, hi }),
+            Some((lo, hi)) => parse(lo)
+                .zip(parse(hi))
+                .map(|(lo, hi)| StatusRange { lo, hi }),
             None => parse(t).map(StatusRange::single),
         },
     };
     if range.is_none() {
-        errors.at(v.span(), "expected a status code or a range such as \"200-399\"");
+        errors.at(
+            v.span(),
+            "expected a status code or a range such as \"200-399\"",
+        );
     }
     range
 }
@@ -167,7 +172,9 @@ fn tcp(f: &CheckFile, errors: &mut Errors) -> TcpCheck {
     };
     if let Some(v) = &f.max_reply {
         let (lo, hi) = (*MAX_BODY_RANGE.start() as i64, *MAX_BODY_RANGE.end() as i64);
-        t.max_reply = errors.ranged(v, lo..=hi, "max_reply").unwrap_or(t.max_reply);
+        t.max_reply = errors
+            .ranged(v, lo..=hi, "max_reply")
+            .unwrap_or(t.max_reply);
     }
     let http_only = [
         ("method", f.method.as_ref().map(Spanned::span)),
@@ -177,7 +184,10 @@ fn tcp(f: &CheckFile, errors: &mut Errors) -> TcpCheck {
     ];
     for (key, span) in http_only {
         if let Some(span) = span {
-            errors.at(span, format!("`{key}` applies to http and https checks only"));
+            errors.at(
+                span,
+                format!("`{key}` applies to http and https checks only"),
+            );
         }
     }
     t

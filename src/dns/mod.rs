@@ -6,5 +6,6 @@ pub mod request;
 pub mod resolve;
 pub mod response;
 pub mod server;
+pub mod service;
 
 pub use handler::{Handler, Snapshots, Transport};
