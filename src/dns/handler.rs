@@ -36,7 +36,8 @@ impl Transport {
 /// The published snapshots the query path reads; each has one writer elsewhere.
 pub struct Snapshots {
     pub zones: ArcSwap<ZoneSet>,
-    pub health: ArcSwap<HealthSnapshot>,
+    /// Shared with the health tracker, its only writer.
+    pub health: Arc<ArcSwap<HealthSnapshot>>,
     pub geo: Arc<dyn Locate>,
 }
 

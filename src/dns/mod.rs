@@ -1,6 +1,7 @@
 //! DNS: strict query parsing, the pure `resolve()`, response encoding, and the socket loops.
 
 pub mod client_subnet;
+pub mod explain;
 pub mod handler;
 pub mod request;
 pub mod resolve;
