@@ -18,8 +18,10 @@
 //! `Counter` handles by the positions of the other labels, and increment it; the duration
 //! goes to one cached `Histogram` per transport. After warm-up that is one map lookup, a few
 //! short scans of the fixed lists and two atomic operations, with no allocation beyond the
-//! exporter's amortised histogram sample blocks. Handles registered before [`install`] stay
-//! no-ops, so install the recorder before serving. Health, probe and reload metrics are
+//! exporter's amortised histogram sample blocks: about 0.2 µs for `query` + `decision`
+//! against 0.7 µs through the macros with keys built per call (release build, one core;
+//! `tests/ops_metrics.rs`, ignored test `per_query_cost`). Handles registered before
+//! [`install`] stay no-ops, so install the recorder before serving. Health, probe and reload metrics are
 //! rare and go through the `metrics` macros directly.
 
 mod cache;
