@@ -36,10 +36,22 @@ fn main() {
     });
     let handler = Handler::new(snapshots, 1232);
     let cases = [
-        ("static", packet("www.gslb.example.com.", RecordType::A, None)),
-        ("nxdomain", packet("nope.gslb.example.com.", RecordType::A, None)),
-        ("geo+ecs", packet("geo.gslb.example.com.", RecordType::A, Some("81.2.69.0/24"))),
-        ("weighted", packet("api.gslb.example.com.", RecordType::A, None)),
+        (
+            "static",
+            packet("www.gslb.example.com.", RecordType::A, None),
+        ),
+        (
+            "nxdomain",
+            packet("nope.gslb.example.com.", RecordType::A, None),
+        ),
+        (
+            "geo+ecs",
+            packet("geo.gslb.example.com.", RecordType::A, Some("81.2.69.0/24")),
+        ),
+        (
+            "weighted",
+            packet("api.gslb.example.com.", RecordType::A, None),
+        ),
     ];
     let src = "127.0.0.1".parse().unwrap();
     for (label, p) in &cases {
@@ -47,7 +59,9 @@ fn main() {
         let start = Instant::now();
         let mut bytes = 0;
         for _ in 0..n {
-            bytes += handler.handle(p, src, Transport::Udp).map_or(0, |r| r.len());
+            bytes += handler
+                .handle(p, src, Transport::Udp)
+                .map_or(0, |r| r.len());
         }
         let ns = start.elapsed().as_nanos() as f64 / n as f64;
         println!("{label:10} {ns:8.0} ns/query ({} bytes/reply)", bytes / n);

@@ -369,7 +369,7 @@ pub fn health_transition(target: &str, from: Status, to: Status) {
 }
 
 /// One finished probe of check `kind` (`http`, `tcp`); `failure` is its reason when it
-/// failed (`timeout`, `refused`, `connect`, `tls`, `status`, `body`, `protocol`, `dns`).
+/// failed (`timeout`, `refused`, `reset`, `status`, `body_mismatch`, `tls`, `other`).
 pub fn probe(kind: &str, seconds: f64, failure: Option<&str>) {
     let kind = label_in(&PROBE_KINDS, kind);
     histogram!(PROBE_DURATION, "kind" => kind).record(seconds);

@@ -51,11 +51,17 @@ pub const POLICIES: [&str; 6] = [
 ];
 
 /// Probe kinds (the `kind` of a check).
-pub const PROBE_KINDS: [&str; 2] = ["http", "tcp"];
+pub const PROBE_KINDS: [&str; 3] = ["http", "https", "tcp"];
 
 /// Why a probe failed; the probe code maps its failure onto one of these.
-pub const PROBE_REASONS: [&str; 8] = [
-    "timeout", "refused", "connect", "tls", "status", "body", "protocol", "dns",
+pub const PROBE_REASONS: [&str; 7] = [
+    "timeout",
+    "refused",
+    "reset",
+    "status",
+    "body_mismatch",
+    "tls",
+    "other",
 ];
 
 /// Index of `code` in `QTYPES`, or `QTYPES.len()` for `other`.

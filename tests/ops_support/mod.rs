@@ -175,6 +175,8 @@ impl Server {
 
 /// A plain HTTP client that never goes through a proxy (all traffic stays on loopback).
 pub fn client() -> reqwest::Client {
+    // The server's reqwest (health probes) brings rustls without a default provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
