@@ -6,7 +6,7 @@
 # Port 53 is bound without root: Docker sets net.ipv4.ip_unprivileged_port_start=0 in
 # containers (docker-compose.yml sets it explicitly for other runtimes).
 
-ARG RUST_VERSION=1.88
+ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY . .
