@@ -267,7 +267,7 @@ impl Running {
     }
 
     /// Stop accepting, let in-flight queries finish, return within `SHUTDOWN_GRACE`.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.cancel.cancel();
         self.tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
@@ -276,6 +276,13 @@ impl Running {
         {
             error!("shutdown grace period over; exiting with tasks still running");
         }
+    }
+}
+
+/// Dropping a running server stops it: the UDP threads end within `udp::POLL`.
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.cancel.cancel();
     }
 }
 

@@ -8,5 +8,6 @@ pub mod resolve;
 pub mod response;
 pub mod server;
 pub mod service;
+pub mod udp;
 
 pub use handler::{Handler, Snapshots, Transport};

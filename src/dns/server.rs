@@ -1,4 +1,4 @@
-//! The sockets: SO_REUSEPORT UDP loops and a capped, timed TCP accept loop feeding the handler.
+//! The sockets: SO_REUSEPORT UDP sockets (served by `udp`) and a capped, timed TCP accept loop.
 
 use std::io;
 use std::net::SocketAddr;
@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::handler::{Handler, Transport};
+use super::udp;
 
 /// Socket settings from the server configuration.
 #[derive(Debug, Clone)]
@@ -28,7 +29,7 @@ pub struct Listen {
 
 /// Bound sockets, ready to serve.
 pub struct Bound {
-    udp: Vec<UdpSocket>,
+    udp: Vec<Socket>,
     tcp: Vec<TcpListener>,
     /// The addresses actually bound (port 0 resolved), UDP then TCP.
     pub udp_addrs: Vec<SocketAddr>,
@@ -50,7 +51,10 @@ pub fn bind(listen: &Listen) -> io::Result<Bound> {
     };
     for addr in &listen.udp {
         let first = udp_socket(*addr)?;
-        let actual = first.local_addr()?;
+        let actual = first
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("UDP socket has no IP address"))?;
         bound.udp.push(first);
         for _ in 1..per_address {
             bound.udp.push(udp_socket(actual)?);
@@ -81,11 +85,11 @@ fn socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
     Ok(socket)
 }
 
-fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+fn udp_socket(addr: SocketAddr) -> io::Result<Socket> {
     let s = socket(addr, Type::DGRAM, Protocol::UDP)?;
     s.bind(&addr.into())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
-    UdpSocket::from_std(s.into())
+    Ok(s)
 }
 
 fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -105,7 +109,8 @@ pub fn spawn(
     tracker: &TaskTracker,
 ) {
     for socket in bound.udp {
-        tracker.spawn(serve_udp(socket, handler.clone(), cancel.clone()));
+        let (handler, cancel) = (handler.clone(), cancel.clone());
+        tracker.spawn_blocking(move || udp::serve(socket, handler, cancel));
     }
     let permits = Arc::new(Semaphore::new(listen.tcp_max_connections));
     for listener in bound.tcp {
@@ -116,32 +121,6 @@ pub fn spawn(
             tracker: tracker.clone(),
         };
         tracker.spawn(serve_tcp(listener, conn, permits.clone()));
-    }
-}
-
-async fn serve_udp(socket: UdpSocket, handler: Handler, cancel: CancellationToken) {
-    let mut buf = vec![0u8; 65_535];
-    loop {
-        let received = tokio::select! {
-            r = socket.recv_from(&mut buf) => r,
-            _ = cancel.cancelled() => return,
-        };
-        let (len, src) = match received {
-            Ok(r) => r,
-            Err(e) => {
-                debug!(error = %e, "udp receive failed");
-                continue;
-            }
-        };
-        if src.port() == 0 {
-            continue;
-        }
-        let Some(reply) = handler.handle(&buf[..len], src.ip(), Transport::Udp) else {
-            continue;
-        };
-        if let Err(e) = socket.send_to(&reply, src).await {
-            debug!(error = %e, %src, "udp send failed");
-        }
     }
 }
 
