@@ -16,7 +16,7 @@ use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
 use crate::dns::server::{self, Listen};
 use crate::dns::{Handler, Snapshots};
 use crate::geo::{GeoDb, Locate, Nowhere};
-use crate::health::HealthSnapshot;
+use crate::health::{Health, HealthConfig, HealthHandle};
 use crate::signals::{self, Event};
 
 /// How long in-flight work may take after a shutdown request.
@@ -36,6 +36,8 @@ pub struct Running {
     pub udp_addrs: Vec<SocketAddr>,
     pub tcp_addrs: Vec<SocketAddr>,
     pub snapshots: Arc<Snapshots>,
+    pub health: HealthHandle,
+    scheduler: std::sync::Mutex<Health>,
     config: ServerConfig,
     generation: AtomicU64,
     cancel: CancellationToken,
@@ -63,9 +65,11 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let geo = open_geo(&config, &cancel, &tracker)?;
+    let health = Health::start(health_config(&config), zones.targets(), &cancel, &tracker)
+        .context("starting health checks")?;
     let snapshots = Arc::new(Snapshots {
         zones: ArcSwap::from_pointee(zones),
-        health: ArcSwap::from_pointee(HealthSnapshot::empty()),
+        health: health.handle().snapshots(),
         geo,
     });
     let listen = Listen {
@@ -84,6 +88,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         udp_addrs,
         tcp_addrs,
         snapshots,
+        health: health.handle(),
+        scheduler: std::sync::Mutex::new(health),
         config,
         generation: AtomicU64::new(1),
         cancel,
@@ -109,6 +115,15 @@ fn open_geo(
     Ok(db)
 }
 
+fn health_config(config: &ServerConfig) -> HealthConfig {
+    let path = |p: &std::path::Path| (!p.as_os_str().is_empty()).then(|| p.to_path_buf());
+    HealthConfig {
+        state_file: path(&config.health_state_file),
+        override_file: path(&config.health_override_file),
+        ..HealthConfig::default()
+    }
+}
+
 /// How often the GeoIP files are checked for replacement.
 pub const GEOIP_POLL: Duration = Duration::from_secs(5);
 
@@ -125,7 +140,18 @@ impl Running {
     pub fn reload(&self) -> Result<u64, ConfigErrors> {
         match config::load_zones(&self.config.zones_dir) {
             Ok(zones) => {
+                let targets = zones.targets();
                 self.snapshots.zones.store(Arc::new(zones));
+                if let Ok(mut health) = self.scheduler.lock() {
+                    let r = health.reconcile(targets);
+                    info!(
+                        targets = r.targets,
+                        kept = r.probes_kept,
+                        started = r.probes_started,
+                        stopped = r.probes_stopped,
+                        "health targets reconciled"
+                    );
+                }
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 info!(generation, "reload ok");
                 Ok(generation)
@@ -177,4 +203,48 @@ pub async fn serve(config: ServerConfig) -> Result<(), StartError> {
     info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// What `meridian explain` was asked on the command line.
+#[derive(Debug, Clone)]
+pub struct ExplainArgs {
+    pub name: String,
+    pub qtype: String,
+    pub client: std::net::IpAddr,
+    pub ecs: Option<ipnet::IpNet>,
+    pub down: Vec<String>,
+    pub zones: Option<std::path::PathBuf>,
+}
+
+/// `meridian explain`: load the zones and GeoIP offline and explain one answer.
+pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, StartError> {
+    let dir = args.zones.as_ref().unwrap_or(&config.zones_dir);
+    let zones = config::load_zones(dir).map_err(StartError::Config)?;
+    let geo: Arc<dyn Locate> = if config.geoip.as_os_str().is_empty() {
+        Arc::new(Nowhere)
+    } else {
+        let asn = (!config.geoip_asn.as_os_str().is_empty()).then(|| config.geoip_asn.clone());
+        Arc::new(GeoDb::open(&config.geoip, asn).context("opening the GeoIP database")?)
+    };
+    let question = question(&args)?;
+    let health =
+        crate::dns::explain::with_down(&crate::health::HealthSnapshot::empty(), &args.down);
+    let explanation = crate::dns::explain::explain(&zones, geo.as_ref(), &health, question);
+    Ok(explanation.to_string())
+}
+
+fn question(args: &ExplainArgs) -> anyhow::Result<crate::dns::explain::Question> {
+    use std::str::FromStr;
+    let name = hickory_proto::rr::Name::from_ascii(&args.name)
+        .with_context(|| format!("invalid name {:?}", args.name))?;
+    let mut name = name;
+    name.set_fqdn(true);
+    let qtype = hickory_proto::rr::RecordType::from_str(&args.qtype.to_ascii_uppercase())
+        .map_err(|_| anyhow::anyhow!("unknown record type {:?}", args.qtype))?;
+    Ok(crate::dns::explain::Question {
+        name,
+        qtype,
+        client: args.client,
+        ecs: args.ecs,
+    })
 }

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `check` and `--version`.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,28 @@ pub enum Command {
         #[arg(long, short, env = "MERIDIAN_CONFIG")]
         config: Option<PathBuf>,
         /// Check this zones directory instead of the configured one.
+        #[arg(long)]
+        zones: Option<PathBuf>,
+    },
+    /// Show the answer a client would get and the decision trace behind it.
+    Explain {
+        /// The queried name, e.g. www.gslb.example.com.
+        name: String,
+        /// The query type: A, AAAA, CNAME, TXT, ...
+        #[arg(default_value = "A")]
+        qtype: String,
+        /// The resolver's address (the query's source).
+        #[arg(long)]
+        client: IpAddr,
+        /// An EDNS Client Subnet the resolver sent, e.g. 198.51.100.0/24.
+        #[arg(long)]
+        ecs: Option<ipnet::IpNet>,
+        /// Treat this target (`192.0.2.10/web`) as down; repeatable.
+        #[arg(long)]
+        down: Vec<String>,
+        #[arg(long, short, env = "MERIDIAN_CONFIG")]
+        config: Option<PathBuf>,
+        /// Use this zones directory instead of the configured one.
         #[arg(long)]
         zones: Option<PathBuf>,
     },

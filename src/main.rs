@@ -15,6 +15,49 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve { config } => serve(config.as_deref()),
         Command::Check { config, zones } => check(config.as_deref(), zones.as_deref()),
+        Command::Explain {
+            name,
+            qtype,
+            client,
+            ecs,
+            down,
+            config,
+            zones,
+        } => {
+            let args = app::ExplainArgs {
+                name,
+                qtype,
+                client,
+                ecs,
+                down,
+                zones,
+            };
+            explain(config.as_deref(), args)
+        }
+    }
+}
+
+fn explain(path: Option<&std::path::Path>, args: app::ExplainArgs) -> ExitCode {
+    let config = match config::load_server(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match app::explain(&config, args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(StartError::Config(errors)) => {
+            eprintln!("{errors}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(StartError::Runtime(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
     }
 }
 

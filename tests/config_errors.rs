@@ -49,3 +49,18 @@ fn good_fixtures_and_shipped_zones_compile() {
         );
     }
 }
+
+#[test]
+fn shipped_zones_only_probe_loopback() {
+    let set = meridian::config::load_zones(Path::new("zones")).expect("shipped zones");
+    let targets = set.targets();
+    assert!(!targets.is_empty());
+    for t in targets {
+        assert!(
+            t.probe_addr.ip().is_loopback(),
+            "{} probes {}",
+            t.key,
+            t.probe_addr
+        );
+    }
+}

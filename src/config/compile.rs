@@ -8,10 +8,15 @@ use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use toml::Spanned;
 
+use super::compile_check::compile_checks;
+use super::compile_pool::{PoolContext, compile_datacenters, compile_pools};
+use super::compile_service::{ReadAux, ServiceContext, compile_service};
 use super::error::ConfigError;
 use super::file::{NameFile, RdataList, SoaFile, ZoneFile};
 use super::rdata::{parse, parse_name};
+use crate::health::target::TargetSpec;
 use crate::zone::{Node, RRset, Zone, label_count};
+use std::sync::Arc;
 
 /// Largest TTL allowed by RFC 2181.
 pub const MAX_TTL: i64 = 2_147_483_647;
@@ -71,21 +76,22 @@ impl<'a> Errors<'a> {
     }
 }
 
-/// Parse and compile a zone file's text. `path` is only used in messages.
-pub fn compile_zone(path: &Path, text: &str) -> Result<Zone, Vec<ConfigError>> {
+/// Parse and compile a zone file's text. `path` is only used in messages; `read` supplies
+/// files the zone names (CIDR maps), relative to it.
+pub fn compile_zone(path: &Path, text: &str, read: &mut ReadAux) -> Result<Zone, Vec<ConfigError>> {
     let file: ZoneFile = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         vec![ConfigError::at(path, text, span, e.message().trim_end())]
     })?;
     let mut errors = Errors::new(path, text);
-    let zone = build(&file, &mut errors);
+    let zone = build(&file, &mut errors, read);
     match zone {
         Some(zone) if errors.list.is_empty() => Ok(zone),
         _ => Err(errors.into_sorted()),
     }
 }
 
-fn build(file: &ZoneFile, errors: &mut Errors) -> Option<Zone> {
+fn build(file: &ZoneFile, errors: &mut Errors, read: &mut ReadAux) -> Option<Zone> {
     let origin = match parse_name(file.origin.get_ref(), &Name::root()) {
         Ok(o) => o,
         Err(m) => {
@@ -126,9 +132,62 @@ fn build(file: &ZoneFile, errors: &mut Errors) -> Option<Zone> {
         };
         node.rrsets.insert(0, set);
     }
+    let targets = steering(file, &origin, &mut nodes, errors, read);
     check_cuts(file, &origin, &nodes, errors);
     add_empty_non_terminals(&origin, &mut nodes);
-    Some(Zone::new(origin, soa?, nodes))
+    let mut zone = Zone::new(origin, soa?, nodes);
+    zone.targets = targets;
+    Some(zone)
+}
+
+/// Datacenters, checks, pools and services; services become nodes of the zone.
+fn steering(
+    file: &ZoneFile,
+    origin: &Name,
+    nodes: &mut HashMap<Name, Node>,
+    errors: &mut Errors,
+    read: &mut ReadAux,
+) -> Vec<TargetSpec> {
+    let datacenters = compile_datacenters(&file.datacenters, errors);
+    let checks = compile_checks(&file.checks, errors);
+    let pcx = PoolContext {
+        origin,
+        datacenters: &datacenters,
+        checks: &checks,
+    };
+    let pools = compile_pools(&file.pools, &pcx, errors);
+    let scx = ServiceContext {
+        origin,
+        datacenters: &datacenters,
+        pools: &pools.by_name,
+    };
+    for (name, service) in &file.services {
+        let Some(owner) = owner_name(name, origin, errors) else {
+            continue;
+        };
+        let node = nodes.entry(owner.clone()).or_default();
+        if let Some(set) = node.rrsets.iter().find(|s| {
+            matches!(
+                s.rtype,
+                RecordType::A
+                    | RecordType::AAAA
+                    | RecordType::CNAME
+                    | RecordType::SOA
+                    | RecordType::NS
+            )
+        }) {
+            let rtype = set.rtype;
+            errors.at(
+                name.span(),
+                format!("service `{owner}` also has static {rtype} records"),
+            );
+            continue;
+        }
+        if let Some(s) = compile_service(&owner, service, &scx, errors, read) {
+            node.service = Some(Arc::new(s));
+        }
+    }
+    pools.targets
 }
 
 fn owner_name(name: &Spanned<String>, origin: &Name, errors: &mut Errors) -> Option<Name> {

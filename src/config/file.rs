@@ -7,6 +7,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
 
+use super::service_file::{CheckFile, DatacenterFile, Named, PoolFile, ServiceFile};
+
 /// One zone policy file, as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +19,14 @@ pub struct ZoneFile {
     pub soa: Option<Spanned<SoaFile>>,
     #[serde(default)]
     pub records: BTreeMap<Spanned<String>, Spanned<NameFile>>,
+    #[serde(default)]
+    pub datacenters: Named<DatacenterFile>,
+    #[serde(default)]
+    pub checks: Named<CheckFile>,
+    #[serde(default)]
+    pub pools: Named<PoolFile>,
+    #[serde(default)]
+    pub services: Named<ServiceFile>,
 }
 
 #[derive(Debug, Deserialize)]

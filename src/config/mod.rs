@@ -1,10 +1,14 @@
 //! Configuration: the only place that reads config files; server settings and zone policy files.
 
 pub mod compile;
+pub mod compile_check;
+pub mod compile_pool;
+pub mod compile_service;
 pub mod error;
 pub mod file;
 pub mod rdata;
 pub mod server;
+pub mod service_file;
 
 use std::path::{Path, PathBuf};
 
@@ -79,5 +83,10 @@ pub fn load_zones(dir: &Path) -> Result<ZoneSet, ConfigErrors> {
 pub fn load_zone(path: &Path) -> Result<Zone, Vec<ConfigError>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![ConfigError::file(path, format!("cannot read: {e}"))])?;
-    compile::compile_zone(path, &text)
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut read = |name: &str| {
+        let aux = dir.join(name);
+        std::fs::read_to_string(&aux).map_err(|e| format!("cannot read {}: {e}", aux.display()))
+    };
+    compile::compile_zone(path, &text, &mut read)
 }

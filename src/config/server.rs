@@ -31,6 +31,10 @@ pub struct ServerConfig {
     pub geoip: PathBuf,
     /// Optional separate ASN database merged into lookups; empty = none.
     pub geoip_asn: PathBuf,
+    /// Health state persisted across restarts (JSON); empty = not persisted.
+    pub health_state_file: PathBuf,
+    /// Operator override file (`SELECTOR STATE` lines), re-read every second; empty = none.
+    pub health_override_file: PathBuf,
     /// Admin API and `/metrics` listener.
     pub admin_listen: SocketAddr,
     /// `text` or `json`.
@@ -62,6 +66,8 @@ impl Default for ServerConfig {
             zones_dir: PathBuf::from("zones"),
             geoip: PathBuf::from("geoip/geo-whois-asn-country.mmdb"),
             geoip_asn: PathBuf::new(),
+            health_state_file: PathBuf::new(),
+            health_override_file: PathBuf::new(),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9153)),
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
@@ -107,6 +113,8 @@ impl ServerConfig {
             "ZONES_DIR" => self.zones_dir = PathBuf::from(value),
             "GEOIP" => self.geoip = PathBuf::from(value),
             "GEOIP_ASN" => self.geoip_asn = PathBuf::from(value),
+            "HEALTH_STATE_FILE" => self.health_state_file = PathBuf::from(value),
+            "HEALTH_OVERRIDE_FILE" => self.health_override_file = PathBuf::from(value),
             "ADMIN_LISTEN" => self.admin_listen = parse(value)?,
             "LOG_FORMAT" => {
                 self.log_format = match value {

@@ -7,10 +7,11 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 
 use super::request::{self, Rejection, Request};
-use super::resolve::{Answer, resolve};
+use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
+use crate::policy::Client;
 use crate::zone::ZoneSet;
 
 /// Class IN.
@@ -35,7 +36,8 @@ impl Transport {
 /// The published snapshots the query path reads; each has one writer elsewhere.
 pub struct Snapshots {
     pub zones: ArcSwap<ZoneSet>,
-    pub health: ArcSwap<HealthSnapshot>,
+    /// Shared with the health tracker, its only writer.
+    pub health: Arc<ArcSwap<HealthSnapshot>>,
     pub geo: Arc<dyn Locate>,
 }
 
@@ -59,14 +61,14 @@ impl Handler {
     }
 
     /// The reply to `packet` from `src`, or `None` when it deserves silence.
-    pub fn handle(&self, packet: &[u8], _src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
+    pub fn handle(&self, packet: &[u8], src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
         match request::parse(packet) {
-            Ok(req) => Some(self.answer(&req, transport)),
+            Ok(req) => Some(self.answer(&req, src, transport)),
             Err(rejection) => self.reject(rejection),
         }
     }
 
-    fn answer(&self, req: &Request, transport: Transport) -> Vec<u8> {
+    fn answer(&self, req: &Request, src: IpAddr, transport: Transport) -> Vec<u8> {
         let edns = req
             .edns
             .as_ref()
@@ -77,7 +79,16 @@ impl Handler {
             Answer::error(ResponseCode::Refused)
         } else {
             let zones = self.snapshots.zones.load();
-            resolve(&zones, &req.qname, req.qtype)
+            let health = self.snapshots.health.load();
+            let mut rng = rand::rng();
+            let mut cx = Context {
+                client: client(req, src),
+                geo: self.snapshots.geo.as_ref(),
+                health: &health,
+                rng: &mut rng,
+                trace: None,
+            };
+            resolve(&zones, &req.qname, req.qtype, &mut cx)
         };
         let edns = match answer.rcode {
             ResponseCode::BADVERS => edns.map(|e| ReplyEdns {
@@ -129,5 +140,21 @@ impl Handler {
             }),
         };
         Some(response::encode(&reply, PLAIN_UDP_LIMIT))
+    }
+}
+
+/// The client a policy steers: the ECS subnet when the query has one, else the packet source.
+pub fn client(req: &Request, src: IpAddr) -> Client {
+    match req.edns.as_ref().and_then(|e| e.client_subnet) {
+        Some(ecs) => Client {
+            addr: ecs.addr,
+            source_prefix: ecs.source_prefix,
+            from_ecs: true,
+        },
+        None => Client {
+            addr: src,
+            source_prefix: if src.is_ipv4() { 32 } else { 128 },
+            from_ecs: false,
+        },
     }
 }

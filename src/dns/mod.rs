@@ -1,10 +1,12 @@
 //! DNS: strict query parsing, the pure `resolve()`, response encoding, and the socket loops.
 
 pub mod client_subnet;
+pub mod explain;
 pub mod handler;
 pub mod request;
 pub mod resolve;
 pub mod response;
 pub mod server;
+pub mod service;
 
 pub use handler::{Handler, Snapshots, Transport};

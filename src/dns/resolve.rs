@@ -3,7 +3,12 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use rand::Rng;
 
+use super::service::{Step, answer_service};
+use crate::geo::Locate;
+use crate::health::HealthSnapshot;
+use crate::policy::{Client, Outcome, Trace};
 use crate::zone::{Lookup, Node, Zone, ZoneSet};
 
 /// Longest in-zone CNAME chain followed before answering with what was found.
@@ -19,6 +24,17 @@ pub struct Answer {
     pub additional: Vec<Record>,
     /// ECS scope prefix the answer depends on (0 = the same for every client).
     pub ecs_scope: u8,
+    /// The service decision behind the answer, when a policy made one.
+    pub decision: Option<(std::sync::Arc<str>, &'static str, Outcome)>,
+}
+
+/// What a policy needs besides the zones: who asks, and the published snapshots.
+pub struct Context<'a, R: Rng + ?Sized> {
+    pub client: Client,
+    pub geo: &'a dyn Locate,
+    pub health: &'a HealthSnapshot,
+    pub rng: &'a mut R,
+    pub trace: Option<&'a mut Trace>,
 }
 
 impl Answer {
@@ -30,6 +46,7 @@ impl Answer {
             authority: Vec::new(),
             additional: Vec::new(),
             ecs_scope: 0,
+            decision: None,
         }
     }
 
@@ -45,7 +62,12 @@ impl Answer {
 }
 
 /// Answer `qname`/`qtype` from `zones`.
-pub fn resolve(zones: &ZoneSet, qname: &Name, qtype: RecordType) -> Answer {
+pub fn resolve<R: Rng + ?Sized>(
+    zones: &ZoneSet,
+    qname: &Name,
+    qtype: RecordType,
+    cx: &mut Context<'_, R>,
+) -> Answer {
     let Some(zone) = zones.find(qname) else {
         return Answer::error(ResponseCode::Refused);
     };
@@ -67,6 +89,15 @@ pub fn resolve(zones: &ZoneSet, qname: &Name, qtype: RecordType) -> Answer {
                 return out;
             }
         };
+        if let Some(service) = &node.service {
+            match answer_service(zone, service, node, &owner, qtype, cx, &mut out) {
+                Step::Done => return out,
+                Step::Follow(target) => {
+                    owner = target;
+                    continue;
+                }
+            }
+        }
         match node.rrset(RecordType::CNAME) {
             Some(cname) if qtype != RecordType::CNAME && qtype != RecordType::ANY => {
                 push_owned(&mut out.answer, &cname.records, &owner);
@@ -88,7 +119,13 @@ pub fn resolve(zones: &ZoneSet, qname: &Name, qtype: RecordType) -> Answer {
 }
 
 /// Fill the answer from `node` for `qtype`, or make it NODATA.
-fn answer_node(zone: &Zone, node: &Node, owner: &Name, qtype: RecordType, out: &mut Answer) {
+pub(super) fn answer_node(
+    zone: &Zone,
+    node: &Node,
+    owner: &Name,
+    qtype: RecordType,
+    out: &mut Answer,
+) {
     let set = if qtype == RecordType::ANY {
         node.rrsets.first()
     } else {
@@ -102,8 +139,7 @@ fn answer_node(zone: &Zone, node: &Node, owner: &Name, qtype: RecordType, out: &
         None if qtype == RecordType::ANY && out.answer.is_empty() && !node.is_empty() => {
             out.answer.push(rfc8482_hinfo(owner));
         }
-        None if out.answer.is_empty() => out.authority.push(negative_soa(zone)),
-        None => {}
+        None => out.authority.push(negative_soa(zone)),
     }
 }
 
@@ -114,7 +150,7 @@ fn rfc8482_hinfo(owner: &Name) -> Record {
 }
 
 /// Copy `records` with `owner` as their name (wildcard synthesis, question case).
-fn push_owned(out: &mut Vec<Record>, records: &[Record], owner: &Name) {
+pub(super) fn push_owned(out: &mut Vec<Record>, records: &[Record], owner: &Name) {
     out.extend(records.iter().map(|r| {
         let mut r = r.clone();
         r.name = owner.clone();
@@ -123,7 +159,7 @@ fn push_owned(out: &mut Vec<Record>, records: &[Record], owner: &Name) {
 }
 
 /// The SOA for a negative answer, with TTL = min(SOA TTL, SOA minimum) (RFC 2308).
-fn negative_soa(zone: &Zone) -> Record {
+pub(super) fn negative_soa(zone: &Zone) -> Record {
     let mut soa = zone.soa.clone();
     soa.ttl = zone.negative_ttl;
     soa

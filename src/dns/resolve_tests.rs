@@ -5,15 +5,32 @@ use std::path::Path;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::{Answer, resolve};
+use super::{Answer, Context, resolve};
+use crate::geo::Nowhere;
+use crate::health::HealthSnapshot;
+use crate::policy::Client;
 use crate::zone::ZoneSet;
+use rand::SeedableRng;
 
 fn zones() -> ZoneSet {
     crate::config::load_zones(Path::new("tests/fixtures/good")).expect("good fixtures")
 }
 
 fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Answer {
-    resolve(zones, &Name::from_ascii(name).unwrap(), qtype)
+    let health = HealthSnapshot::empty();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut cx = Context {
+        client: Client {
+            addr: "127.0.0.1".parse().unwrap(),
+            source_prefix: 32,
+            from_ecs: false,
+        },
+        geo: &Nowhere,
+        health: &health,
+        rng: &mut rng,
+        trace: None,
+    };
+    resolve(zones, &Name::from_ascii(name).unwrap(), qtype, &mut cx)
 }
 
 fn types(records: &[hickory_proto::rr::Record]) -> Vec<RecordType> {

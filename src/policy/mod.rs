@@ -1,5 +1,269 @@
 //! Traffic steering policies: pure functions from a service, a client and snapshots to a decision.
+//!
+//! Worked examples. Pool `eu` = 192.0.2.10 and 192.0.2.11 in Frankfurt, pool `us` =
+//! 198.51.100.10 in Ashburn. Every decision carries the service TTL and the ECS scope it
+//! relied on (never more than the query's source prefix; /0 when the client did not matter).
+//!
+//! - **failover** `[eu, us]`: `eu` up → its members (outcome `Primary`, scope /0). Both `eu`
+//!   members down (fewer usable than `min_healthy`) → `us` (`Failover`, /0). All down →
+//!   `all_down`; the default `fail_open` answers as if all were up, i.e. `eu` (`FailOpen`).
+//! - **weighted** by member, random, weights .10 = 5, .11 = 3, 198.51.100.10 = 2: one answer
+//!   per query, chosen for 50 % / 30 % / 20 % of queries (scope /0). With `mode = hash` the
+//!   client's /24 (IPv6: /56) decides, with the same shares over many subnets, always the
+//!   same member for one subnet, and scope /24; draining .11 (weight 0, or down) moves only
+//!   the subnets .11 had. By pool: a pool is drawn by pool weight, then its selection runs.
+//! - **geo** `{cidr 203.0.113.0/24: [internal], AS64500: [us], subdivision US-CA: [us],
+//!   country DE: [eu], continent NA: [us, eu], default: [us]}`, most specific first (CIDR >
+//!   ASN > subdivision > country > continent > default): ECS 203.0.113.0/24 → `internal`
+//!   (scope /24); a German client in a GeoIP /20 → `eu` (scope /20); a Canadian → `us`, or
+//!   `eu` while `us` is down (`Failover`); an address the database lacks → `us` with scope =
+//!   its source prefix. Were 203.0.113.128/25 also mapped, a client sending 203.0.113.7/32
+//!   would get scope /25: wide enough to cache, narrow enough to exclude the /25.
+//! - **nearest** `[eu, us]`: a client in Paris gets `eu` (≈480 km against ≈6200 km), one in
+//!   Chicago `us`; with Ashburn's bias at +90 (effective distance × 0.1, ≈620 km from Paris)
+//!   Paris still gets `eu`. If Frankfurt's members are down, Paris fails over to `us`.
+//!   Scope: the client's GeoIP network prefix.
+//!
+//! Within the chosen pool, `selection` decides: `all` (every usable member, shuffled),
+//! `weighted` (weighted sample without replacement) or `hash` (sticky per client subnet);
+//! `max_answers` caps the set. AAAA for a service with only IPv4 members: empty answers,
+//! outcome `NoData`, scope /0. Empty answers always come with `NoData` or `ServFail`.
 
-/// Placeholder until the policy model lands.
-#[derive(Debug)]
-pub struct Service;
+use std::net::IpAddr;
+
+use rand::Rng;
+
+use crate::geo::Locate;
+use crate::health::HealthSnapshot;
+
+mod addr_bits;
+pub mod cidr;
+pub mod cidr_file;
+mod eligibility;
+mod eval;
+pub mod explain;
+pub mod geo;
+pub mod model;
+pub mod nearest;
+mod plan;
+pub mod rendezvous;
+mod select;
+mod weighted;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod invariants;
+#[cfg(test)]
+mod tables;
+#[cfg(test)]
+mod tables_geo;
+#[cfg(test)]
+mod tables_nearest;
+#[cfg(test)]
+mod tables_weighted;
+
+pub use cidr::{CidrMap, PoolList};
+pub use eligibility::Pass;
+pub use explain::Trace;
+pub use geo::{GeoMap, Subdivision};
+pub use model::{
+    AllDown, Answer, Datacenter, DatacenterId, Member, Policy, Pool, PoolId, PoolWeight, Selection,
+    Service, WeightBy, WeightMode,
+};
+
+use eval::Eval;
+use explain::{Event, PickReason};
+use plan::Plan;
+
+/// Who is asking: the ECS subnet (address already truncated to `source_prefix`) or,
+/// without ECS, the packet source with its full length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub addr: IpAddr,
+    pub source_prefix: u8,
+    pub from_ecs: bool,
+}
+
+impl Client {
+    /// ECS addresses with host bits beyond the source prefix cleared (defensive: the
+    /// caller should already have done it); the source prefix capped at the family width.
+    fn normalized(&self) -> Self {
+        let (bits, width) = addr_bits::to_bits(self.addr);
+        let source_prefix = self.source_prefix.min(width);
+        let addr = if self.from_ecs {
+            addr_bits::from_bits(addr_bits::mask(bits, width, source_prefix), width)
+        } else {
+            self.addr
+        };
+        Self {
+            addr,
+            source_prefix,
+            from_ecs: self.from_ecs,
+        }
+    }
+}
+
+/// Which member kind the query asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Want {
+    /// A query: IPv4 members.
+    V4,
+    /// AAAA query: IPv6 members.
+    V6,
+    /// A CNAME service: host-name members (one answer at most: a CNAME RRset has one record).
+    Name,
+}
+
+impl Want {
+    /// Whether `answer` is of the kind this query asks for.
+    pub fn accepts(self, answer: &Answer) -> bool {
+        matches!(
+            (self, answer),
+            (Want::V4, Answer::Addr(IpAddr::V4(_)))
+                | (Want::V6, Answer::Addr(IpAddr::V6(_)))
+                | (Want::Name, Answer::Name(_))
+        )
+    }
+}
+
+impl std::fmt::Display for Want {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Want::V4 => "A",
+            Want::V6 => "AAAA",
+            Want::Name => "CNAME",
+        })
+    }
+}
+
+/// How a decision came about (for the response code, metrics and logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The policy's first choice for this client answered.
+    Primary,
+    /// A candidate pool with members of the queried family was down and skipped.
+    Failover,
+    /// Nothing was up; answered as if everything were (`all_down = fail_open`).
+    FailOpen,
+    /// Nothing was up; the static fallback set answered.
+    Fallback,
+    /// Empty answers: the caller answers NODATA.
+    NoData,
+    /// The caller answers SERVFAIL.
+    ServFail,
+}
+
+/// A policy's output for one query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// Distinct answers of the wanted family, in answer order (at most `max_answers`).
+    pub answers: Vec<Answer>,
+    pub ttl: u32,
+    /// ECS scope prefix length for the response: `min(needed, source_prefix)`.
+    pub ecs_scope: u8,
+    pub outcome: Outcome,
+}
+
+/// Evaluates `service` for one query. Pure: the same inputs and RNG state give the same
+/// decision. `geo` is consulted only by policies that need the client's location; `trace`,
+/// when given, records every step for `meridian explain` (the query path passes `None`).
+pub fn evaluate<R: Rng + ?Sized>(
+    service: &Service,
+    want: Want,
+    client: &Client,
+    geo: &dyn Locate,
+    health: &HealthSnapshot,
+    rng: &mut R,
+    trace: Option<&mut Trace>,
+) -> Decision {
+    let client = &client.normalized();
+    let mut ev = Eval::new(service, want, client, health, rng, trace);
+    ev.note(|| Event::Query {
+        service: service.name.clone(),
+        policy: service.policy.kind(),
+        want,
+        client: *client,
+    });
+    let outcome = if has_family(service, want) {
+        let plan = Plan::new(&mut ev, geo);
+        match plan.run(&mut ev, Pass::Healthy) {
+            Some(outcome) => outcome,
+            None => all_down(&mut ev, &plan),
+        }
+    } else {
+        ev.note(|| Event::Note("the service has no member of the queried family"));
+        Outcome::NoData
+    };
+    let ecs_scope = ev.scope();
+    let (needed, source_prefix) = (ev.needed, client.source_prefix);
+    ev.note(|| Event::Scope {
+        needed,
+        source_prefix,
+        scope: ecs_scope,
+    });
+    let answers = ev.answers.len();
+    ev.note(|| Event::Decided {
+        outcome,
+        answers,
+        ttl: service.ttl,
+    });
+    Decision {
+        answers: ev.answers,
+        ttl: service.ttl,
+        ecs_scope,
+        outcome,
+    }
+}
+
+fn has_family(service: &Service, want: Want) -> bool {
+    service
+        .pools
+        .iter()
+        .any(|p| p.members.iter().any(|m| want.accepts(&m.answer)))
+}
+
+/// Applies the service's `all_down` action after the healthy pass found nothing.
+fn all_down<'a, R: Rng + ?Sized>(ev: &mut Eval<'a, '_, R>, plan: &Plan<'a>) -> Outcome {
+    let service = ev.service;
+    match &service.all_down {
+        AllDown::FailOpen => {
+            ev.note(|| Event::AllDown {
+                action: "fail_open",
+            });
+            for pass in [Pass::IgnoreHealth, Pass::IgnoreDrain] {
+                if plan.run(ev, pass).is_some() {
+                    return Outcome::FailOpen;
+                }
+            }
+            Outcome::NoData
+        }
+        AllDown::NoData => {
+            ev.note(|| Event::AllDown { action: "nodata" });
+            Outcome::NoData
+        }
+        AllDown::ServFail => {
+            ev.note(|| Event::AllDown { action: "servfail" });
+            Outcome::ServFail
+        }
+        AllDown::Fallback(set) => {
+            ev.note(|| Event::AllDown { action: "fallback" });
+            let want = ev.want;
+            let cap = service.cap(Selection::All, want);
+            for answer in set.iter().filter(|a| want.accepts(a)) {
+                if ev.answers.len() < cap && !ev.answers.contains(answer) {
+                    ev.note(|| Event::Picked {
+                        answer: answer.clone(),
+                        reason: PickReason::Fallback,
+                    });
+                    ev.answers.push(answer.clone());
+                }
+            }
+            if ev.answers.is_empty() {
+                Outcome::NoData
+            } else {
+                Outcome::Fallback
+            }
+        }
+    }
+}

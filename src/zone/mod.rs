@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hickory_proto::rr::domain::Label;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use crate::health::target::TargetSpec;
 use crate::policy::Service;
 
 /// Every zone Meridian is authoritative for, keyed by origin (case-insensitive).
@@ -61,6 +62,15 @@ impl ZoneSet {
     pub fn iter(&self) -> impl Iterator<Item = &Zone> {
         self.zones.values().map(Arc::as_ref)
     }
+
+    /// Every zone's health targets, identical ones merged (probed once).
+    pub fn targets(&self) -> Vec<TargetSpec> {
+        let all = self
+            .iter()
+            .flat_map(|z| z.targets.iter().cloned())
+            .collect();
+        crate::health::target::merge_targets(all).0
+    }
 }
 
 /// One authoritative zone.
@@ -73,6 +83,8 @@ pub struct Zone {
     pub negative_ttl: u32,
     /// Every owner name and every empty non-terminal, case-insensitive.
     nodes: HashMap<Name, Node>,
+    /// The health targets this zone's pools ask to be probed.
+    pub targets: Vec<TargetSpec>,
 }
 
 /// What lives at one name.
@@ -125,6 +137,7 @@ impl Zone {
             soa,
             negative_ttl,
             nodes,
+            targets: Vec::new(),
         }
     }
 

@@ -1,0 +1,127 @@
+//! `meridian explain`: the same `resolve()` a query runs, with the policy trace recorded.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::rr::{Name, RecordType};
+use ipnet::IpNet;
+use rand::SeedableRng;
+
+use super::client_subnet::truncate;
+use super::resolve::{Answer, Context, resolve};
+use crate::geo::Locate;
+use crate::health::{HealthSnapshot, Status, TargetHealth};
+use crate::policy::{Client, Trace};
+use crate::zone::ZoneSet;
+
+/// What explain was asked.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub name: Name,
+    pub qtype: RecordType,
+    /// The resolver's address (the packet source).
+    pub client: IpAddr,
+    /// An ECS subnet the resolver sent, if any.
+    pub ecs: Option<IpNet>,
+}
+
+/// The answer and how it was reached.
+#[derive(Debug)]
+pub struct Explanation {
+    pub question: Question,
+    pub answer: Answer,
+    pub trace: Trace,
+}
+
+/// The client a query with `q`'s source and ECS would be steered as.
+pub fn client_of(q: &Question) -> Client {
+    match q.ecs {
+        Some(net) => Client {
+            addr: truncate(net.addr(), net.prefix_len()),
+            source_prefix: net.prefix_len(),
+            from_ecs: true,
+        },
+        None => Client {
+            addr: q.client,
+            source_prefix: if q.client.is_ipv4() { 32 } else { 128 },
+            from_ecs: false,
+        },
+    }
+}
+
+/// `health` with each of `down` (target keys) forced down, for what-if questions.
+pub fn with_down(health: &HealthSnapshot, down: &[String]) -> HealthSnapshot {
+    let mut targets: HashMap<Arc<str>, TargetHealth> =
+        health.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for key in down {
+        let forced = TargetHealth {
+            status: Status::Down,
+            forced: true,
+        };
+        targets.insert(key.as_str().into(), forced);
+    }
+    HealthSnapshot::new(health.generation, targets)
+}
+
+/// Resolve `q` exactly as a query would, recording the policy trace. The RNG is seeded so
+/// the same question gives the same explanation.
+pub fn explain(
+    zones: &ZoneSet,
+    geo: &dyn Locate,
+    health: &HealthSnapshot,
+    q: Question,
+) -> Explanation {
+    let mut trace = Trace::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let mut cx = Context {
+        client: client_of(&q),
+        geo,
+        health,
+        rng: &mut rng,
+        trace: Some(&mut trace),
+    };
+    let answer = resolve(zones, &q.name, q.qtype, &mut cx);
+    Explanation {
+        question: q,
+        answer,
+        trace,
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = &self.question;
+        let a = &self.answer;
+        writeln!(f, "question: {} {}", q.name, q.qtype)?;
+        match q.ecs {
+            Some(ecs) => writeln!(f, "client:   {} with ECS {ecs}", q.client)?,
+            None => writeln!(f, "client:   {}", q.client)?,
+        }
+        writeln!(f, "rcode:    {}", a.rcode)?;
+        writeln!(f, "ecs scope: /{}", a.ecs_scope)?;
+        if let Some((service, policy, outcome)) = &a.decision {
+            writeln!(
+                f,
+                "decision: service {service}, policy {policy}, outcome {outcome:?}"
+            )?;
+        }
+        for (section, records) in [
+            ("answer", &a.answer),
+            ("authority", &a.authority),
+            ("additional", &a.additional),
+        ] {
+            for r in records {
+                writeln!(f, "{section}: {r}")?;
+            }
+        }
+        if !self.trace.events.is_empty() {
+            writeln!(f, "trace:")?;
+            for line in self.trace.to_string().lines() {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,331 @@
+//! The tracker's table: targets, their rise/fall state and overrides, turned into snapshots and reports.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use super::event::Event;
+use super::overrides::{Forced, ForcedBy, Override, OverrideSet, Selector, Source};
+use super::persist::{self, PersistedOverride, PersistedState, PersistedTarget};
+use super::probe::ProbeOutcome;
+use super::report::{HealthReport, LastProbe, OverrideEntry, TargetStatus};
+use super::snapshot::{HealthSnapshot, Status, TargetHealth};
+use super::state::{Observed, ProbeState, step};
+use super::target::{ProbeKey, TargetSpec};
+
+/// All health state; owned by the tracker task alone. Time is passed in.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    entries: HashMap<Arc<str>, Entry>,
+    /// Targets fed by each distinct probe.
+    groups: HashMap<ProbeKey, Vec<Arc<str>>>,
+    overrides: OverrideSet,
+    /// States read from the state file, applied to the first target set only.
+    restored: HashMap<String, PersistedTarget>,
+    status_dirty: bool,
+    persist_dirty: bool,
+}
+
+#[derive(Debug)]
+struct Entry {
+    spec: TargetSpec,
+    state: ProbeState,
+    since: SystemTime,
+    last: Option<LastProbe>,
+    probed: bool,
+    forced: Option<ForcedBy>,
+}
+
+/// Target counts by effective status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub targets: usize,
+    pub up: usize,
+    pub down: usize,
+    pub drained: usize,
+    pub unknown: usize,
+}
+
+/// What the query path sees for an observed state and an override.
+pub fn effective(observed: Observed, forced: Option<&ForcedBy>) -> Status {
+    match (forced.map(|f| f.state), observed) {
+        (Some(Forced::Up), _) | (None, Observed::Up) => Status::Up,
+        (Some(Forced::Down), _) | (None, Observed::Down) => Status::Down,
+        (Some(Forced::Drain), _) => Status::Drained,
+        (None, Observed::Unknown) => Status::Unknown,
+    }
+}
+
+impl Entry {
+    fn status(&self) -> Status {
+        effective(self.state.observed, self.forced.as_ref())
+    }
+}
+
+impl Ledger {
+    /// A ledger that restores observed states and API overrides from a state file.
+    /// Returns the API override selectors that could not be parsed.
+    pub fn restoring(saved: Option<PersistedState>) -> (Self, Vec<String>) {
+        let mut ledger = Ledger::default();
+        let mut bad = Vec::new();
+        if let Some(saved) = saved {
+            ledger.restored = saved.targets.into_iter().collect();
+            for PersistedOverride { selector, state } in saved.overrides {
+                match selector.parse::<Selector>() {
+                    Ok(sel) => drop(ledger.overrides.api.insert(sel, state)),
+                    Err(_) => bad.push(selector),
+                }
+            }
+        }
+        (ledger, bad)
+    }
+
+    /// Replaces the target set (already merged by key). Kept targets keep their state; a
+    /// target whose probe changed keeps its observed state but restarts its counts.
+    pub fn set_targets(&mut self, specs: Vec<TargetSpec>, now: SystemTime) -> Vec<Event> {
+        let mut old = std::mem::take(&mut self.entries);
+        let restored = std::mem::take(&mut self.restored);
+        self.groups.clear();
+        for spec in specs {
+            let entry = match old.remove(&spec.key) {
+                Some(mut e) => {
+                    if e.spec.probe_key() != spec.probe_key() || e.spec.check != spec.check {
+                        e.state = ProbeState::starting(e.state.observed);
+                    }
+                    e.spec = spec;
+                    e
+                }
+                None => {
+                    let saved = restored.get(&*spec.key);
+                    new_entry(spec, saved, now)
+                }
+            };
+            let group = self.groups.entry(entry.spec.probe_key()).or_default();
+            group.push(entry.spec.key.clone());
+            self.entries.insert(entry.spec.key.clone(), entry);
+        }
+        self.status_dirty = true;
+        self.persist_dirty |= !old.is_empty();
+        self.refresh_forced()
+    }
+
+    /// Applies one probe outcome to every target fed by that probe.
+    pub fn record(
+        &mut self,
+        probe: &ProbeKey,
+        outcome: &ProbeOutcome,
+        now: SystemTime,
+    ) -> Vec<Event> {
+        let Some(keys) = self.groups.get(probe) else {
+            return Vec::new(); // a probe stopped by a reconcile
+        };
+        let mut events = Vec::new();
+        for key in keys {
+            let Some(e) = self.entries.get_mut(key) else {
+                continue;
+            };
+            let before = e.status();
+            let (state, transition) =
+                step(e.state, outcome.ok, e.spec.check.rise, e.spec.check.fall);
+            e.state = state;
+            e.last = Some(LastProbe::new(outcome, now));
+            e.probed = true;
+            if let Some(transition) = transition {
+                e.since = now;
+                self.persist_dirty = true;
+                let reason = outcome.failure.clone();
+                events.push(Event::Observed {
+                    key: key.clone(),
+                    transition,
+                    reason,
+                });
+            }
+            self.status_dirty |= e.status() != before;
+        }
+        events
+    }
+
+    pub fn set_override(&mut self, o: Override, source: Source) -> Vec<Event> {
+        self.overrides_of(source).insert(o.selector, o.state);
+        self.persist_dirty |= source == Source::Api;
+        self.refresh_forced()
+    }
+
+    /// Removes an override; `false` when there was none for that selector.
+    pub fn clear_override(&mut self, selector: &Selector, source: Source) -> (bool, Vec<Event>) {
+        let existed = self.overrides_of(source).remove(selector).is_some();
+        self.persist_dirty |= existed && source == Source::Api;
+        (existed, self.refresh_forced())
+    }
+
+    /// Replaces every file override at once (the file was re-read).
+    pub fn replace_file_overrides(&mut self, overrides: Vec<Override>) -> Vec<Event> {
+        self.overrides.file = overrides
+            .into_iter()
+            .map(|o| (o.selector, o.state))
+            .collect();
+        self.refresh_forced()
+    }
+
+    fn overrides_of(
+        &mut self,
+        source: Source,
+    ) -> &mut std::collections::BTreeMap<Selector, Forced> {
+        match source {
+            Source::File => &mut self.overrides.file,
+            Source::Api => &mut self.overrides.api,
+        }
+    }
+
+    fn refresh_forced(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        for (key, e) in &mut self.entries {
+            let s = &e.spec;
+            let forced = self.overrides.resolve(key, &s.datacenter, &s.pools);
+            if forced == e.forced {
+                continue;
+            }
+            let before = e.status();
+            e.forced = forced;
+            let status = e.status();
+            self.status_dirty |= status != before;
+            events.push(Event::Forced {
+                key: key.clone(),
+                status,
+                by: e.forced.clone(),
+            });
+        }
+        events
+    }
+
+    /// Whether every target has been probed at least once.
+    pub fn all_probed(&self) -> bool {
+        self.entries.values().all(|e| e.probed)
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            targets: self.entries.len(),
+            ..Counts::default()
+        };
+        for e in self.entries.values() {
+            match e.status() {
+                Status::Up => c.up += 1,
+                Status::Down => c.down += 1,
+                Status::Drained => c.drained += 1,
+                Status::Unknown => c.unknown += 1,
+            }
+        }
+        c
+    }
+
+    /// True once after any change of a target's effective status or of the target set.
+    pub fn take_status_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.status_dirty)
+    }
+
+    /// True once after any change worth writing to the state file.
+    pub fn take_persist_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.persist_dirty)
+    }
+
+    pub fn snapshot(&self, generation: u64) -> HealthSnapshot {
+        let targets = self.entries.iter().map(|(key, e)| {
+            let forced = e.forced.is_some();
+            (
+                key.clone(),
+                TargetHealth {
+                    status: e.status(),
+                    forced,
+                },
+            )
+        });
+        HealthSnapshot::new(generation, targets.collect())
+    }
+
+    pub fn report(&self, generation: u64, ready: bool) -> HealthReport {
+        let mut targets: Vec<TargetStatus> = self.entries.values().map(target_status).collect();
+        targets.sort_by(|a, b| a.key.cmp(&b.key));
+        let overrides = self
+            .overrides
+            .entries()
+            .map(|(sel, state, source)| OverrideEntry {
+                selector: sel.to_string(),
+                state,
+                source,
+            });
+        HealthReport {
+            generation,
+            ready,
+            targets,
+            overrides: overrides.collect(),
+        }
+    }
+
+    /// What to write to the state file.
+    pub fn persisted(&self, now: SystemTime) -> PersistedState {
+        let targets = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.state.observed != Observed::Unknown);
+        let targets = targets.map(|(key, e)| {
+            let since_unix_ms = persist::unix_ms(e.since);
+            (
+                key.to_string(),
+                PersistedTarget {
+                    observed: e.state.observed,
+                    since_unix_ms,
+                },
+            )
+        });
+        let overrides = self
+            .overrides
+            .api
+            .iter()
+            .map(|(sel, state)| PersistedOverride {
+                selector: sel.to_string(),
+                state: *state,
+            });
+        PersistedState {
+            version: persist::FORMAT_VERSION,
+            saved_at_unix_ms: persist::unix_ms(now),
+            targets: targets.collect(),
+            overrides: overrides.collect(),
+        }
+    }
+}
+
+fn new_entry(spec: TargetSpec, restored: Option<&PersistedTarget>, now: SystemTime) -> Entry {
+    let (observed, since) = restored.map_or((Observed::Unknown, now), |r| {
+        (r.observed, persist::from_unix_ms(r.since_unix_ms))
+    });
+    Entry {
+        spec,
+        state: ProbeState::starting(observed),
+        since,
+        last: None,
+        probed: false,
+        forced: None,
+    }
+}
+
+fn target_status(e: &Entry) -> TargetStatus {
+    TargetStatus {
+        key: e.spec.key.clone(),
+        check: e.spec.check.name.clone(),
+        probe_addr: e.spec.probe_addr,
+        datacenter: e.spec.datacenter.clone(),
+        pools: e.spec.pools.clone(),
+        status: e.status(),
+        observed: e.state.observed,
+        since: e.since,
+        forced: e.forced.clone(),
+        last_probe: e.last.clone(),
+        successes: e.state.successes,
+        failures: e.state.failures,
+    }
+}
+
+#[cfg(test)]
+#[path = "ledger_tests.rs"]
+mod tests;

@@ -1,0 +1,182 @@
+//! The `http` and `https` probes: one request with Host/SNI, status and bounded body expectations.
+
+use std::error::Error as StdError;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
+use crate::health::check::{HttpCheck, HttpMethod};
+use crate::health::target::ProbeKey;
+
+#[derive(Debug)]
+pub struct HttpProber {
+    /// The client, or why it could not be built (reported as each probe's failure).
+    client: Result<reqwest::Client, String>,
+    url: String,
+    timeout: Duration,
+    check: HttpCheck,
+}
+
+impl HttpProber {
+    pub fn new(key: &ProbeKey, check: &HttpCheck, tls: bool) -> Self {
+        let (url, server_name) = request_url(key.addr, check, tls);
+        Self {
+            client: build_client(key, check, server_name.as_deref()),
+            url,
+            timeout: key.timeout,
+            check: check.clone(),
+        }
+    }
+
+    pub async fn probe(&self) -> ProbeOutcome {
+        timed(self.timeout, self.exchange()).await
+    }
+
+    async fn exchange(&self) -> Result<(), ProbeFailure> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| ProbeFailure::Other(e.clone()))?;
+        let mut request = client.request(method(self.check.method), &self.url);
+        if let (Some(host), Some(_)) = (&self.check.host, &self.check.sni) {
+            request = request.header(reqwest::header::HOST, host.as_str());
+        }
+        for (name, value) in &self.check.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let mut response = request.send().await.map_err(|e| classify(&e))?;
+        let status = response.status().as_u16();
+        if !self.check.accepts(status) {
+            return Err(ProbeFailure::Status(status));
+        }
+        let Some(needle) = &self.check.body_contains else {
+            return Ok(());
+        };
+        let mut matcher = BoundedMatch::new(needle.as_bytes(), self.check.max_body);
+        loop {
+            match response.chunk().await.map_err(|e| classify(&e))? {
+                None => return Err(ProbeFailure::BodyMismatch),
+                Some(chunk) => match matcher.push(&chunk) {
+                    Some(true) => return Ok(()),
+                    Some(false) => return Err(ProbeFailure::BodyMismatch),
+                    None => {}
+                },
+            }
+        }
+    }
+}
+
+/// The URL to request and the host name it names (resolved to the probe address), if any.
+/// The URL's host is the SNI name: `sni`, else `host`, else the probe IP (no SNI is sent).
+fn request_url(addr: SocketAddr, check: &HttpCheck, tls: bool) -> (String, Option<String>) {
+    let scheme = if tls { "https" } else { "http" };
+    let name = check.sni.clone().or_else(|| check.host.clone());
+    let authority = match (&name, addr) {
+        (Some(name), _) => format!("{name}:{}", addr.port()),
+        (None, addr) => addr.to_string(),
+    };
+    (format!("{scheme}://{authority}{}", check.path), name)
+}
+
+fn build_client(
+    key: &ProbeKey,
+    check: &HttpCheck,
+    server_name: Option<&str>,
+) -> Result<reqwest::Client, String> {
+    install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .timeout(key.timeout)
+        .connect_timeout(key.timeout)
+        .user_agent(concat!("meridian-health/", env!("CARGO_PKG_VERSION")))
+        .tls_danger_accept_invalid_certs(!check.verify_tls);
+    if let Some(name) = server_name {
+        builder = builder.resolve(name, key.addr);
+    }
+    builder.build().map_err(|e| error_chain(&e))
+}
+
+/// Makes ring the process's rustls provider unless one is installed already.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: some provider is then installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+fn method(m: HttpMethod) -> reqwest::Method {
+    match m {
+        HttpMethod::Get => reqwest::Method::GET,
+        HttpMethod::Head => reqwest::Method::HEAD,
+        HttpMethod::Post => reqwest::Method::POST,
+        HttpMethod::Options => reqwest::Method::OPTIONS,
+    }
+}
+
+/// Finds the most telling cause in a request error's source chain.
+fn classify(err: &reqwest::Error) -> ProbeFailure {
+    if err.is_timeout() {
+        return ProbeFailure::Timeout;
+    }
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cause {
+        cause = e.source();
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return ProbeFailure::Tls(tls.to_string());
+        }
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            match from_io(io) {
+                ProbeFailure::Other(_) => {}
+                failure => return failure,
+            }
+        }
+    }
+    ProbeFailure::Other(error_chain(err))
+}
+
+/// `outer: cause: root cause`.
+fn error_chain(err: &dyn StdError) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_names_the_sni_host() {
+        let addr: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        let mut check = HttpCheck::new("/health?full=1");
+        assert_eq!(
+            request_url(addr, &check, false),
+            ("http://127.0.0.1:8443/health?full=1".into(), None)
+        );
+        check.host = Some("www.example.com".into());
+        let (url, name) = request_url(addr, &check, true);
+        assert_eq!(url, "https://www.example.com:8443/health?full=1");
+        assert_eq!(name.as_deref(), Some("www.example.com"));
+        check.sni = Some("tls.example.com".into());
+        assert_eq!(
+            request_url(addr, &check, true).1.as_deref(),
+            Some("tls.example.com")
+        );
+        let v6: SocketAddr = "[::1]:80".parse().unwrap();
+        assert_eq!(
+            request_url(v6, &HttpCheck::new("/"), false).0,
+            "http://[::1]:80/"
+        );
+    }
+}

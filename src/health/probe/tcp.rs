@@ -1,0 +1,57 @@
+//! The `tcp` probe: connect, optionally send a string and expect a reply substring.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
+use crate::health::check::TcpCheck;
+use crate::health::target::ProbeKey;
+
+#[derive(Debug)]
+pub struct TcpProber {
+    addr: SocketAddr,
+    timeout: Duration,
+    check: TcpCheck,
+}
+
+impl TcpProber {
+    pub fn new(key: &ProbeKey, check: &TcpCheck) -> Self {
+        Self {
+            addr: key.addr,
+            timeout: key.timeout,
+            check: check.clone(),
+        }
+    }
+
+    pub async fn probe(&self) -> ProbeOutcome {
+        timed(self.timeout, self.exchange()).await
+    }
+
+    async fn exchange(&self) -> Result<(), ProbeFailure> {
+        let mut stream = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| from_io(&e))?;
+        if let Some(send) = &self.check.send {
+            stream.write_all(send).await.map_err(|e| from_io(&e))?;
+        }
+        let Some(expect) = &self.check.expect else {
+            return Ok(());
+        };
+        let mut matcher = BoundedMatch::new(expect, self.check.max_reply);
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.map_err(|e| from_io(&e))?;
+            if n == 0 {
+                return Err(ProbeFailure::BodyMismatch);
+            }
+            match matcher.push(&buf[..n]) {
+                Some(true) => return Ok(()),
+                Some(false) => return Err(ProbeFailure::BodyMismatch),
+                None => {}
+            }
+        }
+    }
+}

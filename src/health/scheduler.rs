@@ -1,0 +1,131 @@
+//! The scheduler: one probe task per distinct probe (jittered interval), reconciled on reload.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::probe::Prober;
+use super::target::{ProbeKey, TargetConflict, TargetSpec, merge_targets};
+use super::tracker::TrackerMsg;
+
+/// Owns the probe tasks. Identical probes (same address and check content) run once, however
+/// many targets, services and zones share them.
+#[derive(Debug)]
+pub struct Scheduler {
+    tx: mpsc::UnboundedSender<TrackerMsg>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    probes: HashMap<Arc<ProbeKey>, CancellationToken>,
+}
+
+/// What a reconcile did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Distinct target keys now tracked.
+    pub targets: usize,
+    pub probes_kept: usize,
+    pub probes_started: usize,
+    pub probes_stopped: usize,
+    /// Keys defined twice differently (the first definition was kept).
+    pub conflicts: Vec<TargetConflict>,
+}
+
+impl Scheduler {
+    /// Probe tasks are children of `cancel` and tracked by `tasks`.
+    pub fn new(
+        tx: mpsc::UnboundedSender<TrackerMsg>,
+        cancel: CancellationToken,
+        tasks: TaskTracker,
+    ) -> Self {
+        Self {
+            tx,
+            cancel,
+            tasks,
+            probes: HashMap::new(),
+        }
+    }
+
+    /// Number of probe tasks running.
+    pub fn probe_count(&self) -> usize {
+        self.probes.len()
+    }
+
+    /// Makes the probed set equal to `targets`: unchanged probes keep running (and their targets
+    /// keep their state), probes no longer wanted stop, new ones start. Must run inside a runtime.
+    pub fn reconcile(&mut self, targets: Vec<TargetSpec>) -> ReconcileReport {
+        let (targets, conflicts) = merge_targets(targets);
+        for conflict in &conflicts {
+            tracing::warn!("health: {conflict}; keeping the first definition");
+        }
+        let wanted: HashSet<ProbeKey> = targets.iter().map(TargetSpec::probe_key).collect();
+        let mut report = ReconcileReport {
+            targets: targets.len(),
+            conflicts,
+            ..ReconcileReport::default()
+        };
+        // The tracker learns the targets before any new probe can report.
+        let _ = self.tx.send(TrackerMsg::Targets(targets));
+        self.probes.retain(|key, token| {
+            let keep = wanted.contains(&**key);
+            if !keep {
+                token.cancel();
+                report.probes_stopped += 1;
+            }
+            keep
+        });
+        for key in wanted {
+            if self.probes.contains_key(&key) {
+                report.probes_kept += 1;
+                continue;
+            }
+            let key = Arc::new(key);
+            let token = self.cancel.child_token();
+            let task = probe_loop(key.clone(), self.tx.clone(), token.clone());
+            self.tasks.spawn(task);
+            self.probes.insert(key, token);
+            report.probes_started += 1;
+        }
+        tracing::info!(
+            "health: reconciled {} targets: {} probes kept, {} started, {} stopped",
+            report.targets,
+            report.probes_kept,
+            report.probes_started,
+            report.probes_stopped
+        );
+        report
+    }
+}
+
+/// Probes `key` every interval after its start delay until cancelled or the tracker is gone.
+async fn probe_loop(
+    key: Arc<ProbeKey>,
+    tx: mpsc::UnboundedSender<TrackerMsg>,
+    cancel: CancellationToken,
+) {
+    let prober = Prober::new(&key);
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return,
+        _ = tokio::time::sleep(key.start_delay()) => {}
+    }
+    let mut ticker = tokio::time::interval(key.interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        let outcome = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return,
+                outcome = prober.probe() => outcome,
+            },
+        };
+        if tx.send(TrackerMsg::Outcome(key.clone(), outcome)).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The tracker task: the single writer of health state; applies outcomes and overrides, publishes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::ledger::{Event, Ledger};
+use super::overrides::{Forced, Override, Selector, Source};
+use super::persist;
+use super::probe::ProbeOutcome;
+use super::report::HealthReport;
+use super::snapshot::HealthSnapshot;
+use super::target::{ProbeKey, TargetSpec};
+
+/// Everything the tracker is told; it is the only way to change health state.
+#[derive(Debug)]
+pub enum TrackerMsg {
+    /// The new target set (merged by key), sent by the scheduler before it starts new probes.
+    Targets(Vec<TargetSpec>),
+    Outcome(Arc<ProbeKey>, ProbeOutcome),
+    /// The override file's new content.
+    FileOverrides(Vec<Override>),
+    /// An operator command; the reply is sent once its effect is published.
+    Command(Command, oneshot::Sender<bool>),
+}
+
+/// An operator command from the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Override {
+        selector: Selector,
+        state: Forced,
+    },
+    /// Replies whether an API override existed for the selector.
+    Clear {
+        selector: Selector,
+    },
+}
+
+/// Where the tracker publishes.
+#[derive(Debug)]
+pub struct Outputs {
+    pub snapshot: Arc<ArcSwap<HealthSnapshot>>,
+    pub report: Arc<ArcSwap<HealthReport>>,
+    pub ready: watch::Sender<bool>,
+}
+
+#[derive(Debug)]
+pub struct Tracker {
+    ledger: Ledger,
+    rx: mpsc::UnboundedReceiver<TrackerMsg>,
+    out: Outputs,
+    state_file: Option<PathBuf>,
+    coalesce: Duration,
+    generation: u64,
+    have_targets: bool,
+    ready: bool,
+    /// Something changed since the last publish.
+    changed: bool,
+    replies: Vec<(oneshot::Sender<bool>, bool)>,
+}
+
+impl Tracker {
+    pub fn new(
+        ledger: Ledger,
+        rx: mpsc::UnboundedReceiver<TrackerMsg>,
+        out: Outputs,
+        state_file: Option<PathBuf>,
+        coalesce: Duration,
+    ) -> Self {
+        Self {
+            ledger,
+            rx,
+            out,
+            state_file,
+            coalesce,
+            generation: 0,
+            have_targets: false,
+            ready: false,
+            changed: false,
+            replies: Vec::new(),
+        }
+    }
+
+    /// Runs until cancelled or every sender is gone; publishes at most once per `coalesce`
+    /// except for operator commands and warm-start completion, which publish at once.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut publish_at: Option<Instant> = None;
+        let mut last_publish = Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break,
+                _ = sleep_until(publish_at), if publish_at.is_some() => {
+                    publish_at = None;
+                    last_publish = Instant::now();
+                    self.publish().await;
+                }
+                msg = self.rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    self.handle(msg);
+                    while let Ok(msg) = self.rx.try_recv() {
+                        self.handle(msg);
+                    }
+                }
+            }
+            if self.changed {
+                let urgent = !self.replies.is_empty() || self.warm_start_done();
+                let due = if urgent {
+                    Instant::now()
+                } else {
+                    last_publish + self.coalesce
+                };
+                publish_at = Some(publish_at.map_or(due, |at| at.min(due)));
+            }
+        }
+        self.publish().await;
+    }
+
+    fn handle(&mut self, msg: TrackerMsg) {
+        let now = SystemTime::now();
+        let events = match msg {
+            TrackerMsg::Targets(targets) => {
+                self.have_targets = true;
+                self.ledger.set_targets(targets, now)
+            }
+            TrackerMsg::Outcome(probe, outcome) => self.ledger.record(&probe, &outcome, now),
+            TrackerMsg::FileOverrides(overrides) => self.ledger.replace_file_overrides(overrides),
+            TrackerMsg::Command(command, reply) => {
+                let (result, events) = self.command(command);
+                self.replies.push((reply, result));
+                events
+            }
+        };
+        for event in &events {
+            log_event(event);
+        }
+        self.changed = true;
+    }
+
+    fn command(&mut self, command: Command) -> (bool, Vec<Event>) {
+        match command {
+            Command::Override { selector, state } => {
+                tracing::info!("health: api override {selector} {state}");
+                let events = self
+                    .ledger
+                    .set_override(Override { selector, state }, Source::Api);
+                (true, events)
+            }
+            Command::Clear { selector } => {
+                tracing::info!("health: api override {selector} cleared");
+                self.ledger.clear_override(&selector, Source::Api)
+            }
+        }
+    }
+
+    fn warm_start_done(&self) -> bool {
+        !self.ready && self.have_targets && self.ledger.all_probed()
+    }
+
+    async fn publish(&mut self) {
+        self.changed = false;
+        if self.ledger.take_status_dirty() {
+            self.generation += 1;
+            let snapshot = self.ledger.snapshot(self.generation);
+            self.out.snapshot.store(Arc::new(snapshot));
+        }
+        if self.warm_start_done() {
+            self.ready = true;
+            let c = self.ledger.counts();
+            let drained = match c.drained {
+                0 => String::new(),
+                n => format!(", {n} drained"),
+            };
+            tracing::info!(
+                "health: warm start complete, {} targets, {} up, {} down{drained}",
+                c.targets,
+                c.up,
+                c.down
+            );
+        }
+        let report = self.ledger.report(self.generation, self.ready);
+        self.out.report.store(Arc::new(report));
+        if self.ready {
+            self.out
+                .ready
+                .send_if_modified(|r| !std::mem::replace(r, true));
+        }
+        for (reply, result) in self.replies.drain(..) {
+            let _ = reply.send(result);
+        }
+        self.persist().await;
+    }
+
+    async fn persist(&mut self) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        if !self.ledger.take_persist_dirty() {
+            return;
+        }
+        let state = self.ledger.persisted(SystemTime::now());
+        if let Err(e) = persist::save(path, &state).await {
+            tracing::warn!("health: {:#}", anyhow::Error::new(e));
+        }
+    }
+}
+
+fn log_event(event: &Event) {
+    tracing::info!("{event}");
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

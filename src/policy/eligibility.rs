@@ -1,0 +1,124 @@
+//! Which members may answer: family, weight, health per evaluation pass, and pool up-ness.
+
+use crate::health::HealthSnapshot;
+
+use super::Want;
+use super::model::{DatacenterId, Member, Pool, Service};
+
+/// How strictly members are judged. The policy runs `Healthy` first; fail-open reruns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pass {
+    /// Health and `min_healthy` honoured.
+    Healthy,
+    /// Fail-open: every member counts as up, `min_healthy` as 1; drained (weight 0) stay out.
+    IgnoreHealth,
+    /// Last fail-open resort: drained members count with weight 1.
+    IgnoreDrain,
+}
+
+/// The members of a pool a candidate stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DcFilter {
+    /// Every member of the pool.
+    Any,
+    /// Only members in this datacenter (`None`: members without a valid datacenter).
+    At(Option<DatacenterId>),
+}
+
+/// A candidate: a pool, possibly restricted to one datacenter (`nearest`).
+#[derive(Clone, Copy, Debug)]
+pub struct Group<'a> {
+    pub pool: &'a Pool,
+    pub dc: DcFilter,
+}
+
+/// Judges members for one query and pass; `Copy`, so iterators can own it.
+#[derive(Clone, Copy)]
+pub struct Judge<'a> {
+    pub service: &'a Service,
+    pub health: &'a HealthSnapshot,
+    pub want: Want,
+    pub pass: Pass,
+}
+
+/// Up/total counts of a group under a pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Census {
+    /// Members of the wanted family that may answer in this pass.
+    pub usable: u32,
+    /// Members of the wanted family (any weight, any health).
+    pub total: u32,
+    /// Usable members needed for the group to be up.
+    pub required: u32,
+}
+
+impl Census {
+    pub fn up(self) -> bool {
+        self.usable >= self.required
+    }
+}
+
+impl<'a> Judge<'a> {
+    /// The weight `m` answers with in this pass; 0 when it may not answer.
+    pub fn weight(&self, m: &Member) -> u32 {
+        if !self.want.accepts(&m.answer) {
+            return 0;
+        }
+        match self.pass {
+            Pass::IgnoreDrain => m.weight.max(1),
+            Pass::IgnoreHealth => m.weight,
+            Pass::Healthy => {
+                let up = m
+                    .target
+                    .as_deref()
+                    .is_none_or(|t| self.health.status(t).usable());
+                if up { m.weight } else { 0 }
+            }
+        }
+    }
+
+    /// The datacenter key used by `nearest`: invalid ids count as none.
+    pub fn dc_of(&self, m: &Member) -> Option<DatacenterId> {
+        m.datacenter.filter(|&d| d < self.service.datacenters.len())
+    }
+
+    /// The group's members (all families).
+    pub fn members(&self, g: Group<'a>) -> impl Iterator<Item = &'a Member> + Clone + use<'a> {
+        let judge = *self;
+        g.pool.members.iter().filter(move |m| match g.dc {
+            DcFilter::Any => true,
+            DcFilter::At(dc) => judge.dc_of(m) == dc,
+        })
+    }
+
+    /// The group's usable members with their weights.
+    pub fn candidates(
+        &self,
+        g: Group<'a>,
+    ) -> impl Iterator<Item = (&'a Member, u32)> + Clone + use<'a> {
+        let judge = *self;
+        self.members(g).filter_map(move |m| {
+            let w = judge.weight(m);
+            (w > 0).then_some((m, w))
+        })
+    }
+
+    pub fn census(&self, g: Group<'a>) -> Census {
+        let (mut usable, mut total) = (0, 0);
+        for m in self.members(g) {
+            if self.want.accepts(&m.answer) {
+                total += 1;
+                usable += u32::from(self.weight(m) > 0);
+            }
+        }
+        let required = match self.pass {
+            Pass::Healthy => g.pool.min_healthy.max(1),
+            Pass::IgnoreHealth | Pass::IgnoreDrain => 1,
+        };
+        Census {
+            usable,
+            total,
+            required,
+        }
+    }
+}

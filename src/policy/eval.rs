@@ -1,0 +1,128 @@
+//! One evaluation's state: inputs, the answers so far, the ECS scope needed and the trace.
+
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::health::HealthSnapshot;
+
+use super::eligibility::{Census, DcFilter, Group, Judge, Pass};
+use super::explain::{Event, ScopeInput, Trace};
+use super::model::{Answer, Service};
+use super::{Client, Outcome, Want};
+
+pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
+    pub service: &'a Service,
+    pub want: Want,
+    pub client: &'a Client,
+    pub health: &'a HealthSnapshot,
+    pub rng: &'t mut R,
+    trace: Option<&'t mut Trace>,
+    /// Prefix length of the client address the answer depends on so far.
+    pub needed: u8,
+    pub answers: Vec<Answer>,
+}
+
+impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
+    pub fn new(
+        service: &'a Service,
+        want: Want,
+        client: &'a Client,
+        health: &'a HealthSnapshot,
+        rng: &'t mut R,
+        trace: Option<&'t mut Trace>,
+    ) -> Self {
+        Self {
+            service,
+            want,
+            client,
+            health,
+            rng,
+            trace,
+            needed: 0,
+            answers: Vec::new(),
+        }
+    }
+
+    pub fn judge(&self, pass: Pass) -> Judge<'a> {
+        Judge {
+            service: self.service,
+            health: self.health,
+            want: self.want,
+            pass,
+        }
+    }
+
+    /// Records an event; `event` runs only when tracing, so the query path never formats.
+    pub fn note(&mut self, event: impl FnOnce() -> Event) {
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace.events.push(event());
+        }
+    }
+
+    pub fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    /// Bits in the client's address family.
+    pub fn width(&self) -> u8 {
+        if self.client.addr.is_ipv4() { 32 } else { 128 }
+    }
+
+    /// The answer depends on the first `bits` bits of the client address.
+    pub fn need(&mut self, input: ScopeInput, bits: u8) {
+        let bits = bits.min(self.width());
+        self.needed = self.needed.max(bits);
+        self.note(|| Event::ScopeInput { input, bits });
+    }
+
+    /// The ECS scope to return: what was needed, never more than the source prefix.
+    pub fn scope(&self) -> u8 {
+        self.needed.min(self.client.source_prefix)
+    }
+
+    /// Tries candidate groups in order; the first one up answers through its selection.
+    /// `Failover` when an earlier group with members of the wanted family was down.
+    pub fn first_up(
+        &mut self,
+        groups: impl Iterator<Item = Group<'a>>,
+        pass: Pass,
+    ) -> Option<Outcome> {
+        let judge = self.judge(pass);
+        let mut skipped_down = false;
+        for g in groups {
+            let census = judge.census(g);
+            self.note_pool(g, census, pass);
+            if census.up() {
+                self.select(g, judge);
+                return Some(if skipped_down {
+                    Outcome::Failover
+                } else {
+                    Outcome::Primary
+                });
+            }
+            skipped_down |= census.total > 0;
+        }
+        None
+    }
+
+    pub fn note_pool(&mut self, g: Group<'a>, census: Census, pass: Pass) {
+        let service = self.service;
+        self.note(|| Event::Pool {
+            pool: g.pool.name.clone(),
+            datacenter: match g.dc {
+                DcFilter::Any => None,
+                DcFilter::At(dc) => Some(
+                    service
+                        .datacenter(dc)
+                        .map_or_else(|| Arc::from("(no datacenter)"), |d| d.name.clone()),
+                ),
+            },
+            usable: census.usable,
+            total: census.total,
+            required: census.required,
+            pass,
+            up: census.up(),
+        });
+    }
+}

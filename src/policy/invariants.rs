@@ -1,0 +1,350 @@
+//! Invariants checked against every policy over random services, health and clients.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU16;
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::addr_bits::{from_bits, mask, to_bits};
+use super::fixtures::{client, datacenters, world};
+use super::model::*;
+use super::{CidrMap, Client, Decision, GeoMap, Outcome, PoolList, Trace, Want, evaluate};
+use crate::geo::Continent;
+use crate::health::{HealthSnapshot, Status, TargetHealth};
+
+fn pick<T: Clone>(rng: &mut StdRng, items: &[T]) -> T {
+    items[(rng.next_u32() as usize) % items.len()].clone()
+}
+
+fn chance(rng: &mut StdRng, percent: u32) -> bool {
+    rng.next_u32() % 100 < percent
+}
+
+fn random_pools(rng: &mut StdRng) -> Vec<Arc<Pool>> {
+    let mut next = 0;
+    (0..1 + rng.next_u32() % 4)
+        .map(|p| {
+            let members = (0..rng.next_u32() % 5)
+                .map(|_| {
+                    next += 1;
+                    let answer = match rng.next_u32() % 5 {
+                        0 | 1 => Answer::Addr(format!("192.0.2.{next}").parse().unwrap()),
+                        2 | 3 => Answer::Addr(format!("2001:db8::{next}").parse().unwrap()),
+                        _ => Answer::Name(Arc::from(format!("h{next}.example.net."))),
+                    };
+                    let target = chance(rng, 85).then(|| Arc::from(format!("{answer}/web")));
+                    Member {
+                        answer,
+                        datacenter: pick(rng, &[None, Some(0), Some(1), Some(2), Some(9)]),
+                        weight: if chance(rng, 15) {
+                            0
+                        } else {
+                            1 + rng.next_u32() % 5
+                        },
+                        target,
+                    }
+                })
+                .collect();
+            Arc::new(Pool {
+                name: Arc::from(format!("p{p}")),
+                members,
+                selection: pick(rng, &[Selection::All, Selection::Weighted, Selection::Hash]),
+                min_healthy: rng.next_u32() % 3,
+            })
+        })
+        .collect()
+}
+
+fn random_list(rng: &mut StdRng, n: usize) -> Vec<PoolId> {
+    // Mostly valid ids; occasionally one past the end (must be ignored, never panic).
+    (0..1 + rng.next_u32() % 3)
+        .map(|_| (rng.next_u32() as usize) % (n + 1))
+        .collect()
+}
+
+fn random_geo(rng: &mut StdRng, n: usize) -> GeoMap {
+    let list = |rng: &mut StdRng| PoolList::from(random_list(rng, n));
+    let prefixes = (0..rng.next_u32() % 8).map(|_| {
+        let (net, len) = if chance(rng, 50) {
+            (
+                format!("10.{}.{}.0", rng.next_u32() % 8, rng.next_u32() % 4),
+                14 + rng.next_u32() % 11,
+            )
+        } else {
+            (
+                format!("2001:db8:{}::", rng.next_u32() % 4),
+                40 + rng.next_u32() % 25,
+            )
+        };
+        let net = ipnet::IpNet::new(net.parse().unwrap(), len as u8)
+            .unwrap()
+            .trunc();
+        (net, random_list(rng, n))
+    });
+    let prefixes: HashMap<_, _> = prefixes.collect();
+    GeoMap {
+        cidr: Some(Arc::new(CidrMap::from_prefixes(prefixes).unwrap())),
+        asn: HashMap::from([(64500 + rng.next_u32() % 6, list(rng))]),
+        subdivision: HashMap::new(),
+        country: HashMap::from([(pick(rng, &[*b"FR", *b"US", *b"CA"]), list(rng))]),
+        continent: HashMap::from([(pick(rng, &[Continent::EU, Continent::NA]), list(rng))]),
+        default: list(rng),
+    }
+}
+
+fn random_service(rng: &mut StdRng) -> Service {
+    let pools = random_pools(rng);
+    let n = pools.len();
+    let policy = match rng.next_u32() % 4 {
+        0 => Policy::Failover {
+            pools: random_list(rng, n),
+        },
+        1 => Policy::Weighted {
+            by: pick(rng, &[WeightBy::Member, WeightBy::Pool]),
+            mode: pick(rng, &[WeightMode::Random, WeightMode::Hash]),
+            pools: random_list(rng, n)
+                .into_iter()
+                .map(|pool| PoolWeight {
+                    pool,
+                    weight: rng.next_u32() % 4,
+                })
+                .collect(),
+        },
+        2 => Policy::Geo(random_geo(rng, n)),
+        _ => Policy::Nearest {
+            pools: random_list(rng, n),
+        },
+    };
+    let fallback = vec![
+        Answer::Addr("203.0.113.9".parse().unwrap()),
+        Answer::Name(Arc::from("fb.example.net.")),
+    ];
+    Service {
+        name: Arc::from("svc.example.com."),
+        policy,
+        pools,
+        datacenters: datacenters(),
+        ttl: 30,
+        max_answers: if chance(rng, 50) {
+            None
+        } else {
+            NonZeroU16::new(1 + (rng.next_u32() % 4) as u16)
+        },
+        all_down: pick(
+            rng,
+            &[
+                AllDown::FailOpen,
+                AllDown::FailOpen,
+                AllDown::NoData,
+                AllDown::ServFail,
+                AllDown::Fallback(fallback),
+            ],
+        ),
+    }
+}
+
+fn random_health(rng: &mut StdRng, service: &Service) -> HealthSnapshot {
+    let mut targets = HashMap::new();
+    for m in service.pools.iter().flat_map(|p| p.members.iter()) {
+        let status = pick(
+            rng,
+            &[
+                None,
+                Some(Status::Up),
+                Some(Status::Down),
+                Some(Status::Down),
+                Some(Status::Drained),
+            ],
+        );
+        if let (Some(t), Some(status)) = (&m.target, status) {
+            targets.insert(
+                t.clone(),
+                TargetHealth {
+                    status,
+                    forced: false,
+                },
+            );
+        }
+    }
+    HealthSnapshot::new(1, targets)
+}
+
+fn random_client(rng: &mut StdRng) -> Client {
+    if chance(rng, 60) {
+        let addr = format!(
+            "10.{}.{}.{}",
+            rng.next_u32() % 12,
+            rng.next_u32() % 4,
+            rng.next_u32() % 256
+        );
+        client(&addr, pick(rng, &[0, 8, 16, 20, 22, 24, 25, 28, 32]))
+    } else {
+        let addr = format!(
+            "2001:db8:{}:{:x}::1",
+            rng.next_u32() % 4,
+            rng.next_u32() % 0x10000
+        );
+        client(&addr, pick(rng, &[0, 32, 44, 48, 56, 64, 128]))
+    }
+}
+
+fn decide(
+    s: &Service,
+    want: Want,
+    c: &Client,
+    health: &HealthSnapshot,
+    seed: u64,
+    trace: Option<&mut Trace>,
+) -> Decision {
+    evaluate(
+        s,
+        want,
+        c,
+        &world(),
+        health,
+        &mut StdRng::seed_from_u64(seed),
+        trace,
+    )
+}
+
+fn usable(s: &Service, health: &HealthSnapshot, a: &Answer) -> bool {
+    s.pools.iter().flat_map(|p| p.members.iter()).any(|m| {
+        &m.answer == a
+            && m.weight > 0
+            && m.target
+                .as_deref()
+                .is_none_or(|t| health.status(t).usable())
+    })
+}
+
+/// Pool lists the policy can end up using for some client.
+fn reachable_lists(s: &Service) -> Vec<Vec<PoolId>> {
+    match &s.policy {
+        Policy::Failover { pools } | Policy::Nearest { pools } => vec![pools.clone()],
+        Policy::Weighted { pools, .. } => vec![pools.iter().map(|p| p.pool).collect()],
+        Policy::Geo(map) => {
+            let mut lists: Vec<Vec<PoolId>> = vec![map.default.to_vec()];
+            lists.extend(
+                map.asn
+                    .values()
+                    .chain(map.country.values())
+                    .chain(map.continent.values())
+                    .map(|l| l.to_vec()),
+            );
+            lists.extend(map.cidr.iter().flat_map(|c| c.lists()).map(|l| l.to_vec()));
+            lists
+        }
+    }
+}
+
+#[test]
+fn invariants_hold_for_every_policy() {
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let mut outcomes: HashMap<(&str, Outcome), u32> = HashMap::new();
+    for case in 0..4000u64 {
+        let s = random_service(&mut rng);
+        let health = random_health(&mut rng, &s);
+        let c = random_client(&mut rng);
+        let want = pick(&mut rng, &[Want::V4, Want::V6, Want::Name]);
+        let d = decide(&s, want, &c, &health, case, None);
+        let ctx = format!("case {case}: {want:?} {c:?} {:?} -> {d:?}", s.policy.kind());
+        *outcomes.entry((s.policy.kind(), d.outcome)).or_default() += 1;
+
+        // Determinism, with and without a trace.
+        assert_eq!(decide(&s, want, &c, &health, case, None), d, "{ctx}");
+        let mut trace = Trace::new();
+        assert_eq!(
+            decide(&s, want, &c, &health, case, Some(&mut trace)),
+            d,
+            "{ctx}"
+        );
+        assert!(!trace.to_string().is_empty());
+
+        // Answers: of the wanted family, distinct, capped, empty only for NoData/ServFail.
+        assert!(d.answers.iter().all(|a| want.accepts(a)), "{ctx}");
+        let distinct: std::collections::HashSet<&Answer> = d.answers.iter().collect();
+        assert_eq!(distinct.len(), d.answers.len(), "{ctx}");
+        if want == Want::Name {
+            assert!(d.answers.len() <= 1, "{ctx}");
+        }
+        if let Some(n) = s.max_answers {
+            assert!(d.answers.len() <= usize::from(n.get()), "{ctx}");
+        }
+        let empty_outcome = matches!(d.outcome, Outcome::NoData | Outcome::ServFail);
+        assert_eq!(d.answers.is_empty(), empty_outcome, "{ctx}");
+
+        // No unusable member while the healthy pass answered.
+        if matches!(d.outcome, Outcome::Primary | Outcome::Failover) {
+            assert!(d.answers.iter().all(|a| usable(&s, &health, a)), "{ctx}");
+        }
+
+        // Fail-open never leaves a client empty-handed when its pools have the family.
+        let has = |id: &PoolId| {
+            s.pool(*id)
+                .is_some_and(|p| p.members.iter().any(|m| want.accepts(&m.answer)))
+        };
+        if s.all_down == AllDown::FailOpen && reachable_lists(&s).iter().all(|l| l.iter().any(has))
+        {
+            assert!(!d.answers.is_empty(), "{ctx}");
+        }
+
+        // Scope: never more than the source prefix.
+        assert!(d.ecs_scope <= c.source_prefix, "{ctx}");
+        check_scope_covers_same_answer(&s, want, &c, &health, case, &d, &mut rng, &ctx);
+    }
+    for policy in ["failover", "weighted", "geo", "nearest"] {
+        for outcome in [
+            Outcome::Primary,
+            Outcome::Failover,
+            Outcome::FailOpen,
+            Outcome::NoData,
+        ] {
+            assert!(
+                outcomes.contains_key(&(policy, outcome)),
+                "{policy} never produced {outcome:?}: {outcomes:?}"
+            );
+        }
+    }
+}
+
+/// Any client sharing the first `ecs_scope` bits gets the same answer set, when the
+/// scope was not capped by the source prefix (then it is exactly what was needed).
+#[allow(clippy::too_many_arguments)]
+fn check_scope_covers_same_answer(
+    s: &Service,
+    want: Want,
+    c: &Client,
+    health: &HealthSnapshot,
+    seed: u64,
+    d: &Decision,
+    rng: &mut StdRng,
+    ctx: &str,
+) {
+    if d.ecs_scope >= c.source_prefix {
+        return;
+    }
+    let (bits, width) = to_bits(c.addr);
+    for _ in 0..3 {
+        let noise = u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
+        let other = mask(bits, width, d.ecs_scope)
+            | (noise
+                & !mask(u128::MAX, width, d.ecs_scope)
+                & (u128::MAX >> (128 - u32::from(width))));
+        let addr: IpAddr = from_bits(other, width);
+        let neighbour = client(&addr.to_string(), c.source_prefix);
+        let e = decide(s, want, &neighbour, health, seed, None);
+        let sorted = |d: &Decision| {
+            let mut v: Vec<String> = d.answers.iter().map(ToString::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            (sorted(&e), e.outcome),
+            (sorted(d), d.outcome),
+            "{ctx}; neighbour {neighbour:?}"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The compiled, immutable service model the config compiler builds and `evaluate` reads.
+
+use std::net::IpAddr;
+use std::num::NonZeroU16;
+use std::sync::Arc;
+
+use crate::geo::Continent;
+
+use super::Want;
+use super::geo::GeoMap;
+
+/// Index of a pool in [`Service::pools`]. Out-of-range ids are ignored, never a panic.
+pub type PoolId = usize;
+/// Index of a datacenter in [`Service::datacenters`]. Out-of-range ids count as "no datacenter".
+pub type DatacenterId = usize;
+
+/// Default answer TTL in seconds.
+pub const DEFAULT_TTL: u32 = 30;
+/// Default [`Pool::min_healthy`].
+pub const DEFAULT_MIN_HEALTHY: u32 = 1;
+/// Default member or pool weight.
+pub const DEFAULT_WEIGHT: u32 = 1;
+
+/// What a member contributes to an answer: an address (A/AAAA) or a host name (CNAME).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Answer {
+    Addr(IpAddr),
+    /// A fully qualified host name, as the compiler spells it (e.g. `web.eu.example.net.`).
+    Name(Arc<str>),
+}
+
+/// A place members live: used by `nearest` and shown by `explain`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Datacenter {
+    pub name: Arc<str>,
+    /// Latitude and longitude in degrees (WGS 84), like [`crate::geo::Location::coordinates`].
+    pub coordinates: (f64, f64),
+    /// ISO 3166-1 alpha-2, upper case (informational).
+    pub country: Option<[u8; 2]>,
+    pub continent: Option<Continent>,
+    /// Geoproximity bias in −99..=99 (0 = none; values outside are clamped). `nearest`
+    /// ranks by effective distance = great-circle distance × (1 − bias/100): a positive
+    /// bias makes the datacenter look closer and draws clients from farther away, a
+    /// negative one shrinks its catchment (−50 ranks it as if 1.5× as far).
+    pub bias: i8,
+}
+
+/// How a chosen pool turns its usable members into answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Selection {
+    /// Every usable member, order shuffled with the RNG (default `max_answers`: all).
+    #[default]
+    All,
+    /// Weighted random sample without replacement (default `max_answers`: 1, so the
+    /// weights are honoured exactly whatever order resolvers and stub resolvers apply).
+    Weighted,
+    /// Weighted rendezvous hash of the client subnet: sticky per client, and a member
+    /// leaving moves only its own clients (default `max_answers`: 1).
+    Hash,
+}
+
+impl Selection {
+    /// The answer cap used when [`Service::max_answers`] is `None`.
+    pub fn default_max_answers(self) -> usize {
+        match self {
+            Selection::All => usize::MAX,
+            Selection::Weighted | Selection::Hash => 1,
+        }
+    }
+}
+
+/// One answerable endpoint of a pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    /// The record data: an address for A/AAAA services, a host name for CNAME services.
+    pub answer: Answer,
+    /// Where the member lives (index into [`Service::datacenters`]); `nearest` needs it,
+    /// members without one rank after every datacenter.
+    pub datacenter: Option<DatacenterId>,
+    /// Relative weight for `weighted` selection and `weighted` policies; 0 = drained
+    /// (never answered, except by fail-open when every candidate is drained).
+    pub weight: u32,
+    /// Health target key (`192.0.2.10/web`) looked up in the snapshot; `None` = never
+    /// probed = always up.
+    pub target: Option<Arc<str>>,
+}
+
+/// A named group of members.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool {
+    pub name: Arc<str>,
+    pub members: Vec<Member>,
+    pub selection: Selection,
+    /// The pool is up when at least this many members *of the queried family* (A: IPv4,
+    /// AAAA: IPv6, CNAME: names) are usable; 0 behaves like 1. Default 1.
+    pub min_healthy: u32,
+}
+
+/// What a service answers when no candidate pool of its policy is up.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum AllDown {
+    /// Answer as if every member were up (health ignored, `min_healthy` treated as 1;
+    /// drained members only if nothing else exists). Outcome `FailOpen`.
+    #[default]
+    FailOpen,
+    /// Empty answer: the caller answers NODATA.
+    NoData,
+    /// The caller answers SERVFAIL.
+    ServFail,
+    /// A static answer set (only entries of the queried family are used).
+    Fallback(Vec<Answer>),
+}
+
+/// Whether `weighted` draws members or whole pools.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightBy {
+    /// Draw members of every up pool in the list by [`Member::weight`].
+    #[default]
+    Member,
+    /// Draw one up pool by [`PoolWeight::weight`], then apply that pool's selection.
+    Pool,
+}
+
+/// How `weighted` draws.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightMode {
+    /// Fresh draw per query with the injected RNG (ECS scope 0).
+    #[default]
+    Random,
+    /// Weighted rendezvous hash of the client subnet (/24 IPv4, /56 IPv6, capped by
+    /// the source prefix; that is also the ECS scope).
+    Hash,
+}
+
+/// A pool listed by a `weighted` policy, with its weight for [`WeightBy::Pool`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolWeight {
+    pub pool: PoolId,
+    /// Ignored for [`WeightBy::Member`]; 0 = drained.
+    pub weight: u32,
+}
+
+/// A service's steering policy (closed set: an enum, not trait objects).
+#[derive(Clone, Debug)]
+pub enum Policy {
+    /// Ordered pools: the first one that is up wins (ECS scope 0 unless it hashes).
+    Failover { pools: Vec<PoolId> },
+    /// Weighted draw of members or pools.
+    Weighted {
+        by: WeightBy,
+        mode: WeightMode,
+        pools: Vec<PoolWeight>,
+    },
+    /// Client location → ordered pool list, most specific match first.
+    Geo(GeoMap),
+    /// Datacenters ranked by biased great-circle distance from the client.
+    Nearest { pools: Vec<PoolId> },
+}
+
+/// A dynamic name in a zone, compiled.
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// Owner name (FQDN), for traces and logs.
+    pub name: Arc<str>,
+    pub policy: Policy,
+    /// Every pool the policy may reference; [`PoolId`]s index this.
+    pub pools: Vec<Arc<Pool>>,
+    /// The datacenters members refer to (usually shared by all services of a zone).
+    pub datacenters: Arc<[Datacenter]>,
+    /// Answer TTL in seconds (default [`DEFAULT_TTL`]).
+    pub ttl: u32,
+    /// Cap on answers; `None` = the chosen pool selection's default (`all`: every usable
+    /// member; `weighted`/`hash` and `weighted` policies by member: 1). Host-name
+    /// (CNAME) answers are always capped at 1.
+    pub max_answers: Option<NonZeroU16>,
+    pub all_down: AllDown,
+}
+
+impl Service {
+    /// The pool behind `id`, if the id is valid.
+    pub fn pool(&self, id: PoolId) -> Option<&Pool> {
+        self.pools.get(id).map(|p| &**p)
+    }
+
+    /// The datacenter a member refers to, if the id is valid.
+    pub fn datacenter(&self, id: Option<DatacenterId>) -> Option<&Datacenter> {
+        id.and_then(|i| self.datacenters.get(i))
+    }
+
+    /// The answer cap for a draw from a pool with `selection`: `max_answers`, else the
+    /// selection's default; always 1 for host names (a CNAME RRset holds one record).
+    pub fn cap(&self, selection: Selection, want: Want) -> usize {
+        if want == Want::Name {
+            return 1;
+        }
+        self.max_answers
+            .map_or(selection.default_max_answers(), |n| usize::from(n.get()))
+    }
+}

@@ -1,0 +1,151 @@
+//! The `nearest` policy: datacenters ranked by biased great-circle distance from the client.
+
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::geo::Locate;
+
+use super::Outcome;
+use super::eligibility::{DcFilter, Group, Pass};
+use super::eval::Eval;
+use super::explain::{Event, ScopeInput};
+use super::model::{DatacenterId, PoolId};
+
+/// Mean Earth radius in kilometres.
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+/// Great-circle distance between two (latitude, longitude) points in degrees.
+pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
+    let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
+}
+
+/// Effective distance = distance × (1 − bias/100), bias clamped to −99..=99.
+pub fn biased_km(distance_km: f64, bias: i8) -> f64 {
+    distance_km * (1.0 - f64::from(bias.clamp(-99, 99)) / 100.0)
+}
+
+/// A ranked datacenter: id (`None`: no datacenter) and raw/biased distance when known.
+pub(super) type Ranked = (Option<DatacenterId>, Option<(f64, f64)>);
+
+/// Ranks candidate datacenters for the client, recording the scope the ranking relies on.
+///
+/// Pools map to datacenters through their members: the candidates are (datacenter, pool)
+/// pairs, "the members of pool P located in datacenter D". Datacenters hosting a member
+/// of the queried family in a listed pool are ranked by effective distance (ties and
+/// unknown client coordinates keep first-appearance order; members without a datacenter
+/// rank last). [`run`] then tries, for each datacenter in rank order, the listed pools in
+/// order; the first pair with `min_healthy` usable members answers through the pool's
+/// selection. With at most one candidate datacenter the client is not located (scope 0).
+pub(super) fn rank<R: Rng + ?Sized>(
+    ev: &mut Eval<'_, '_, R>,
+    pools: &[PoolId],
+    geo: &dyn Locate,
+) -> Vec<Ranked> {
+    let judge = ev.judge(Pass::IgnoreDrain);
+    let mut ranked: Vec<Ranked> = Vec::new();
+    let members = pools
+        .iter()
+        .filter_map(|&p| ev.service.pool(p))
+        .flat_map(|p| p.members.iter());
+    for m in members.filter(|m| ev.want.accepts(&m.answer)) {
+        let dc = judge.dc_of(m);
+        if !ranked.iter().any(|r| r.0 == dc) {
+            ranked.push((dc, None));
+        }
+    }
+    if ranked.len() < 2 {
+        ev.note(|| Event::Note("at most one candidate datacenter: location not needed"));
+        return ranked;
+    }
+    let location = geo.locate(ev.client.addr);
+    if ev.tracing() {
+        let shown = location.clone();
+        ev.note(|| Event::Located(shown));
+    }
+    match &location {
+        Some(loc) => ev.need(ScopeInput::GeoDatabase, loc.prefix_len),
+        None => {
+            let width = ev.width();
+            ev.need(ScopeInput::Unlocated, width);
+        }
+    }
+    if let Some(client) = location.and_then(|l| l.coordinates) {
+        for r in &mut ranked {
+            r.1 = ev.service.datacenter(r.0).map(|d| {
+                let km = haversine_km(client, d.coordinates);
+                (km, biased_km(km, d.bias))
+            });
+        }
+    } else {
+        ev.note(|| Event::Note("no client coordinates: datacenters in configuration order"));
+    }
+    let key = |r: &Ranked| match r {
+        (None, _) => f64::INFINITY,
+        (Some(_), d) => d.map_or(0.0, |d| d.1),
+    };
+    ranked.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    if ev.tracing() {
+        for &(dc, d) in &ranked {
+            let name = ev.service.datacenter(dc).map(|d| Arc::clone(&d.name));
+            ev.note(|| Event::Ranked {
+                datacenter: name,
+                distance_km: d.map(|d| d.0),
+                effective_km: d.map(|d| d.1),
+            });
+        }
+    }
+    ranked
+}
+
+/// Tries (datacenter, pool) pairs in rank order for one pass.
+pub(super) fn run<'a, R: Rng + ?Sized>(
+    ev: &mut Eval<'a, '_, R>,
+    pools: &'a [PoolId],
+    ranked: &[Ranked],
+    pass: Pass,
+) -> Option<Outcome> {
+    let service = ev.service;
+    let judge = ev.judge(pass);
+    // Only pairs where the pool has a member of the queried family in that datacenter.
+    let groups = ranked.iter().flat_map(move |&(dc, _)| {
+        pools.iter().filter_map(move |&p| {
+            let g = Group {
+                pool: service.pool(p)?,
+                dc: DcFilter::At(dc),
+            };
+            let present = judge.members(g).any(|m| judge.want.accepts(&m.answer));
+            present.then_some(g)
+        })
+    });
+    ev.first_up(groups, pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haversine_matches_known_distances() {
+        let paris = (48.8566, 2.3522);
+        let new_york = (40.7128, -74.0060);
+        let d = haversine_km(paris, new_york);
+        assert!((d - 5837.0).abs() < 10.0, "{d}");
+        assert_eq!(haversine_km(paris, paris), 0.0);
+        let antipode = haversine_km((0.0, 0.0), (0.0, 180.0));
+        assert!((antipode - std::f64::consts::PI * EARTH_RADIUS_KM).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bias_scales_distance_and_is_clamped() {
+        assert_eq!(biased_km(1000.0, 0), 1000.0);
+        assert_eq!(biased_km(1000.0, 50), 500.0);
+        assert_eq!(biased_km(1000.0, -50), 1500.0);
+        assert_eq!(biased_km(1000.0, 127), biased_km(1000.0, 99));
+        assert!(biased_km(1000.0, 99) > 0.0);
+    }
+}
