@@ -227,6 +227,11 @@ def machine():
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+def loadavg():
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return f.read().split()[0]
+
+
 def versions():
     done = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}, ", "dnsperf", "gdnsd"],
                           capture_output=True, text=True, check=False)
@@ -264,6 +269,7 @@ def main():
             sys.exit(f"unknown server {s} (known: {', '.join(SERVERS)})")
 
     started = time.monotonic()
+    load_before = loadavg()
     results, sanity = {}, {}
     backends = Backends()
     backends.start()
@@ -286,6 +292,7 @@ def main():
         "machine": machine(),
         "args": vars(args),
         "wall_s": time.monotonic() - started,
+        "loadavg": [load_before, loadavg()],
         "versions": versions(),
     }
     text = report.render(meta, results, report.agreement(sanity))

@@ -108,7 +108,7 @@ def other_table(results):
         row("start-up until the port answers, bench config", lambda e: f"{median(e['startup_s']) * 1e3:.0f} ms"),
         row("large config: start-up until the port answers", lambda e: f"{e['large']['startup_s']:.2f} s"),
         row("large config: reload (Meridian SIGHUP → \"reload ok\"; gdnsd `gdnsdctl replace`)",
-            lambda e: f"{e['large']['reload_s']:.2f} s"),
+            lambda e: f"{e['large']['reload_s']:.2f} s" + (f" ({e['large']['note']})" if e["large"].get("note") else "")),
         row("large config: queries unanswered during the reload run", lambda e: lost(e["large"])),
         row("large config: peak RSS (VmHWM after reload)", lambda e: mb(e["large"]["rss_kb_peak"])),
     ]
@@ -137,7 +137,8 @@ def render(meta, results, checks):
     a = meta["args"]
     lines = [
         f"Run {meta['date']} on {meta['machine']}; {a['rounds']} rounds × {a['duration']} s per workload, "
-        f"medians (min–max over rounds); versions: {meta['versions']}.",
+        f"medians (min–max over rounds); versions: {meta['versions']}; 1-minute load average "
+        f"{meta['loadavg'][0]} before, {meta['loadavg'][1]} after (other jobs share the machine).",
         "",
         *main_table(meta, results),
         "",
