@@ -14,12 +14,14 @@
 //! `dns::resolve` (zone lookup → REFUSED | NXDOMAIN | NODATA | static | service → policy) →
 //! `dns::response` encodes with AA, SOA for negatives, the ECS scope and the size cap.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod geo;
 pub mod health;
+pub mod metrics;
 pub mod policy;
 pub mod signals;
 pub mod zone;

@@ -69,6 +69,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .arg("serve")
             .env("MERIDIAN_LISTEN", "127.0.0.1:0")
+            .env("MERIDIAN_ADMIN_LISTEN", "127.0.0.1:0")
             .env("MERIDIAN_ZONES_DIR", zones)
             .env("MERIDIAN_LOG_FORMAT", "text")
             .stderr(Stdio::piped())

@@ -88,5 +88,7 @@ pub fn load_zone(path: &Path) -> Result<Zone, Vec<ConfigError>> {
         let aux = dir.join(name);
         std::fs::read_to_string(&aux).map_err(|e| format!("cannot read {}: {e}", aux.display()))
     };
-    compile::compile_zone(path, &text, &mut read)
+    let mut zone = compile::compile_zone(path, &text, &mut read)?;
+    zone.source = path.display().to_string();
+    Ok(zone)
 }

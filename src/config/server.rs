@@ -37,10 +37,33 @@ pub struct ServerConfig {
     pub health_override_file: PathBuf,
     /// Admin API and `/metrics` listener.
     pub admin_listen: SocketAddr,
+    /// Bearer token for state-changing admin endpoints (`MERIDIAN_ADMIN_TOKEN` wins).
+    pub admin_token: Option<Secret>,
+    /// A file holding the admin token (trailing whitespace ignored).
+    pub admin_token_file: Option<PathBuf>,
+    /// Require the token for read-only admin endpoints too (`/healthz`, `/readyz` stay open).
+    pub admin_protect_reads: bool,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `meridian=debug`.
     pub log_level: String,
+}
+
+/// A string kept out of `Debug` output (tokens).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Secret {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,6 +92,9 @@ impl Default for ServerConfig {
             health_state_file: PathBuf::new(),
             health_override_file: PathBuf::new(),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9153)),
+            admin_token: None,
+            admin_token_file: None,
+            admin_protect_reads: false,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
         }
@@ -116,6 +142,8 @@ impl ServerConfig {
             "HEALTH_STATE_FILE" => self.health_state_file = PathBuf::from(value),
             "HEALTH_OVERRIDE_FILE" => self.health_override_file = PathBuf::from(value),
             "ADMIN_LISTEN" => self.admin_listen = parse(value)?,
+            "ADMIN_TOKEN_FILE" => self.admin_token_file = Some(PathBuf::from(value)),
+            "ADMIN_PROTECT_READS" => self.admin_protect_reads = parse(value)?,
             "LOG_FORMAT" => {
                 self.log_format = match value {
                     "text" => LogFormat::Text,

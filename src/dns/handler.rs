@@ -11,8 +11,10 @@ use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
-use crate::policy::Client;
+use crate::metrics;
+use crate::policy::{Client, Outcome};
 use crate::zone::ZoneSet;
+use std::time::Instant;
 
 /// Class IN.
 const CLASS_IN: u16 = 1;
@@ -62,13 +64,30 @@ impl Handler {
 
     /// The reply to `packet` from `src`, or `None` when it deserves silence.
     pub fn handle(&self, packet: &[u8], src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
-        match request::parse(packet) {
-            Ok(req) => Some(self.answer(&req, src, transport)),
-            Err(rejection) => self.reject(rejection),
-        }
+        let start = Instant::now();
+        let (reply, zone, qtype, rcode) = match request::parse(packet) {
+            Ok(req) => {
+                let (reply, answer) = self.answer(&req, src, transport);
+                record_decision(&answer);
+                (reply, answer.zone, u16::from(req.qtype), answer.rcode)
+            }
+            Err(rejection) => {
+                let (reply, qtype, rcode) = self.reject(rejection)?;
+                (reply, None, qtype, rcode)
+            }
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        metrics::query(
+            zone.as_deref(),
+            qtype,
+            rcode.into(),
+            transport.as_str(),
+            seconds,
+        );
+        Some(reply)
     }
 
-    fn answer(&self, req: &Request, src: IpAddr, transport: Transport) -> Vec<u8> {
+    fn answer(&self, req: &Request, src: IpAddr, transport: Transport) -> (Vec<u8>, Answer) {
         let edns = req
             .edns
             .as_ref()
@@ -103,7 +122,8 @@ impl Handler {
             answer: &answer,
             edns,
         };
-        response::encode(&reply, self.limit(req, transport))
+        let bytes = response::encode(&reply, self.limit(req, transport));
+        (bytes, answer)
     }
 
     /// UDP: min(client payload, our maximum), 512 without EDNS. TCP: a whole message.
@@ -115,7 +135,8 @@ impl Handler {
         }
     }
 
-    fn reject(&self, rejection: Rejection) -> Option<Vec<u8>> {
+    /// The reply to a packet that gets no ordinary answer, with its qtype and rcode.
+    fn reject(&self, rejection: Rejection) -> Option<(Vec<u8>, u16, ResponseCode)> {
         let (header, question, edns, rcode) = match rejection {
             Rejection::Drop => return None,
             Rejection::NotImp {
@@ -139,7 +160,8 @@ impl Handler {
                 ..ReplyEdns::for_query(&e, self.max_udp_payload)
             }),
         };
-        Some(response::encode(&reply, PLAIN_UDP_LIMIT))
+        let qtype = question.as_ref().map_or(0, |q| u16::from(q.1));
+        Some((response::encode(&reply, PLAIN_UDP_LIMIT), qtype, rcode))
     }
 }
 
@@ -157,4 +179,19 @@ pub fn client(req: &Request, src: IpAddr) -> Client {
             from_ecs: false,
         },
     }
+}
+
+fn record_decision(answer: &Answer) {
+    let (Some(zone), Some((service, policy, outcome))) = (&answer.zone, &answer.decision) else {
+        return;
+    };
+    let outcome = match outcome {
+        Outcome::Primary => metrics::Outcome::Primary,
+        Outcome::Failover => metrics::Outcome::Failover,
+        Outcome::FailOpen => metrics::Outcome::FailOpen,
+        Outcome::Fallback => metrics::Outcome::Fallback,
+        Outcome::NoData => metrics::Outcome::Nodata,
+        Outcome::ServFail => metrics::Outcome::Servfail,
+    };
+    metrics::decision(zone, service, policy, outcome);
 }

@@ -24,6 +24,8 @@ pub struct Answer {
     pub additional: Vec<Record>,
     /// ECS scope prefix the answer depends on (0 = the same for every client).
     pub ecs_scope: u8,
+    /// The zone that answered (its origin), for metrics and explain.
+    pub zone: Option<std::sync::Arc<str>>,
     /// The service decision behind the answer, when a policy made one.
     pub decision: Option<(std::sync::Arc<str>, &'static str, Outcome)>,
 }
@@ -46,6 +48,7 @@ impl Answer {
             authority: Vec::new(),
             additional: Vec::new(),
             ecs_scope: 0,
+            zone: None,
             decision: None,
         }
     }
@@ -75,12 +78,16 @@ pub fn resolve<R: Rng + ?Sized>(
         return Answer::error(ResponseCode::Refused);
     }
     let mut out = Answer::new(ResponseCode::NoError, true);
+    out.zone = Some(zone.name.clone());
     let mut owner = qname.clone();
     for _ in 0..=MAX_CNAME_CHAIN {
         let node = match zone.lookup(&owner, qtype == RecordType::DS) {
             Lookup::Found { node, .. } => node,
             Lookup::Referral { node, .. } if out.answer.is_empty() => {
-                return referral(zone, node);
+                return Answer {
+                    zone: out.zone,
+                    ..referral(zone, node)
+                };
             }
             Lookup::Referral { .. } => return out,
             Lookup::NxDomain => {

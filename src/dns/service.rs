@@ -71,6 +71,7 @@ pub fn answer_service<R: Rng + ?Sized>(
         Outcome::ServFail => {
             *out = Answer {
                 decision: out.decision.take(),
+                zone: out.zone.take(),
                 ecs_scope: out.ecs_scope,
                 ..Answer::error(ResponseCode::ServFail)
             };

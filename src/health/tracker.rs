@@ -14,7 +14,8 @@ use super::overrides::{Forced, Override, Selector, Source};
 use super::persist;
 use super::probe::ProbeOutcome;
 use super::report::HealthReport;
-use super::snapshot::HealthSnapshot;
+use super::snapshot::{HealthSnapshot, Status};
+use super::state::Observed;
 use super::target::{ProbeKey, TargetSpec};
 
 /// Everything the tracker is told; it is the only way to change health state.
@@ -168,6 +169,9 @@ impl Tracker {
         if self.ledger.take_status_dirty() {
             self.generation += 1;
             let snapshot = self.ledger.snapshot(self.generation);
+            for (key, target) in snapshot.iter() {
+                crate::metrics::target_state(key, target.status, target.forced);
+            }
             self.out.snapshot.store(Arc::new(snapshot));
         }
         if self.warm_start_done() {
@@ -213,6 +217,17 @@ impl Tracker {
 
 fn log_event(event: &Event) {
     tracing::info!("{event}");
+    if let Event::Observed {
+        key, transition, ..
+    } = event
+    {
+        let status = |o: Observed| match o {
+            Observed::Unknown => Status::Unknown,
+            Observed::Up => Status::Up,
+            Observed::Down => Status::Down,
+        };
+        crate::metrics::health_transition(key, status(transition.from), status(transition.to));
+    }
 }
 
 async fn sleep_until(at: Option<Instant>) {

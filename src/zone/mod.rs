@@ -85,6 +85,10 @@ pub struct Zone {
     nodes: HashMap<Name, Node>,
     /// The health targets this zone's pools ask to be probed.
     pub targets: Vec<TargetSpec>,
+    /// The origin as text, for metric labels and status output.
+    pub name: Arc<str>,
+    /// The file the zone was loaded from.
+    pub source: String,
 }
 
 /// What lives at one name.
@@ -133,11 +137,13 @@ impl Zone {
             _ => soa.ttl,
         };
         Self {
-            origin,
             soa,
             negative_ttl,
+            name: origin.to_ascii().into(),
+            origin,
             nodes,
             targets: Vec::new(),
+            source: String::new(),
         }
     }
 

@@ -23,6 +23,7 @@ pub async fn start(zones_dir: &str) -> Running {
 pub async fn start_with(zones_dir: &str, tweak: impl FnOnce(&mut ServerConfig)) -> Running {
     let mut config = ServerConfig {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
         udp_sockets_per_address: 2,
         zones_dir: PathBuf::from(zones_dir),
         ..ServerConfig::default()

@@ -41,6 +41,21 @@ pub enum ProbeFailure {
     Other(String),
 }
 
+impl ProbeFailure {
+    /// A fixed label for metrics (bounded: never the message).
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProbeFailure::Timeout => "timeout",
+            ProbeFailure::Refused => "refused",
+            ProbeFailure::Reset => "reset",
+            ProbeFailure::Status(_) => "status",
+            ProbeFailure::BodyMismatch => "body_mismatch",
+            ProbeFailure::Tls(_) => "tls",
+            ProbeFailure::Other(_) => "other",
+        }
+    }
+}
+
 impl fmt::Display for ProbeFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,9 +1,14 @@
 //! Wiring: load the configuration, bind sockets, serve, reload on request, stop gracefully.
 
+mod control;
+mod explain;
+
+pub use explain::{ExplainArgs, explain};
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -12,15 +17,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
+use crate::admin::{self, ReloadView};
 use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
 use crate::dns::server::{self, Listen};
 use crate::dns::{Handler, Snapshots};
 use crate::geo::{GeoDb, Locate, Nowhere};
 use crate::health::{Health, HealthConfig, HealthHandle};
+use crate::metrics;
 use crate::signals::{self, Event};
 
 /// How long in-flight work may take after a shutdown request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often the GeoIP files are checked for replacement.
+pub const GEOIP_POLL: Duration = Duration::from_secs(5);
 
 /// The reason `serve` could not start: the exit code depends on it.
 #[derive(Debug, thiserror::Error)]
@@ -31,15 +40,24 @@ pub enum StartError {
     Runtime(#[from] anyhow::Error),
 }
 
+/// State shared by the signal loop and the admin API: one writer per snapshot.
+pub struct Shared {
+    pub config: ServerConfig,
+    pub snapshots: Arc<Snapshots>,
+    pub health: HealthHandle,
+    scheduler: Mutex<Health>,
+    generation: AtomicU64,
+    last_reload: Mutex<Option<ReloadView>>,
+}
+
 /// A running server: its bound addresses and the handles to reload or stop it.
 pub struct Running {
     pub udp_addrs: Vec<SocketAddr>,
     pub tcp_addrs: Vec<SocketAddr>,
+    pub admin_addr: SocketAddr,
     pub snapshots: Arc<Snapshots>,
     pub health: HealthHandle,
-    scheduler: std::sync::Mutex<Health>,
-    config: ServerConfig,
-    generation: AtomicU64,
+    pub shared: Arc<Shared>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 }
@@ -58,10 +76,23 @@ pub fn init_logging(config: &ServerConfig) {
     };
 }
 
-/// Load zones, bind every socket and start serving.
+/// Load zones, bind every socket and start serving DNS and the admin API.
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    let prometheus = metrics::install().context("installing metrics")?;
+    let token = admin::resolve_token(
+        config.admin_token.as_ref().map(|s| s.as_str()),
+        config.admin_token_file.as_deref(),
+        std::env::var(admin::TOKEN_ENV).ok().as_deref(),
+    )
+    .map_err(|e| {
+        StartError::Config(ConfigErrors(vec![config::ConfigError::file(
+            std::path::Path::new("admin_token"),
+            e.to_string(),
+        )]))
+    })?;
     let zones = config::load_zones(&config.zones_dir).map_err(StartError::Config)?;
     info!(zones = zones.len(), dir = %config.zones_dir.display(), "zones loaded");
+    metrics::reload(true, 1);
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let geo = open_geo(&config, &cancel, &tracker)?;
@@ -80,18 +111,46 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         tcp_max_connections: config.tcp_max_connections,
     };
     let bound = server::bind(&listen).context("binding DNS sockets")?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("binding the admin listener {}", config.admin_listen))?;
+    let admin_addr = admin_listener.local_addr().context("admin address")?;
     let (udp_addrs, tcp_addrs) = (bound.udp_addrs.clone(), bound.tcp_addrs.clone());
-    info!(udp = %list(&udp_addrs), tcp = %list(&tcp_addrs), "dns listening");
-    let handler = Handler::new(snapshots.clone(), config.max_udp_payload);
+    let shared = Arc::new(Shared {
+        health: health.handle(),
+        snapshots: snapshots.clone(),
+        scheduler: Mutex::new(health),
+        generation: AtomicU64::new(1),
+        last_reload: Mutex::new(None),
+        config,
+    });
+    let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
+    let control = Arc::new(control::AppControl::new(shared.clone()));
+    let protect = shared.config.admin_protect_reads;
+    let admin_cancel = cancel.child_token();
+    tracker.spawn(async move {
+        if let Err(e) = admin::serve(
+            admin_listener,
+            control,
+            prometheus,
+            token,
+            protect,
+            admin_cancel,
+        )
+        .await
+        {
+            error!("admin API stopped: {e}");
+        }
+    });
+    info!(udp = %list(&udp_addrs), tcp = %list(&tcp_addrs), admin = %admin_addr, "dns listening");
     Ok(Running {
         udp_addrs,
         tcp_addrs,
+        admin_addr,
+        health: shared.health.clone(),
         snapshots,
-        health: health.handle(),
-        scheduler: std::sync::Mutex::new(health),
-        config,
-        generation: AtomicU64::new(1),
+        shared,
         cancel,
         tracker,
     })
@@ -110,6 +169,7 @@ fn open_geo(
     let asn = (!config.geoip_asn.as_os_str().is_empty()).then(|| config.geoip_asn.clone());
     let db = Arc::new(GeoDb::open(&config.geoip, asn).context("opening the GeoIP database")?);
     let info = db.info();
+    metrics::geoip_build_epoch(info.build_epoch);
     info!(path = %config.geoip.display(), kind = %info.database_type, build_epoch = info.build_epoch, "geoip loaded");
     tracker.spawn(db.clone().watch(GEOIP_POLL, cancel.clone()));
     Ok(db)
@@ -124,9 +184,6 @@ fn health_config(config: &ServerConfig) -> HealthConfig {
     }
 }
 
-/// How often the GeoIP files are checked for replacement.
-pub const GEOIP_POLL: Duration = Duration::from_secs(5);
-
 fn list(addrs: &[SocketAddr]) -> String {
     addrs
         .iter()
@@ -135,13 +192,20 @@ fn list(addrs: &[SocketAddr]) -> String {
         .join(",")
 }
 
-impl Running {
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Shared {
     /// Validate the zones directory again and swap it in; on error keep serving the old one.
     pub fn reload(&self) -> Result<u64, ConfigErrors> {
-        match config::load_zones(&self.config.zones_dir) {
+        let result = match config::load_zones(&self.config.zones_dir) {
             Ok(zones) => {
                 let targets = zones.targets();
                 self.snapshots.zones.store(Arc::new(zones));
+                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 if let Ok(mut health) = self.scheduler.lock() {
                     let r = health.reconcile(targets);
                     info!(
@@ -152,8 +216,8 @@ impl Running {
                         "health targets reconciled"
                     );
                 }
-                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 info!(generation, "reload ok");
+                metrics::reload(true, generation);
                 Ok(generation)
             }
             Err(errors) => {
@@ -164,14 +228,42 @@ impl Running {
                 for e in &errors.0 {
                     error!("{e}");
                 }
+                metrics::reload(false, self.generation());
                 Err(errors)
             }
+        };
+        let view = ReloadView {
+            ok: result.is_ok(),
+            at: unix_now(),
+            generation: self.generation(),
+            errors: result
+                .as_ref()
+                .err()
+                .map_or_else(Vec::new, |e| e.0.iter().map(ToString::to_string).collect()),
+        };
+        if let Ok(mut last) = self.last_reload.lock() {
+            *last = Some(view);
         }
+        result
     }
 
     /// The configuration generation now serving (1 at start, +1 per good reload).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    pub fn last_reload(&self) -> Option<ReloadView> {
+        self.last_reload.lock().ok().and_then(|l| l.clone())
+    }
+}
+
+impl Running {
+    pub fn reload(&self) -> Result<u64, ConfigErrors> {
+        self.shared.reload()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.shared.generation()
     }
 
     /// Stop accepting, let in-flight queries finish, return within `SHUTDOWN_GRACE`.
@@ -195,7 +287,8 @@ pub async fn serve(config: ServerConfig) -> Result<(), StartError> {
     while let Some(event) = rx.recv().await {
         match event {
             Event::Reload => {
-                let _ = running.reload();
+                let shared = running.shared.clone();
+                let _ = tokio::task::spawn_blocking(move || shared.reload()).await;
             }
             Event::Shutdown => break,
         }
@@ -203,48 +296,4 @@ pub async fn serve(config: ServerConfig) -> Result<(), StartError> {
     info!("shutting down");
     running.shutdown().await;
     Ok(())
-}
-
-/// What `meridian explain` was asked on the command line.
-#[derive(Debug, Clone)]
-pub struct ExplainArgs {
-    pub name: String,
-    pub qtype: String,
-    pub client: std::net::IpAddr,
-    pub ecs: Option<ipnet::IpNet>,
-    pub down: Vec<String>,
-    pub zones: Option<std::path::PathBuf>,
-}
-
-/// `meridian explain`: load the zones and GeoIP offline and explain one answer.
-pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, StartError> {
-    let dir = args.zones.as_ref().unwrap_or(&config.zones_dir);
-    let zones = config::load_zones(dir).map_err(StartError::Config)?;
-    let geo: Arc<dyn Locate> = if config.geoip.as_os_str().is_empty() {
-        Arc::new(Nowhere)
-    } else {
-        let asn = (!config.geoip_asn.as_os_str().is_empty()).then(|| config.geoip_asn.clone());
-        Arc::new(GeoDb::open(&config.geoip, asn).context("opening the GeoIP database")?)
-    };
-    let question = question(&args)?;
-    let health =
-        crate::dns::explain::with_down(&crate::health::HealthSnapshot::empty(), &args.down);
-    let explanation = crate::dns::explain::explain(&zones, geo.as_ref(), &health, question);
-    Ok(explanation.to_string())
-}
-
-fn question(args: &ExplainArgs) -> anyhow::Result<crate::dns::explain::Question> {
-    use std::str::FromStr;
-    let name = hickory_proto::rr::Name::from_ascii(&args.name)
-        .with_context(|| format!("invalid name {:?}", args.name))?;
-    let mut name = name;
-    name.set_fqdn(true);
-    let qtype = hickory_proto::rr::RecordType::from_str(&args.qtype.to_ascii_uppercase())
-        .map_err(|_| anyhow::anyhow!("unknown record type {:?}", args.qtype))?;
-    Ok(crate::dns::explain::Question {
-        name,
-        qtype,
-        client: args.client,
-        ecs: args.ecs,
-    })
 }

@@ -1,0 +1,69 @@
+//! Time `Handler::handle` in-process (no sockets): a rough per-query CPU cost of parsing,
+//! resolving and encoding, for comparing before and after a change. `cargo run --release
+//! --example bench_handler`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use hickory_proto::rr::{Name, RecordType};
+use meridian::dns::{Handler, Snapshots, Transport};
+use meridian::geo::GeoDb;
+use meridian::health::HealthSnapshot;
+
+fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
+    let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    if let Some(e) = ecs {
+        let s: ClientSubnet = e.parse().unwrap();
+        edns.options_mut().insert(EdnsOption::Subnet(s));
+    }
+    m.set_edns(edns);
+    m.to_vec().unwrap()
+}
+
+fn main() {
+    let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
+    let geo = GeoDb::open("geoip/geo-whois-asn-country.mmdb", None).unwrap();
+    let snapshots = Arc::new(Snapshots {
+        zones: ArcSwap::from_pointee(zones),
+        health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
+        geo: Arc::new(geo),
+    });
+    let handler = Handler::new(snapshots, 1232);
+    let cases = [
+        (
+            "static",
+            packet("www.gslb.example.com.", RecordType::A, None),
+        ),
+        (
+            "nxdomain",
+            packet("nope.gslb.example.com.", RecordType::A, None),
+        ),
+        (
+            "geo+ecs",
+            packet("geo.gslb.example.com.", RecordType::A, Some("81.2.69.0/24")),
+        ),
+        (
+            "weighted",
+            packet("api.gslb.example.com.", RecordType::A, None),
+        ),
+    ];
+    let src = "127.0.0.1".parse().unwrap();
+    for (label, p) in &cases {
+        let n = 300_000;
+        let start = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..n {
+            bytes += handler
+                .handle(p, src, Transport::Udp)
+                .map_or(0, |r| r.len());
+        }
+        let ns = start.elapsed().as_nanos() as f64 / n as f64;
+        println!("{label:10} {ns:8.0} ns/query ({} bytes/reply)", bytes / n);
+    }
+}

@@ -1,0 +1,165 @@
+//! The seam between the admin API and the running server: the `Control` trait and its views.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::health::Status;
+
+/// What the admin API asks of the running server; `app` implements it.
+///
+/// Methods are synchronous. The router calls [`reload`](Control::reload),
+/// [`set_override`](Control::set_override), [`clear_override`](Control::clear_override) and
+/// [`explain`](Control::explain) on Tokio's blocking pool, so they may block (read files,
+/// `blocking_send` to the health tracker and wait for its reply). The others are called on
+/// the runtime and must be cheap: load a snapshot, copy out a view.
+pub trait Control: Send + Sync + 'static {
+    /// Version, configuration generation, last reload and readiness.
+    fn status(&self) -> StatusView;
+    /// Zones now serving and their services.
+    fn zones(&self) -> Vec<ZoneView>;
+    /// Every target's health as the tracker last published it.
+    fn health(&self) -> Vec<TargetView>;
+    /// What the server would answer, and why, for a hypothetical query.
+    fn explain(&self, request: &ExplainRequest) -> Result<ExplainView, ControlError>;
+    /// Re-read and validate the configuration; the new generation, or every error found
+    /// (the previous configuration keeps serving).
+    fn reload(&self) -> Result<u64, Vec<String>>;
+    /// Force the targets `selector` names into `state` until cleared.
+    fn set_override(&self, selector: &str, state: OverrideState) -> Result<(), ControlError>;
+    /// Remove the override on `selector`; probes decide again.
+    fn clear_override(&self, selector: &str) -> Result<(), ControlError>;
+    /// True once zones are loaded and every known target has been probed (or timed out).
+    fn ready(&self) -> bool;
+}
+
+/// Why a control call was refused; each maps to an HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// The request is malformed or makes no sense (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The selector, zone or name refers to nothing configured (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The server cannot do it now, e.g. shutting down (503).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatusView {
+    pub version: String,
+    /// Generation of the configuration now serving.
+    pub generation: u64,
+    pub ready: bool,
+    /// The latest load or reload attempt, good or bad; None before the first.
+    pub last_reload: Option<ReloadView>,
+}
+
+/// One configuration load attempt.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReloadView {
+    pub ok: bool,
+    /// Unix seconds when it finished.
+    pub at: u64,
+    /// The generation serving after it (unchanged when it failed).
+    pub generation: u64,
+    /// Every error, as `path:line:col: message`; empty when it succeeded.
+    pub errors: Vec<String>,
+}
+
+/// One zone in `GET /v1/zones`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZoneView {
+    /// The apex, absolute (`gslb.example.com.`).
+    pub origin: String,
+    pub serial: u32,
+    /// File the zone was loaded from.
+    pub file: String,
+    pub services: Vec<ServiceView>,
+}
+
+/// One service of a zone.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServiceView {
+    /// Owner name, absolute.
+    pub name: String,
+    /// `failover`, `weighted`, `geo`, `nearest` or `latency`.
+    pub policy: String,
+    /// Pool names in the order the policy considers them.
+    pub pools: Vec<String>,
+}
+
+/// One target in `GET /v1/health`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TargetView {
+    /// `address/check`, e.g. `192.0.2.10/web`.
+    pub target: String,
+    pub state: Status,
+    /// Unix seconds since the state last changed; None while unknown.
+    pub since: Option<u64>,
+    /// True when an operator override decides `state`.
+    pub forced: bool,
+    pub last_probe: Option<ProbeView>,
+}
+
+/// The latest probe of a target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProbeView {
+    pub ok: bool,
+    /// Unix seconds when it finished.
+    pub at: u64,
+    /// Round-trip time in milliseconds, when the probe got that far.
+    pub rtt_ms: Option<f64>,
+    /// Why it failed, e.g. `timeout after 2s` or `status 503, expected 200`.
+    pub error: Option<String>,
+}
+
+/// `GET /v1/explain?name=&type=&client=&ecs=&down=`, parsed and validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExplainRequest {
+    /// The query name as given (the control normalises case and the final dot).
+    pub name: String,
+    /// Query type mnemonic in upper case; `A` when absent.
+    pub qtype: String,
+    /// The client address; None: no client (policies that need one use their default).
+    pub client: Option<IpAddr>,
+    /// An EDNS Client Subnet the query carries, e.g. `198.51.100.0/24`.
+    pub ecs: Option<IpNet>,
+    /// Selectors to treat as down for this explanation only (what-if).
+    pub down: Vec<String>,
+}
+
+/// The answer to an explain request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExplainView {
+    /// Zone origin that answers, None when REFUSED.
+    pub zone: Option<String>,
+    /// Service name when the name is a service.
+    pub service: Option<String>,
+    pub policy: Option<String>,
+    /// The decision outcome (`primary`, `failover`, ...) or the kind of static answer.
+    pub outcome: String,
+    pub rcode: String,
+    /// ECS scope prefix the answer depends on.
+    pub ecs_scope: u8,
+    /// Answer records in presentation format.
+    pub answers: Vec<String>,
+    /// Human-readable steps the policy took, in order.
+    pub steps: Vec<String>,
+}
+
+/// An operator override's state (`up`, `down`, `drain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverrideState {
+    /// Answer the targets even if probes fail.
+    Up,
+    /// Never answer the targets.
+    Down,
+    /// Stop answering the targets while they stay probed (weight 0).
+    Drain,
+}

@@ -1,0 +1,401 @@
+//! Every Meridian metric in one place: names, help texts, label sets, buckets, the recorder and typed recording functions.
+//!
+//! Callers never spell a metric name or a label key: they call [`query`], [`decision`],
+//! [`target_state`], [`health_transition`], [`probe`], [`reload`], [`geoip_build_epoch`].
+//! The recorder is `metrics-exporter-prometheus` without its own listener: [`install`]
+//! returns the [`PrometheusHandle`] that `admin` renders on `GET /metrics`, and [`upkeep`]
+//! drains histogram samples between scrapes. Durations are true histograms with the bucket
+//! boundaries below, never summaries.
+//!
+//! Cardinality is bounded: no label holds a client address or a query name. `zone` is a
+//! configured origin or `none`; `service` a configured service name; `qtype`, `rcode`,
+//! `transport`, `policy`, `kind` and `reason` come from the fixed lists in [`labels`]
+//! (anything else is `other`); `target` is a configured `address/check` key. The handle
+//! caches cap distinct zones and services per zone at [`cache::MAX_NAMES`].
+//!
+//! Per-query cost: [`query`] and [`decision`] do not build metric keys. They look the zone
+//! (and service) up in a lock-free `ArcSwap` map, index a fixed array of lazily registered
+//! `Counter` handles by the positions of the other labels, and increment it; the duration
+//! goes to one cached `Histogram` per transport. After warm-up that is one map lookup, a few
+//! short scans of the fixed lists and two atomic operations, with no allocation beyond the
+//! exporter's amortised histogram sample blocks: about 0.2 µs for `query` + `decision`
+//! against 0.7 µs through the macros with keys built per call (release build, one core;
+//! `tests/ops_metrics.rs`, ignored test `per_query_cost`). Handles registered before
+//! [`install`] stay no-ops, so install the recorder before serving. Health, probe and reload metrics are
+//! rare and go through the `metrics` macros directly.
+
+mod cache;
+pub mod labels;
+
+use std::sync::{LazyLock, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use metrics::{Histogram, counter, gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+use tokio_util::sync::CancellationToken;
+
+pub use cache::MAX_NAMES;
+pub use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::health::Status;
+use cache::{Named, ServiceHandles, ZoneHandles, decision_cell, query_cell};
+use labels::{
+    NO_ZONE, OTHER, POLICIES, PROBE_KINDS, PROBE_REASONS, QTYPES, RCODES, TRANSPORTS, index_in,
+    label_at, label_in, qtype_index, rcode_index,
+};
+
+pub const BUILD_INFO: &str = "meridian_build_info";
+pub const QUERIES: &str = "meridian_queries_total";
+pub const QUERY_DURATION: &str = "meridian_query_duration_seconds";
+pub const DECISIONS: &str = "meridian_decisions_total";
+pub const TARGET_STATE: &str = "meridian_health_target_state";
+pub const TARGET_FORCED: &str = "meridian_health_target_forced";
+pub const TRANSITIONS: &str = "meridian_health_transitions_total";
+pub const PROBE_DURATION: &str = "meridian_probe_duration_seconds";
+pub const PROBE_FAILURES: &str = "meridian_probe_failures_total";
+pub const RELOADS: &str = "meridian_config_reloads_total";
+pub const GENERATION: &str = "meridian_config_generation";
+pub const LAST_RELOAD_SUCCESS: &str = "meridian_config_last_reload_success_timestamp_seconds";
+pub const GEOIP_BUILD: &str = "meridian_geoip_build_timestamp_seconds";
+
+/// Query handling time: 5 µs to 50 ms (answers are computed in memory).
+pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.025, 0.05,
+];
+
+/// Probe time: 1 ms to 10 s (probe timeouts are a few seconds).
+pub const PROBE_DURATION_BUCKETS: [f64; 13] = [
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often histogram samples are folded into their buckets between scrapes.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric: the single definition its name, type, help and label keys come from.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    pub labels: &'static [&'static str],
+}
+
+const fn def(
+    name: &'static str,
+    kind: Kind,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind,
+        help,
+        labels,
+    }
+}
+
+/// Every metric Meridian exports.
+pub const ALL: [MetricDef; 13] = [
+    def(
+        BUILD_INFO,
+        Kind::Gauge,
+        &["version"],
+        "Always 1; the version label names the running build.",
+    ),
+    def(
+        QUERIES,
+        Kind::Counter,
+        &["zone", "qtype", "rcode", "transport"],
+        "DNS queries answered, by zone origin (none outside every zone), query type, response code and transport.",
+    ),
+    def(
+        QUERY_DURATION,
+        Kind::Histogram,
+        &["transport"],
+        "Time from a parsed query to its encoded reply, in seconds.",
+    ),
+    def(
+        DECISIONS,
+        Kind::Counter,
+        &["zone", "service", "policy", "outcome"],
+        "Steering decisions for services, by outcome: primary, failover, fail_open, fallback, nodata or servfail.",
+    ),
+    def(
+        TARGET_STATE,
+        Kind::Gauge,
+        &["target", "state"],
+        "1 for the current health state of each target (unknown, up, down, drained), 0 for the others.",
+    ),
+    def(
+        TARGET_FORCED,
+        Kind::Gauge,
+        &["target"],
+        "1 while an operator override decides the target's state, else 0.",
+    ),
+    def(
+        TRANSITIONS,
+        Kind::Counter,
+        &["target", "direction"],
+        "Targets entering (up) or leaving (down) the set that may be answered.",
+    ),
+    def(
+        PROBE_DURATION,
+        Kind::Histogram,
+        &["kind"],
+        "Health probe duration in seconds, by check kind.",
+    ),
+    def(
+        PROBE_FAILURES,
+        Kind::Counter,
+        &["kind", "reason"],
+        "Failed health probes by check kind and reason.",
+    ),
+    def(
+        RELOADS,
+        Kind::Counter,
+        &["result"],
+        "Configuration loads and reloads by result (ok or error).",
+    ),
+    def(
+        GENERATION,
+        Kind::Gauge,
+        &[],
+        "Generation of the configuration now serving (1 at start, +1 per good reload).",
+    ),
+    def(
+        LAST_RELOAD_SUCCESS,
+        Kind::Gauge,
+        &[],
+        "Unix time of the last configuration load that succeeded.",
+    ),
+    def(
+        GEOIP_BUILD,
+        Kind::Gauge,
+        &[],
+        "Build time (build_epoch) of the loaded GeoIP database, Unix seconds.",
+    ),
+];
+
+/// What a decision did, the `outcome` label of `meridian_decisions_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The first choice of the policy was healthy and answered.
+    Primary,
+    /// A later choice answered because earlier ones were down.
+    Failover,
+    /// Everything was down; answered as if all were up.
+    FailOpen,
+    /// Everything was down; the static fallback set answered.
+    Fallback,
+    /// Everything was down; answered NODATA.
+    Nodata,
+    /// Everything was down; answered SERVFAIL.
+    Servfail,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Primary,
+        Outcome::Failover,
+        Outcome::FailOpen,
+        Outcome::Fallback,
+        Outcome::Nodata,
+        Outcome::Servfail,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Primary => "primary",
+            Outcome::Failover => "failover",
+            Outcome::FailOpen => "fail_open",
+            Outcome::Fallback => "fallback",
+            Outcome::Nodata => "nodata",
+            Outcome::Servfail => "servfail",
+        }
+    }
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("installing the Prometheus metrics recorder: {0}")]
+pub struct MetricsError(String);
+
+static INSTALLED: OnceLock<Result<PrometheusHandle, MetricsError>> = OnceLock::new();
+
+/// Install the global recorder once (later calls return the same handle), describe every
+/// metric and set `meridian_build_info`. Call before the first query is served.
+pub fn install() -> Result<PrometheusHandle, MetricsError> {
+    INSTALLED
+        .get_or_init(|| {
+            let handle = builder()
+                .map_err(|e| MetricsError(e.to_string()))?
+                .install_recorder()
+                .map_err(|e| MetricsError(e.to_string()))?;
+            describe();
+            Ok(handle)
+        })
+        .clone()
+}
+
+fn builder() -> Result<PrometheusBuilder, BuildError> {
+    PrometheusBuilder::new()
+        .set_buckets(&QUERY_DURATION_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(QUERY_DURATION.into()),
+            &QUERY_DURATION_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(PROBE_DURATION.into()),
+            &PROBE_DURATION_BUCKETS,
+        )
+}
+
+fn describe() {
+    for m in ALL {
+        match m.kind {
+            Kind::Counter => metrics::describe_counter!(m.name, m.help),
+            Kind::Gauge => metrics::describe_gauge!(m.name, m.help),
+            Kind::Histogram => metrics::describe_histogram!(m.name, m.help),
+        }
+    }
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    for result in ["ok", "error"] {
+        counter!(RELOADS, "result" => result).increment(0);
+    }
+}
+
+/// Fold histogram samples into buckets every [`UPKEEP_INTERVAL`] until `cancel` fires.
+pub async fn upkeep(handle: PrometheusHandle, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
+static ZONES: LazyLock<Named<ZoneHandles>> = LazyLock::new(Named::default);
+static QUERY_DURATIONS: [OnceLock<Histogram>; TRANSPORTS.len() + 1] =
+    [const { OnceLock::new() }; TRANSPORTS.len() + 1];
+
+/// One answered query. `zone` is the configured origin that answered (None: outside every
+/// zone), `qtype` and `rcode` the numeric codes, `transport` `udp` or `tcp`.
+pub fn query(zone: Option<&str>, qtype: u16, rcode: u16, transport: &str, seconds: f64) {
+    let (q, r, t) = (
+        qtype_index(qtype),
+        rcode_index(rcode),
+        index_in(&TRANSPORTS, transport),
+    );
+    ZONES.with(zone.unwrap_or(NO_ZONE), ZoneHandles::new, |z| {
+        z.queries.increment(query_cell(q, r, t), || {
+            counter!(QUERIES,
+                "zone" => z.zone.clone(),
+                "qtype" => QTYPES.get(q).map_or(OTHER, |e| e.1),
+                "rcode" => RCODES.get(r).map_or(OTHER, |e| e.1),
+                "transport" => label_at(&TRANSPORTS, t))
+        });
+    });
+    if let Some(slot) = QUERY_DURATIONS.get(t) {
+        slot.get_or_init(|| histogram!(QUERY_DURATION, "transport" => label_at(&TRANSPORTS, t)))
+            .record(seconds);
+    }
+}
+
+/// One service decision. `policy` is the service's policy name (`failover`, `weighted`,
+/// `geo`, `nearest`, `latency`, `static`; else `other`).
+pub fn decision(zone: &str, service: &str, policy: &str, outcome: Outcome) {
+    let p = index_in(&POLICIES, policy);
+    let o = outcome as usize;
+    ZONES.with(zone, ZoneHandles::new, |z| {
+        z.services.with(service, ServiceHandles::new, |s| {
+            s.decisions.increment(decision_cell(p, o), || {
+                counter!(DECISIONS,
+                    "zone" => z.zone.clone(),
+                    "service" => s.service.clone(),
+                    "policy" => label_at(&POLICIES, p),
+                    "outcome" => outcome.as_str())
+            });
+        });
+    });
+}
+
+/// The `state` label of a health status.
+pub fn state_label(status: Status) -> &'static str {
+    match status {
+        Status::Unknown => "unknown",
+        Status::Up => "up",
+        Status::Down => "down",
+        Status::Drained => "drained",
+    }
+}
+
+const STATES: [Status; 4] = [Status::Unknown, Status::Up, Status::Down, Status::Drained];
+
+/// Publish a target's current state (call whenever the tracker publishes it).
+pub fn target_state(target: &str, status: Status, forced: bool) {
+    for s in STATES {
+        let value = if s == status { 1.0 } else { 0.0 };
+        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(value);
+    }
+    gauge!(TARGET_FORCED, "target" => target.to_string()).set(if forced { 1.0 } else { 0.0 });
+}
+
+/// A target left the configuration: every state gauge drops to 0 (series stay until restart).
+pub fn target_removed(target: &str) {
+    for s in STATES {
+        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(0.0);
+    }
+    gauge!(TARGET_FORCED, "target" => target.to_string()).set(0.0);
+}
+
+/// A target's status changed. Counted only when it enters (`up`) or leaves (`down`) the
+/// answerable set (`Status::usable`); e.g. unknown → up is not counted, up → drained is `down`.
+pub fn health_transition(target: &str, from: Status, to: Status) {
+    let direction = match (from.usable(), to.usable()) {
+        (false, true) => "up",
+        (true, false) => "down",
+        _ => return,
+    };
+    counter!(TRANSITIONS, "target" => target.to_string(), "direction" => direction).increment(1);
+}
+
+/// One finished probe of check `kind` (`http`, `tcp`); `failure` is its reason when it
+/// failed (`timeout`, `refused`, `reset`, `status`, `body_mismatch`, `tls`, `other`).
+pub fn probe(kind: &str, seconds: f64, failure: Option<&str>) {
+    let kind = label_in(&PROBE_KINDS, kind);
+    histogram!(PROBE_DURATION, "kind" => kind).record(seconds);
+    if let Some(reason) = failure {
+        let reason = label_in(&PROBE_REASONS, reason);
+        counter!(PROBE_FAILURES, "kind" => kind, "reason" => reason).increment(1);
+    }
+}
+
+/// A configuration load or reload finished; `generation` is the one now serving. Call it
+/// for the initial load too, so the success timestamp is set at start.
+pub fn reload(ok: bool, generation: u64) {
+    counter!(RELOADS, "result" => if ok { "ok" } else { "error" }).increment(1);
+    gauge!(GENERATION).set(generation as f64);
+    if ok {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        gauge!(LAST_RELOAD_SUCCESS).set(now);
+    }
+}
+
+/// The loaded GeoIP database's `build_epoch` (Unix seconds).
+pub fn geoip_build_epoch(epoch_seconds: u64) {
+    gauge!(GEOIP_BUILD).set(epoch_seconds as f64);
+}
+
+#[cfg(test)]
+mod tests;

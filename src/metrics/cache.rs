@@ -1,0 +1,164 @@
+//! Lock-free caches of metric handles keyed by configured names (zone origins, services).
+//!
+//! The query path looks a name up in an immutable map behind an `ArcSwap` (no lock, no
+//! allocation, no `Arc` clone) and finds a fixed array of lazily registered handles indexed
+//! by the positions of the other labels in their fixed lists. A miss copies the map once
+//! (names come from configuration, so misses stop after warm-up). The number of names is
+//! capped; names past the cap share the `other` entry, so a caller passing unbounded
+//! strings by mistake cannot grow memory or series without bound.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
+use metrics::Counter;
+
+use super::labels::{OTHER, POLICIES, QTYPES, RCODES, TRANSPORTS};
+
+/// Most distinct names one cache holds before sending new ones to `other`.
+pub const MAX_NAMES: usize = 1024;
+
+/// Handles for one name, created on first use of that name.
+pub struct Named<T> {
+    map: ArcSwap<HashMap<Box<str>, Arc<T>>>,
+}
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Self {
+            map: ArcSwap::from_pointee(HashMap::new()),
+        }
+    }
+}
+
+impl<T> Named<T> {
+    /// Run `f` on the handles of `name`, creating them with `make(name)` on first use.
+    pub fn with<R>(&self, name: &str, make: impl Fn(&str) -> T, f: impl FnOnce(&T) -> R) -> R {
+        let map = self.map.load();
+        if let Some(found) = map.get(name) {
+            return f(found);
+        }
+        let name = if map.len() >= MAX_NAMES { OTHER } else { name };
+        if let Some(found) = map.get(name) {
+            return f(found);
+        }
+        drop(map);
+        self.map.rcu(|old| {
+            let mut new = HashMap::clone(old);
+            new.entry(name.into())
+                .or_insert_with(|| Arc::new(make(name)));
+            new
+        });
+        match self.map.load().get(name) {
+            Some(found) => f(found),
+            None => f(&make(name)),
+        }
+    }
+
+    /// How many names have handles.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.map.load().len()
+    }
+}
+
+/// Cells of the query counter per zone: qtype × rcode × transport, each with `other`.
+pub const QUERY_CELLS: usize = (QTYPES.len() + 1) * (RCODES.len() + 1) * (TRANSPORTS.len() + 1);
+
+/// Cells of the decision counter per service: policy × outcome.
+pub const DECISION_CELLS: usize = (POLICIES.len() + 1) * super::Outcome::ALL.len();
+
+/// Position of a (qtype, rcode, transport) index triple in a zone's query cells.
+pub fn query_cell(qtype: usize, rcode: usize, transport: usize) -> usize {
+    (qtype * (RCODES.len() + 1) + rcode) * (TRANSPORTS.len() + 1) + transport
+}
+
+/// Position of a (policy, outcome) index pair in a service's decision cells.
+pub fn decision_cell(policy: usize, outcome: usize) -> usize {
+    policy * super::Outcome::ALL.len() + outcome
+}
+
+/// Lazily registered counters, one per cell.
+pub struct Cells<const N: usize>([OnceLock<Counter>; N]);
+
+impl<const N: usize> Default for Cells<N> {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| OnceLock::new()))
+    }
+}
+
+impl<const N: usize> Cells<N> {
+    /// Increment the counter at `cell`, registering it with `make` the first time.
+    pub fn increment(&self, cell: usize, make: impl FnOnce() -> Counter) {
+        if let Some(slot) = self.0.get(cell) {
+            slot.get_or_init(make).increment(1);
+        }
+    }
+}
+
+/// A zone's handles: its origin, query counters and per-service decision counters.
+pub struct ZoneHandles {
+    pub zone: Arc<str>,
+    pub queries: Cells<QUERY_CELLS>,
+    pub services: Named<ServiceHandles>,
+}
+
+impl ZoneHandles {
+    pub fn new(zone: &str) -> Self {
+        Self {
+            zone: zone.into(),
+            queries: Cells::default(),
+            services: Named::default(),
+        }
+    }
+}
+
+/// A service's handles: its name and decision counters.
+pub struct ServiceHandles {
+    pub service: Arc<str>,
+    pub decisions: Cells<DECISION_CELLS>,
+}
+
+impl ServiceHandles {
+    pub fn new(service: &str) -> Self {
+        Self {
+            service: service.into(),
+            decisions: Cells::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_distinct_and_in_range() {
+        let mut seen = std::collections::HashSet::new();
+        for q in 0..=QTYPES.len() {
+            for r in 0..=RCODES.len() {
+                for t in 0..=TRANSPORTS.len() {
+                    let c = query_cell(q, r, t);
+                    assert!(c < QUERY_CELLS);
+                    assert!(seen.insert(c));
+                }
+            }
+        }
+        assert_eq!(decision_cell(POLICIES.len(), 5), DECISION_CELLS - 1);
+    }
+
+    #[test]
+    fn names_are_capped_into_other() {
+        let named: Named<String> = Named::default();
+        for i in 0..MAX_NAMES + 10 {
+            let got = named.with(&format!("z{i}."), str::to_string, Clone::clone);
+            if i < MAX_NAMES {
+                assert_eq!(got, format!("z{i}."));
+            } else {
+                assert_eq!(got, OTHER);
+            }
+        }
+        assert_eq!(named.len(), MAX_NAMES + 1);
+        assert_eq!(named.with("z0.", |_| String::new(), Clone::clone), "z0.");
+    }
+}

@@ -1,0 +1,124 @@
+//! Tests of the recorder and the typed recording functions against rendered Prometheus text.
+
+use super::*;
+
+/// Handles registered before `install` are no-ops, so every test installs first.
+fn installed() -> PrometheusHandle {
+    install().expect("recorder installs")
+}
+
+fn rendered(handle: &PrometheusHandle) -> String {
+    handle.run_upkeep();
+    handle.render()
+}
+
+fn has_line(text: &str, prefix: &str) -> bool {
+    text.lines().any(|l| l.starts_with(prefix))
+}
+
+#[test]
+fn install_is_idempotent_and_describes_everything() {
+    let a = install().expect("first install");
+    let b = install().expect("second install");
+    a.run_upkeep();
+    let text = b.render();
+    assert!(text.contains(&format!(
+        "{BUILD_INFO}{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    )));
+    assert!(text.contains("# HELP meridian_config_reloads_total"));
+    assert!(has_line(
+        &text,
+        "meridian_config_reloads_total{result=\"error\"} "
+    ));
+}
+
+#[test]
+fn queries_are_counted_per_label_cell() {
+    let handle = installed();
+    for _ in 0..3 {
+        query(Some("q.test."), 28, 0, "udp", 0.000_02);
+    }
+    query(Some("q.test."), 9999, 77, "quic", 0.2);
+    query(None, 1, 5, "tcp", 0.000_001);
+    let text = rendered(&handle);
+    let line =
+        r#"meridian_queries_total{zone="q.test.",qtype="AAAA",rcode="NOERROR",transport="udp"} 3"#;
+    assert!(text.contains(line), "{text}");
+    let other =
+        r#"meridian_queries_total{zone="q.test.",qtype="other",rcode="other",transport="other"} 1"#;
+    assert!(text.contains(other));
+    assert!(text.contains(
+        r#"meridian_queries_total{zone="none",qtype="A",rcode="REFUSED",transport="tcp"} 1"#
+    ));
+    assert!(has_line(
+        &text,
+        r#"meridian_query_duration_seconds_bucket{transport="udp",le="0.000025"} "#
+    ));
+    assert!(!text.contains("quantile="), "histograms, not summaries");
+}
+
+#[test]
+fn decisions_carry_zone_service_policy_outcome() {
+    let handle = installed();
+    decision("d.test.", "www", "failover", Outcome::Failover);
+    decision("d.test.", "www", "failover", Outcome::Failover);
+    decision("d.test.", "api", "magic", Outcome::FailOpen);
+    let text = rendered(&handle);
+    assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="www",policy="failover",outcome="failover"} 2"#));
+    assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="api",policy="other",outcome="fail_open"} 1"#));
+}
+
+#[test]
+fn health_probe_reload_and_geoip_series() {
+    let handle = installed();
+    target_state("192.0.2.10/web", Status::Down, true);
+    health_transition("192.0.2.10/web", Status::Up, Status::Down);
+    health_transition("192.0.2.10/web", Status::Unknown, Status::Up);
+    probe("http", 0.03, Some("timeout"));
+    probe("gopher", 0.03, Some("weird"));
+    reload(true, 7);
+    geoip_build_epoch(1_700_000_000);
+    let text = rendered(&handle);
+    for line in [
+        r#"meridian_health_target_state{target="192.0.2.10/web",state="down"} 1"#,
+        r#"meridian_health_target_state{target="192.0.2.10/web",state="up"} 0"#,
+        r#"meridian_health_target_forced{target="192.0.2.10/web"} 1"#,
+        r#"meridian_health_transitions_total{target="192.0.2.10/web",direction="down"} 1"#,
+        r#"meridian_probe_failures_total{kind="http",reason="timeout"} 1"#,
+        r#"meridian_probe_failures_total{kind="other",reason="other"} 1"#,
+        r#"meridian_probe_duration_seconds_bucket{kind="http",le="0.05"} 1"#,
+        "meridian_geoip_build_timestamp_seconds 1700000000",
+    ] {
+        assert!(text.contains(line), "missing {line}\n{text}");
+    }
+    assert!(!text.contains(r#"direction="up""#));
+    assert!(has_line(&text, "meridian_config_generation "));
+    assert!(has_line(
+        &text,
+        "meridian_config_last_reload_success_timestamp_seconds "
+    ));
+}
+
+#[test]
+fn every_definition_is_named_and_labelled_consistently() {
+    let mut names = std::collections::HashSet::new();
+    for m in ALL {
+        assert!(m.name.starts_with("meridian_"), "{}", m.name);
+        assert!(names.insert(m.name), "duplicate {}", m.name);
+        assert_eq!(
+            m.kind == Kind::Counter,
+            m.name.ends_with("_total"),
+            "{}",
+            m.name
+        );
+        if m.kind == Kind::Histogram {
+            assert!(m.name.ends_with("_seconds"), "{}", m.name);
+        }
+        assert!(
+            !m.labels
+                .iter()
+                .any(|l| ["client", "name", "qname"].contains(l))
+        );
+    }
+}
