@@ -31,10 +31,22 @@ def query_file(workload):
     return os.path.join(OUT, f"{workload}.bin")
 
 
+MAX_QPS = 1_000_000  # with -l, bounds the count too: at most seconds x this many queries
+_file_sizes = {}
+
+
+def passes(workload, seconds):
+    """dnsperf -n: passes through the file allowing at most MAX_QPS x seconds queries."""
+    if workload not in _file_sizes:
+        _file_sizes[workload] = max(1, len(dnswire.read_messages(query_file(workload))))
+    return max(1, seconds * MAX_QPS // _file_sizes[workload])
+
+
 def dnsperf(port, workload, seconds, extra=(), tcp=False):
-    """Runs dnsperf on core 1; returns (parsed statistics, raw stdout)."""
+    """Runs dnsperf on core 1, bounded in time (-l) and count (-n); returns (statistics, stdout)."""
     cmd = ["taskset", "-c", "1", "dnsperf", "-B", "-d", query_file(workload), "-s", "127.0.0.1",
-           "-p", str(port), "-l", str(seconds), "-c", "1", "-q", "100", "-t", "2"]
+           "-p", str(port), "-l", str(seconds), "-n", str(passes(workload, seconds)),
+           "-c", "1", "-q", "100", "-t", "2"]
     if tcp:
         cmd += ["-m", "tcp"]
     cmd += list(extra)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Profiles Meridian on one workload (default: static) and writes the reports to bench/out/profile/:
+# Profiles Meridian on one workload (default: static) and writes the reports to bench/out/profile/WORKLOAD/:
 #   callgrind.txt  instructions per function (inclusive), measured under valgrind at 3,000 qps
 #                  for 15 s with start-up excluded (--instr-atstart=no, switched on once it answers)
 #   perf.txt       where the CPU time goes at full speed (perf record -e cpu-clock), by DSO and
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 workload="${1:-static}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 bin="$CARGO_TARGET_DIR/release/meridian"
-out=bench/out/profile
+out=bench/out/profile/$workload
 mkdir -p "$out"
 port=15353
 pids=()
