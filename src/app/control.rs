@@ -56,7 +56,7 @@ impl Control for AppControl {
                 };
                 let mut services: Vec<ServiceView> = zone
                     .nodes()
-                    .filter_map(|(_, node)| node.service.as_ref())
+                    .filter_map(|node| node.service.as_ref())
                     .map(|s| ServiceView {
                         name: s.name.to_string(),
                         policy: policy_name(s).to_string(),

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 /// Health of one target as the policies see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,7 +36,7 @@ pub struct TargetHealth {
 #[derive(Clone, Debug, Default)]
 pub struct HealthSnapshot {
     pub generation: u64,
-    targets: HashMap<Arc<str>, TargetHealth>,
+    targets: FxHashMap<Arc<str>, TargetHealth>,
 }
 
 impl HealthSnapshot {
@@ -46,7 +48,7 @@ impl HealthSnapshot {
     pub fn new(generation: u64, targets: HashMap<Arc<str>, TargetHealth>) -> Self {
         Self {
             generation,
-            targets,
+            targets: targets.into_iter().collect(),
         }
     }
 

@@ -1,10 +1,15 @@
 //! Compiled zones and the pure name lookup: longest-suffix zone match, delegations, wildcards.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
-use hickory_proto::rr::domain::Label;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+pub mod key;
+
+use key::{WireKey, key_of, wildcard_key};
 
 use crate::health::target::TargetSpec;
 use crate::policy::Service;
@@ -12,10 +17,10 @@ use crate::policy::Service;
 /// Every zone Meridian is authoritative for, keyed by origin (case-insensitive).
 #[derive(Debug, Default)]
 pub struct ZoneSet {
-    zones: HashMap<Name, Arc<Zone>>,
-    /// Smallest and largest label count of any origin, to bound the suffix walk.
-    min_labels: usize,
-    max_labels: usize,
+    zones: FxHashMap<Box<[u8]>, Arc<Zone>>,
+    /// The distinct label counts of the origins, longest first: the only suffixes worth
+    /// looking up.
+    depths: Vec<usize>,
 }
 
 /// Labels in a name, counting a leading `*` (hickory's `num_labels` leaves it out).
@@ -25,29 +30,27 @@ pub fn label_count(name: &Name) -> usize {
 
 impl ZoneSet {
     pub fn new(zones: impl IntoIterator<Item = Zone>) -> Self {
-        let zones: HashMap<Name, Arc<Zone>> = zones
+        let zones: FxHashMap<Box<[u8]>, Arc<Zone>> = zones
             .into_iter()
-            .map(|z| (z.origin.clone(), Arc::new(z)))
+            .map(|z| (key_of(&z.origin), Arc::new(z)))
             .collect();
-        let labels = zones.keys().map(label_count);
-        let min_labels = labels.clone().min().unwrap_or(0);
-        let max_labels = labels.max().unwrap_or(0);
-        Self {
-            zones,
-            min_labels,
-            max_labels,
-        }
+        let mut depths: Vec<usize> = zones.values().map(|z| label_count(&z.origin)).collect();
+        depths.sort_unstable_by(|a, b| b.cmp(a));
+        depths.dedup();
+        Self { zones, depths }
     }
 
     /// The zone with the longest origin that is a suffix of `name`.
     pub fn find(&self, name: &Name) -> Option<&Zone> {
-        let labels = label_count(name);
-        if self.zones.is_empty() || labels < self.min_labels {
-            return None;
-        }
-        (self.min_labels..=labels.min(self.max_labels))
-            .rev()
-            .find_map(|n| self.zones.get(&name.trim_to(n)))
+        self.find_key(&WireKey::new(name))
+    }
+
+    /// `find` for a name already turned into a key.
+    pub fn find_key(&self, key: &WireKey) -> Option<&Zone> {
+        self.depths
+            .iter()
+            .filter(|d| **d <= key.labels())
+            .find_map(|d| self.zones.get(key.suffix(*d)))
             .map(Arc::as_ref)
     }
 
@@ -82,7 +85,9 @@ pub struct Zone {
     /// TTL for negative answers: min(SOA TTL, SOA minimum).
     pub negative_ttl: u32,
     /// Every owner name and every empty non-terminal, case-insensitive.
-    nodes: HashMap<Name, Node>,
+    nodes: FxHashMap<Box<[u8]>, Node>,
+    /// Whether any name below the apex is a delegation (lookups must then walk the tree).
+    has_cuts: bool,
     /// The health targets this zone's pools ask to be probed.
     pub targets: Vec<TargetSpec>,
     /// The origin as text, for metric labels and status output.
@@ -125,7 +130,7 @@ pub enum Lookup<'z> {
     /// The name exists (directly or through a wildcard).
     Found { node: &'z Node, wildcard: bool },
     /// The name is at or below a zone cut: answer with a referral.
-    Referral { cut: &'z Name, node: &'z Node },
+    Referral { node: &'z Node },
     /// The name does not exist.
     NxDomain,
 }
@@ -136,42 +141,50 @@ impl Zone {
             RData::SOA(s) => soa.ttl.min(s.minimum),
             _ => soa.ttl,
         };
+        let has_cuts = nodes.values().any(|n| n.cut);
         Self {
             soa,
             negative_ttl,
+            has_cuts,
+            nodes: nodes.into_iter().map(|(k, v)| (key_of(&k), v)).collect(),
             name: origin.to_ascii().into(),
             origin,
-            nodes,
             targets: Vec::new(),
             source: String::new(),
         }
     }
 
     pub fn node(&self, name: &Name) -> Option<&Node> {
-        self.nodes.get(name)
+        self.nodes.get(WireKey::new(name).full())
     }
 
-    pub fn nodes(&self) -> impl Iterator<Item = (&Name, &Node)> {
-        self.nodes.iter()
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
     }
 
     /// Walk from the apex towards `qname` (which must be in this zone), stopping at cuts.
     /// `ds_at_cut` answers DS at the cut itself from the parent side, as RFC 4035 asks.
     pub fn lookup(&self, qname: &Name, ds_at_cut: bool) -> Lookup<'_> {
+        let key = WireKey::new(qname);
+        if !self.has_cuts
+            && let Some(node) = self.nodes.get(key.full())
+        {
+            return Lookup::Found {
+                node,
+                wildcard: false,
+            };
+        }
         let apex = label_count(&self.origin);
-        let depth = label_count(qname);
-        let mut encloser = &self.origin;
+        let depth = key.labels();
         for n in apex..=depth {
-            let (name, node) = match self.nodes.get_key_value(&qname.trim_to(n)) {
-                Some(found) => found,
-                None => return self.wildcard(encloser),
+            let Some(node) = self.nodes.get(key.suffix(n)) else {
+                return self.wildcard(key.suffix(n - 1));
             };
             if node.cut && n > apex && !(n == depth && ds_at_cut) {
-                return Lookup::Referral { cut: name, node };
+                return Lookup::Referral { node };
             }
-            encloser = name;
         }
-        match self.nodes.get(qname) {
+        match self.nodes.get(key.full()) {
             Some(node) => Lookup::Found {
                 node,
                 wildcard: false,
@@ -181,11 +194,9 @@ impl Zone {
     }
 
     /// RFC 4592: the source of synthesis is `*.<closest encloser>`.
-    fn wildcard(&self, encloser: &Name) -> Lookup<'_> {
-        let Ok(star) = Label::from_raw_bytes(b"*").and_then(|l| encloser.prepend_label(l)) else {
-            return Lookup::NxDomain;
-        };
-        match self.nodes.get(&star) {
+    fn wildcard(&self, encloser: &[u8]) -> Lookup<'_> {
+        let mut buf = [0; 258];
+        match self.nodes.get(wildcard_key(encloser, &mut buf)) {
             Some(node) => Lookup::Found {
                 node,
                 wildcard: true,
