@@ -9,5 +9,6 @@ pub mod response;
 pub mod server;
 pub mod service;
 pub mod udp;
+pub mod wire;
 
 pub use handler::{Handler, Snapshots, Transport};

@@ -2,11 +2,11 @@
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::client_subnet::ClientSubnet;
 use super::request::{Edns, Header};
 use super::resolve::Answer;
+use super::wire::{EncodeError, Writer};
 
 /// Largest reply to a client without EDNS over UDP (RFC 1035).
 pub const PLAIN_UDP_LIMIT: usize = 512;
@@ -78,9 +78,7 @@ fn write(reply: &Reply<'_>, records: bool, additional: bool, truncated: bool) ->
     ] {
         buf.extend_from_slice(&word.to_be_bytes());
     }
-    let mut encoder = BinEncoder::with_offset(&mut buf, 12);
-    let ok = emit_sections(&mut encoder, reply, records, additional);
-    if ok.is_err() {
+    if emit_sections(&mut buf, reply, records, additional).is_err() {
         // A record that cannot be encoded is a bug in our data, not the client's;
         // answer SERVFAIL rather than a corrupt packet.
         return servfail(reply);
@@ -92,25 +90,24 @@ fn write(reply: &Reply<'_>, records: bool, additional: bool, truncated: bool) ->
 }
 
 fn emit_sections(
-    encoder: &mut BinEncoder<'_>,
+    buf: &mut Vec<u8>,
     reply: &Reply<'_>,
     records: bool,
     additional: bool,
-) -> Result<(), hickory_proto::ProtoError> {
+) -> Result<(), EncodeError> {
+    let mut w = Writer::new(buf);
     if let Some((name, qtype, qclass)) = reply.question {
-        name.emit(encoder)?;
-        encoder.emit_u16(u16::from(qtype))?;
-        encoder.emit_u16(qclass)?;
+        w.question(name, qtype, qclass);
     }
     let a = reply.answer;
     if records {
         for r in a.answer.iter().chain(&a.authority) {
-            r.emit(encoder)?;
+            w.record(r)?;
         }
     }
     if additional {
         for r in &a.additional {
-            r.emit(encoder)?;
+            w.record(r)?;
         }
     }
     Ok(())

@@ -1,0 +1,160 @@
+//! Writing the sections of a reply: names compressed against the question, common RDATA
+//! written directly, the rest through hickory's encoder.
+
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+
+use crate::zone::key::WireKey;
+
+/// Largest message; longer output is an encoding error.
+const MAX: usize = 65_535;
+
+#[derive(Debug, thiserror::Error)]
+#[error("record cannot be encoded: {0}")]
+pub struct EncodeError(String);
+
+/// Appends to a reply buffer whose question name (if any) starts at offset 12.
+pub struct Writer<'a> {
+    buf: &'a mut Vec<u8>,
+    /// The question name's key and the buffer offset of each of its labels.
+    question: Option<(WireKey, [u16; 128])>,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(buf: &'a mut Vec<u8>) -> Self {
+        Self {
+            buf,
+            question: None,
+        }
+    }
+
+    /// The question section: the name as the client wrote it, type and class.
+    pub fn question(&mut self, name: &Name, qtype: RecordType, qclass: u16) {
+        let mut offsets = [0u16; 128];
+        for (slot, label) in offsets.iter_mut().zip(name.iter()) {
+            *slot = self.buf.len() as u16;
+            self.buf.push(label.len() as u8);
+            self.buf.extend_from_slice(label);
+        }
+        self.buf.push(0);
+        self.u16(u16::from(qtype));
+        self.u16(qclass);
+        self.question = Some((WireKey::new(name), offsets));
+    }
+
+    pub fn record(&mut self, r: &Record) -> Result<(), EncodeError> {
+        self.name(&r.name, true);
+        self.u16(u16::from(r.record_type()));
+        self.u16(u16::from(r.dns_class));
+        self.buf.extend_from_slice(&r.ttl.to_be_bytes());
+        let at = self.buf.len();
+        self.u16(0);
+        self.rdata(&r.data)?;
+        let len = self.buf.len() - at - 2;
+        if self.buf.len() > MAX {
+            return Err(EncodeError("message longer than 65535 bytes".into()));
+        }
+        self.buf[at..at + 2].copy_from_slice(&(len as u16).to_be_bytes());
+        Ok(())
+    }
+
+    fn u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    /// A name, as a pointer into the question for the longest shared suffix when allowed.
+    fn name(&mut self, name: &Name, compress: bool) {
+        let key = WireKey::new(name);
+        let shared = match (&self.question, compress) {
+            (Some((qkey, _)), true) => shared_suffix(&key, qkey),
+            _ => 0,
+        };
+        for label in name.iter().take(key.labels() - shared) {
+            self.buf.push(label.len() as u8);
+            self.buf.extend_from_slice(label);
+        }
+        match (&self.question, shared) {
+            (Some((qkey, offsets)), n) if n > 0 => {
+                let at = offsets[qkey.labels() - n];
+                self.u16(0xc000 | at);
+            }
+            _ => self.buf.push(0),
+        }
+    }
+
+    fn rdata(&mut self, data: &RData) -> Result<(), EncodeError> {
+        match data {
+            RData::A(a) => self.buf.extend_from_slice(&a.0.octets()),
+            RData::AAAA(a) => self.buf.extend_from_slice(&a.0.octets()),
+            RData::CNAME(n) => self.name(&n.0, true),
+            RData::NS(n) => self.name(&n.0, true),
+            RData::PTR(n) => self.name(&n.0, true),
+            RData::MX(mx) => {
+                self.u16(mx.preference);
+                self.name(&mx.exchange, true);
+            }
+            RData::SOA(soa) => {
+                self.name(&soa.mname, true);
+                self.name(&soa.rname, true);
+                for v in [
+                    soa.serial,
+                    soa.refresh as u32,
+                    soa.retry as u32,
+                    soa.expire as u32,
+                    soa.minimum,
+                ] {
+                    self.buf.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            other => {
+                let mut tmp = Vec::with_capacity(64);
+                let mut encoder = BinEncoder::new(&mut tmp);
+                other
+                    .emit(&mut encoder)
+                    .map_err(|e| EncodeError(e.to_string()))?;
+                self.buf.extend_from_slice(&tmp);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many trailing labels two keys share.
+fn shared_suffix(a: &WireKey, b: &WireKey) -> usize {
+    let max = a.labels().min(b.labels());
+    (1..=max)
+        .rev()
+        .find(|n| a.suffix(*n) == b.suffix(*n))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::rdata::{A, CNAME, MX, TXT};
+
+    #[test]
+    fn compressed_records_round_trip() {
+        let q = Name::from_ascii("WwW.example.test.").unwrap();
+        let mut buf = vec![0, 1, 0x84, 0, 0, 1, 0, 4, 0, 0, 0, 0];
+        let mut w = Writer::new(&mut buf);
+        w.question(&q, RecordType::A, 1);
+        let other = Name::from_ascii("mail.example.test.").unwrap();
+        let records = [
+            Record::from_rdata(q.clone(), 60, RData::CNAME(CNAME(other.clone()))),
+            Record::from_rdata(other.clone(), 60, RData::A(A::new(192, 0, 2, 1))),
+            Record::from_rdata(q.clone(), 60, RData::MX(MX::new(10, other.clone()))),
+            Record::from_rdata(q.clone(), 60, RData::TXT(TXT::new(vec!["hi".into()]))),
+        ];
+        for r in &records {
+            w.record(r).unwrap();
+        }
+        let m = Message::from_vec(&buf).unwrap();
+        assert_eq!(m.answers.len(), 4);
+        assert_eq!(m.answers[0].name.to_ascii(), "WwW.example.test.");
+        assert_eq!(m.answers[1].name, other);
+        assert_eq!(m.answers[3].data, records[3].data);
+        assert!(buf.len() < 120, "names compressed: {} bytes", buf.len());
+    }
+}
