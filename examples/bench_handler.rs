@@ -33,6 +33,7 @@ fn main() {
         zones: ArcSwap::from_pointee(zones),
         health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
         geo: Arc::new(geo),
+        latency: Arc::new(meridian::latency::Live::default()),
     });
     let handler = Handler::new(snapshots, 1232);
     let cases = [
