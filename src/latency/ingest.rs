@@ -68,7 +68,7 @@ impl Default for IngestConfig {
             table: TableConfig::default(),
             import_file: None,
             state_file: None,
-            import_poll: Duration::from_secs(5),
+            import_poll: Duration::from_secs(1),
             persist_every: Duration::from_secs(300),
             expire_every: Duration::from_secs(60),
             fold_every: Duration::from_millis(250),
