@@ -50,7 +50,9 @@ pub struct Api {
 impl Api {
     pub fn new(token: String, timeout: Duration) -> Result<Self, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // No proxy: agents talk to their servers directly, whatever the environment says.
         let http = reqwest::Client::builder()
+            .no_proxy()
             .timeout(timeout)
             .user_agent(concat!("meridian-agent/", env!("CARGO_PKG_VERSION")))
             .build()?;

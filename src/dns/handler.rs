@@ -115,7 +115,7 @@ impl Handler {
                 health: &health,
                 latency: crate::policy::LatencyView {
                     table: &latency,
-                    now: crate::latency::unix_now(),
+                    now: self.snapshots.latency.now(),
                 },
                 rng: &mut rng,
                 trace: None,

@@ -214,6 +214,7 @@ impl Writer {
                 _ = expire.tick() => self.expire(),
                 _ = persist.tick() => self.persist().await,
                 _ = fold.tick() => {
+                    self.live.tick();
                     self.live.busiest.fold();
                     metrics::latency_tracked(self.live.busiest.tracked());
                 },

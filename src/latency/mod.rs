@@ -21,6 +21,7 @@ pub mod topn;
 
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
@@ -92,11 +93,14 @@ impl Busiest {
     }
 }
 
-/// What the query path shares with the latency writer: the published table and the
-/// busiest-network tracker.
+/// What the query path shares with the latency writer: the published table, the
+/// busiest-network tracker, and a coarse clock.
 pub struct Live {
     pub table: ArcSwap<LatencyTable>,
     pub busiest: Busiest,
+    /// Unix seconds, advanced by the writer several times a second, so queries read the
+    /// time with one relaxed load instead of a clock call.
+    clock: AtomicU64,
 }
 
 impl Live {
@@ -105,7 +109,18 @@ impl Live {
         Self {
             busiest: Busiest::new(config.prefixes, top_capacity),
             table: ArcSwap::from_pointee(LatencyTable::new(config)),
+            clock: AtomicU64::new(unix_now()),
         }
+    }
+
+    /// The coarse time (Unix seconds) for the query path.
+    pub fn now(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
+    }
+
+    /// Advances the coarse clock (the writer calls this on its timer).
+    pub fn tick(&self) {
+        self.clock.store(unix_now(), Ordering::Relaxed);
     }
 
     /// Query path: note the networks of one query.

@@ -94,6 +94,10 @@ impl Seen {
     pub fn drain(&self, out: &mut Vec<NetKey>) {
         for ring in self.rings.iter() {
             for slot in ring.slots.iter() {
+                // Read first: empty slots are not written, so their lines stay shared.
+                if slot.load(Ordering::Relaxed) == 0 {
+                    continue;
+                }
                 if let Some(key) = NetKey::from_raw(slot.swap(0, Ordering::Relaxed)) {
                     out.push(key);
                 }
