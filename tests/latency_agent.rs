@@ -154,7 +154,8 @@ async fn the_global_rate_cap_holds_across_concurrent_probes() {
             .iter()
             .take_while(|u| **u <= *t + Duration::from_secs(1))
             .count();
-        assert!(window <= 10 + 25 + 2, "{window} probes within one second");
+        // Token bucket: burst 10 + 25/s; a little slack for scheduling stalls on a busy host.
+        assert!(window <= 10 + 25 + 5, "{window} probes within one second");
     }
 }
 

@@ -18,10 +18,8 @@
 //! network when an estimate was needed (the client's whole source prefix when it is not in
 //! the database); never more than the source prefix.
 
-use std::fmt;
 use std::sync::Arc;
 
-use ipnet::IpNet;
 use rand::Rng;
 
 use crate::geo::Locate;
@@ -30,6 +28,7 @@ use crate::latency::{LatencyTable, Rtt};
 use super::eligibility::Pass;
 use super::eval::Eval;
 use super::explain::{Event, ScopeInput};
+pub use super::latency_trace::{Basis, LatencyEvent};
 use super::model::{DatacenterId, PoolId};
 use super::nearest::{Ranked, biased_km, haversine_km};
 use super::rendezvous::{bytes_hash, mix};
@@ -118,36 +117,6 @@ impl LatencyView<'static> {
     }
 }
 
-/// What a candidate's RTT is based on.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Basis {
-    Measured { samples: u32, age_secs: u64 },
-    Estimated { distance_km: f64, effective_km: f64 },
-    Unknown,
-}
-
-/// Trace events of the `latency` policy.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LatencyEvent {
-    Network {
-        network: IpNet,
-        measured: usize,
-    },
-    Datacenter {
-        name: Option<Arc<str>>,
-        rtt_ms: Option<f64>,
-        basis: Basis,
-        tied: bool,
-    },
-    Tolerance {
-        best_ms: f64,
-        within_ms: f64,
-        tied: usize,
-        ties: Ties,
-    },
-    Steered(RttSource),
-}
-
 /// The ranking and, per ranked datacenter, where its RTT came from.
 pub(super) struct Ranking {
     pub ranked: Vec<Ranked>,
@@ -156,8 +125,12 @@ pub(super) struct Ranking {
 
 struct Candidate {
     dc: Option<DatacenterId>,
+    name: Option<Arc<str>>,
     rtt: Option<f64>,
     basis: Basis,
+    tied: bool,
+    /// Tie-break hash of the client network and the datacenter name.
+    score: u64,
 }
 
 /// Ranks candidate datacenters by RTT for the client, recording the scope it relies on.
@@ -176,11 +149,13 @@ pub(super) fn rank<R: Rng + ?Sized>(
     for m in members.filter(|m| ev.want.accepts(&m.answer)) {
         let dc = judge.dc_of(m);
         if !cands.iter().any(|c| c.dc == dc) {
-            let basis = Basis::Unknown;
             cands.push(Candidate {
                 dc,
+                name: ev.service.datacenter(dc).map(|d| d.name.clone()),
                 rtt: None,
-                basis,
+                basis: Basis::Unknown,
+                tied: false,
+                score: 0,
             });
         }
     }
@@ -206,12 +181,12 @@ fn measure<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, p: &LatencyPolicy, cands: 
     let key = prefixes.key(ev.client.addr);
     let mut measured = 0;
     for c in cands.iter_mut() {
-        let Some(dc) = ev.service.datacenter(c.dc) else {
+        let Some(name) = &c.name else {
             continue;
         };
         let rtt: Option<Rtt> = view
             .table
-            .dc_index(&dc.name)
+            .dc_index(name)
             .and_then(|i| view.table.rtt(key, i, view.now))
             .filter(|r| r.samples >= p.min_samples);
         if let Some(r) = rtt {
@@ -262,42 +237,24 @@ fn estimate<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, geo: &dyn Locate, cands: 
 }
 
 /// Sorts candidates: ties with the best first (by hash or order), then by RTT, unknown
-/// RTTs, and members without a datacenter last.
+/// RTTs, and members without a datacenter last; notes the ranking and its scope.
 fn order<R: Rng + ?Sized>(
     ev: &mut Eval<'_, '_, R>,
     p: &LatencyPolicy,
-    cands: Vec<Candidate>,
+    mut cands: Vec<Candidate>,
 ) -> Ranking {
     let best = cands.iter().filter_map(|c| c.rtt).min_by(f64::total_cmp);
     let within = best.map_or(0.0, |b| p.tolerance_ms.max(b * p.tolerance_percent / 100.0));
-    let is_tied = |c: &Candidate| matches!((c.rtt, best), (Some(r), Some(b)) if r <= b + within);
     let key = ev.latency.table.prefixes().key(ev.client.addr);
-    let names: Vec<Option<Arc<str>>> = cands
-        .iter()
-        .map(|c| ev.service.datacenter(c.dc).map(|d| d.name.clone()))
-        .collect();
-    let score = |i: usize| {
-        let name = names[i].as_deref().unwrap_or("");
-        mix(key.raw() ^ bytes_hash(name.as_bytes()))
-    };
-    let tied_count = cands.iter().filter(|c| is_tied(c)).count();
-    let mut idx: Vec<usize> = (0..cands.len()).collect();
-    idx.sort_by(|&a, &b| {
-        let (ca, cb) = (&cands[a], &cands[b]);
-        let class = |c: &Candidate| match (c.dc, is_tied(c), c.rtt) {
-            (None, ..) => 3,
-            (_, true, _) => 0,
-            (_, false, Some(_)) => 1,
-            (_, false, None) => 2,
-        };
-        class(ca).cmp(&class(cb)).then_with(|| match class(ca) {
-            0 if p.ties == Ties::Hash => score(b).cmp(&score(a)),
-            1 => ca.rtt.unwrap_or(0.0).total_cmp(&cb.rtt.unwrap_or(0.0)),
-            _ => a.cmp(&b),
-        })
-    });
+    for c in &mut cands {
+        c.tied = c.dc.is_some() && matches!((c.rtt, best), (Some(r), Some(b)) if r <= b + within);
+        let name = c.name.as_deref().unwrap_or("");
+        c.score = mix(key.raw() ^ bytes_hash(name.as_bytes()));
+    }
+    let tied = cands.iter().filter(|c| c.tied).count();
+    sort(&mut cands, p.ties);
     if let Some(best_ms) = best {
-        if tied_count > 1 && p.ties == Ties::Hash {
+        if tied > 1 && p.ties == Ties::Hash {
             let bits = ev.latency.table.prefixes().of(ev.client.addr);
             ev.need(ScopeInput::LatencyNetwork, bits);
         }
@@ -306,31 +263,47 @@ fn order<R: Rng + ?Sized>(
             Event::Latency(LatencyEvent::Tolerance {
                 best_ms,
                 within_ms: within,
-                tied: tied_count,
+                tied,
                 ties,
             })
         });
     }
     if ev.tracing() {
-        for &i in &idx {
-            let c = &cands[i];
+        for c in &cands {
             let event = LatencyEvent::Datacenter {
-                name: names[i].clone(),
+                name: c.name.clone(),
                 rtt_ms: c.rtt,
                 basis: c.basis,
-                tied: tied_count > 1 && is_tied(c) && c.dc.is_some(),
+                tied: tied > 1 && c.tied,
             };
             ev.note(|| Event::Latency(event));
         }
     }
     let source = |c: &Candidate| match c.basis {
-        Basis::Measured { .. } => Some(RttSource::Measured),
-        Basis::Estimated { .. } | Basis::Unknown => Some(RttSource::Estimated),
+        Basis::Measured { .. } => RttSource::Measured,
+        Basis::Estimated { .. } | Basis::Unknown => RttSource::Estimated,
     };
     Ranking {
-        ranked: idx.iter().map(|&i| (cands[i].dc, None)).collect(),
-        sources: idx.iter().map(|&i| source(&cands[i])).collect(),
+        ranked: cands.iter().map(|c| (c.dc, None)).collect(),
+        sources: cands.iter().map(|c| Some(source(c))).collect(),
     }
+}
+
+/// Stable sort into rank order; equal keys keep configuration order.
+fn sort(cands: &mut [Candidate], ties: Ties) {
+    let class = |c: &Candidate| match (c.dc, c.tied, c.rtt) {
+        (None, ..) => 3,
+        (_, true, _) => 0,
+        (_, false, Some(_)) => 1,
+        (_, false, None) => 2,
+    };
+    cands.sort_by(|a, b| {
+        class(a).cmp(&class(b)).then_with(|| match class(a) {
+            0 if ties == Ties::Hash => b.score.cmp(&a.score),
+            1 => a.rtt.unwrap_or(0.0).total_cmp(&b.rtt.unwrap_or(0.0)),
+            _ => std::cmp::Ordering::Equal,
+        })
+    });
 }
 
 /// Tries (datacenter, pool) pairs in rank order; on an answer, records the RTT source of
@@ -357,70 +330,6 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
         ev.note(|| Event::Latency(LatencyEvent::Steered(source)));
     }
     Some(outcome)
-}
-
-impl fmt::Display for LatencyEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LatencyEvent::Network { network, measured } => write!(
-                f,
-                "latency: client network {network}, {measured} datacenter(s) measured"
-            ),
-            LatencyEvent::Tolerance {
-                best_ms,
-                within_ms,
-                tied,
-                ties,
-            } => {
-                let by = match ties {
-                    Ties::Hash => "a hash of the client network",
-                    Ties::Order => "configuration order",
-                };
-                write!(
-                    f,
-                    "best RTT {best_ms:.1} ms, tolerance {within_ms:.1} ms: {tied} datacenter(s) tie for best"
-                )?;
-                if *tied > 1 {
-                    write!(f, ", ordered by {by}")?;
-                }
-                Ok(())
-            }
-            LatencyEvent::Datacenter {
-                name,
-                rtt_ms,
-                basis,
-                tied,
-            } => {
-                let name = name.as_deref().unwrap_or("(no datacenter)");
-                let tie = if *tied { " [tie]" } else { "" };
-                match (rtt_ms, basis) {
-                    (Some(ms), Basis::Measured { samples, age_secs }) => write!(
-                        f,
-                        "datacenter {name}: {ms:.1} ms measured ({samples} samples, age {age_secs} s){tie}"
-                    ),
-                    (
-                        Some(ms),
-                        Basis::Estimated {
-                            distance_km,
-                            effective_km,
-                        },
-                    ) => write!(
-                        f,
-                        "datacenter {name}: {ms:.1} ms estimated from {distance_km:.0} km (biased {effective_km:.0} km){tie}"
-                    ),
-                    _ => write!(f, "datacenter {name}: RTT unknown"),
-                }
-            }
-            LatencyEvent::Steered(RttSource::Measured) => {
-                write!(f, "steered by measured RTT")
-            }
-            LatencyEvent::Steered(RttSource::Estimated) => write!(
-                f,
-                "steered by estimated RTT (no measurement for this network and datacenter; \
-                 fallback 2 x km / {FIBRE_KM_PER_MS} km/ms x {PATH_FACTOR} + {BASE_MS} ms)"
-            ),
-        }
-    }
 }
 
 #[cfg(test)]

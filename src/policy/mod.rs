@@ -49,6 +49,7 @@ mod eval;
 pub mod explain;
 pub mod geo;
 pub mod latency;
+mod latency_trace;
 pub mod model;
 pub mod nearest;
 mod plan;
