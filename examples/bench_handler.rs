@@ -33,6 +33,11 @@ fn main() {
         zones: ArcSwap::from_pointee(zones),
         health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
         geo: Arc::new(geo),
+        // Default settings: busiest-network tracking on, as a server runs.
+        latency: Arc::new(meridian::latency::Live::new(
+            meridian::latency::TableConfig::default(),
+            10_000,
+        )),
     });
     let handler = Handler::new(snapshots, 1232);
     let cases = [

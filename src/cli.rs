@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check` and `--version`.
+//! The command line: `serve`, `check`, `explain`, `agent` and `--version`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -50,4 +50,6 @@ pub enum Command {
         #[arg(long)]
         zones: Option<PathBuf>,
     },
+    /// Measure RTT from this datacenter to the client networks servers name, and report it.
+    Agent(crate::agent::AgentArgs),
 }

@@ -3,8 +3,10 @@
 //! Modules:
 //! - `config`: server settings and zone policy files (serde mirror, then compile collecting every error).
 //! - `zone`: compiled zones and the pure name lookup (longest-suffix zone match, wildcards, delegations).
-//! - `policy`: pure steering policies (failover, weighted, geo, nearest) producing a decision.
+//! - `policy`: pure steering policies (failover, weighted, geo, nearest, latency) producing a decision.
 //! - `health`: probes, the single tracker that owns rise/fall, and the published snapshot.
+//! - `latency`: measured client-network RTT per datacenter (the table, its writer, the
+//!   busiest networks) and `agent`: the `meridian agent` mode that measures it.
 //! - `geo`: client location through the `Locate` seam and the MaxMind-format reader.
 //! - `dns`: wire parsing, the synchronous `resolve()`, response encoding and the socket loops.
 //! - `app`, `cli`, `signals`: wiring, the command line and process signals.
@@ -15,12 +17,14 @@
 //! `dns::response` encodes with AA, SOA for negatives, the ECS scope and the size cap.
 
 pub mod admin;
+pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod geo;
 pub mod health;
+pub mod latency;
 pub mod metrics;
 pub mod policy;
 pub mod signals;

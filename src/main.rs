@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             };
             explain(config.as_deref(), args)
         }
+        Command::Agent(args) => meridian::agent::main(args),
     }
 }
 

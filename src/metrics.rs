@@ -26,6 +26,7 @@
 
 mod cache;
 pub mod labels;
+mod latency;
 
 use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,6 +36,9 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 use tokio_util::sync::CancellationToken;
 
 pub use cache::MAX_NAMES;
+pub use latency::{
+    latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
+};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::health::Status;
@@ -57,6 +61,12 @@ pub const RELOADS: &str = "meridian_config_reloads_total";
 pub const GENERATION: &str = "meridian_config_generation";
 pub const LAST_RELOAD_SUCCESS: &str = "meridian_config_last_reload_success_timestamp_seconds";
 pub const GEOIP_BUILD: &str = "meridian_geoip_build_timestamp_seconds";
+pub const LATENCY_NETWORKS: &str = "meridian_latency_networks";
+pub const LATENCY_ESTIMATES: &str = "meridian_latency_estimates";
+pub const LATENCY_SAMPLES: &str = "meridian_latency_samples_total";
+pub const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
+pub const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
+pub const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
 
 /// Query handling time: 5 µs to 50 ms (answers are computed in memory).
 pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
@@ -103,7 +113,7 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 13] = [
+pub const ALL: [MetricDef; 19] = [
     def(
         BUILD_INFO,
         Kind::Gauge,
@@ -181,6 +191,42 @@ pub const ALL: [MetricDef; 13] = [
         Kind::Gauge,
         &[],
         "Build time (build_epoch) of the loaded GeoIP database, Unix seconds.",
+    ),
+    def(
+        LATENCY_NETWORKS,
+        Kind::Gauge,
+        &[],
+        "Client networks in the published latency table.",
+    ),
+    def(
+        LATENCY_ESTIMATES,
+        Kind::Gauge,
+        &[],
+        "Network x datacenter RTT estimates in the published latency table.",
+    ),
+    def(
+        LATENCY_SAMPLES,
+        Kind::Counter,
+        &["source", "result"],
+        "Latency measurements ingested, by source (agent, import, api, state) and result (accepted, rejected).",
+    ),
+    def(
+        LATENCY_EVICTIONS,
+        Kind::Counter,
+        &[],
+        "Client networks evicted from the latency table because it reached its cap.",
+    ),
+    def(
+        LATENCY_DECISIONS,
+        Kind::Counter,
+        &["source"],
+        "Latency policy decisions by where the chosen datacenter's RTT came from (measured or estimated).",
+    ),
+    def(
+        LATENCY_TRACKED,
+        Kind::Gauge,
+        &[],
+        "Client networks in the busiest-networks summary that agents are given to measure.",
     ),
 ];
 
@@ -269,6 +315,7 @@ fn describe() {
     for result in ["ok", "error"] {
         counter!(RELOADS, "result" => result).increment(0);
     }
+    latency::zeroes();
 }
 
 /// Fold histogram samples into buckets every [`UPKEEP_INTERVAL`] until `cancel` fires.

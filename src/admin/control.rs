@@ -32,6 +32,37 @@ pub trait Control: Send + Sync + 'static {
     fn clear_override(&self, selector: &str) -> Result<(), ControlError>;
     /// True once zones are loaded and every known target has been probed (or timed out).
     fn ready(&self) -> bool;
+
+    /// The `limit` busiest client networks for an agent in `datacenter` to measure.
+    fn latency_targets(
+        &self,
+        _datacenter: Option<&str>,
+        _limit: usize,
+    ) -> Result<super::latency::TargetsView, ControlError> {
+        Err(latency_unavailable())
+    }
+
+    /// An agent's samples, `{"datacenter", "samples": [...]}` (blocking pool).
+    fn latency_samples(&self, _body: &str) -> Result<crate::latency::Applied, ControlError> {
+        Err(latency_unavailable())
+    }
+
+    /// A bulk import of CSV or JSON rows (blocking pool).
+    fn latency_import(&self, _body: &str) -> Result<crate::latency::Applied, ControlError> {
+        Err(latency_unavailable())
+    }
+
+    /// The latency table's size and settings, and one network's estimates.
+    fn latency(
+        &self,
+        _network: Option<IpNet>,
+    ) -> Result<super::latency::LatencySummary, ControlError> {
+        Err(latency_unavailable())
+    }
+}
+
+fn latency_unavailable() -> ControlError {
+    ControlError::Unavailable("latency steering is not available in this server".into())
 }
 
 /// Why a control call was refused; each maps to an HTTP status.

@@ -10,6 +10,7 @@
 //! | `POST /v1/reload` | always | 200 `{"generation":n}`, 422 with every error |
 //! | `POST /v1/overrides` `{"selector","state":"up|down|drain"}` | always | 200 |
 //! | `DELETE /v1/overrides/{selector}`, `POST /v1/overrides/clear` `{"selector"}` | always | 200 |
+//! | `/v1/latency/...` | see [`latency`] | latency targets, samples, import and view |
 //!
 //! "always": `Authorization: Bearer <token>` is required (401 without, 403 when wrong, 403
 //! when no token is configured). "reads": the same, only when `protect_reads` is set.
@@ -19,6 +20,7 @@
 mod auth;
 mod control;
 mod error;
+pub mod latency;
 mod routes;
 
 use std::sync::Arc;
@@ -104,6 +106,12 @@ pub fn router(
             "/v1/overrides/{*selector}",
             delete(routes::clear_override_path),
         )
+        .route("/v1/latency/targets", get(latency::targets))
+        .route("/v1/latency/samples", post(latency::samples))
+        .route(
+            "/v1/latency/import",
+            post(latency::import).layer(DefaultBodyLimit::max(latency::IMPORT_LIMIT)),
+        )
         .route_layer(middleware::from_fn_with_state(
             auth.clone(),
             auth::require_token,
@@ -113,6 +121,7 @@ pub fn router(
         .route("/v1/zones", get(routes::zones))
         .route("/v1/health", get(routes::health))
         .route("/v1/explain", get(routes::explain))
+        .route("/v1/latency", get(latency::view))
         .route("/metrics", get(routes::metrics))
         .route_layer(middleware::from_fn_with_state(auth, auth::guard_reads));
     let probes = Router::new()

@@ -36,7 +36,9 @@ pub struct Shared {
 type ApiResult<T> = Result<T, ApiError>;
 
 /// Run a control call that may block on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|_| ApiError::internal("the control call panicked or was cancelled"))

@@ -111,7 +111,12 @@ impl Control for AppControl {
         let snapshots = &self.shared.snapshots;
         let zones = snapshots.zones.load();
         let health = with_down(&snapshots.health.load(), &request.down);
-        let e = explain(&zones, snapshots.geo.as_ref(), &health, question);
+        let table = snapshots.latency.table.load();
+        let latency = crate::policy::LatencyView {
+            table: &table,
+            now: crate::latency::unix_now(),
+        };
+        let e = explain(&zones, snapshots.geo.as_ref(), &health, latency, question);
         let a = &e.answer;
         let outcome = match &a.decision {
             Some((_, _, o)) => outcome_word(*o).to_string(),
@@ -163,6 +168,32 @@ impl Control for AppControl {
 
     fn ready(&self) -> bool {
         self.shared.health.is_ready()
+    }
+
+    fn latency_targets(
+        &self,
+        datacenter: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::admin::latency::TargetsView, ControlError> {
+        let zones = self.shared.snapshots.zones.load();
+        self.shared.latency.targets(&zones, datacenter, limit)
+    }
+
+    fn latency_samples(&self, body: &str) -> Result<crate::latency::Applied, ControlError> {
+        let zones = self.shared.snapshots.zones.load();
+        self.shared.latency.samples(&zones, body)
+    }
+
+    fn latency_import(&self, body: &str) -> Result<crate::latency::Applied, ControlError> {
+        let zones = self.shared.snapshots.zones.load();
+        self.shared.latency.import(&zones, body)
+    }
+
+    fn latency(
+        &self,
+        network: Option<ipnet::IpNet>,
+    ) -> Result<crate::admin::latency::LatencySummary, ControlError> {
+        Ok(self.shared.latency.summary(network))
     }
 }
 

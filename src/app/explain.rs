@@ -32,7 +32,13 @@ pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, Start
     let question = question(&args)?;
     let health =
         crate::dns::explain::with_down(&crate::health::HealthSnapshot::empty(), &args.down);
-    let explanation = crate::dns::explain::explain(&zones, geo.as_ref(), &health, question);
+    let table = crate::latency::ingest::load_offline(&super::latency::ingest_config(config));
+    let latency = crate::policy::LatencyView {
+        table: &table,
+        now: crate::latency::unix_now(),
+    };
+    let explanation =
+        crate::dns::explain::explain(&zones, geo.as_ref(), &health, latency, question);
     Ok(explanation.to_string())
 }
 

@@ -2,6 +2,7 @@
 
 mod control;
 mod explain;
+mod latency;
 
 pub use explain::{ExplainArgs, explain};
 
@@ -45,6 +46,8 @@ pub struct Shared {
     pub config: ServerConfig,
     pub snapshots: Arc<Snapshots>,
     pub health: HealthHandle,
+    /// The latency writer and the representative map agents are given.
+    pub latency: latency::Latency,
     scheduler: Mutex<Health>,
     generation: AtomicU64,
     last_reload: Mutex<Option<ReloadView>>,
@@ -98,10 +101,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let geo = open_geo(&config, &cancel, &tracker)?;
     let health = Health::start(health_config(&config), zones.targets(), &cancel, &tracker)
         .context("starting health checks")?;
+    let latency = latency::Latency::start(&config, &cancel, &tracker);
     let snapshots = Arc::new(Snapshots {
         zones: ArcSwap::from_pointee(zones),
         health: health.handle().snapshots(),
         geo,
+        latency: latency.live().clone(),
     });
     let listen = Listen {
         udp: config.udp_addresses(),
@@ -118,6 +123,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let (udp_addrs, tcp_addrs) = (bound.udp_addrs.clone(), bound.tcp_addrs.clone());
     let shared = Arc::new(Shared {
         health: health.handle(),
+        latency,
         snapshots: snapshots.clone(),
         scheduler: Mutex::new(health),
         generation: AtomicU64::new(1),

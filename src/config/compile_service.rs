@@ -93,14 +93,18 @@ pub fn compile_service(
         },
         "weighted" => weighted(f, needs_pools(errors), &mut local, errors),
         "geo" => Policy::Geo(geo(f, listed.as_deref(), &mut local, errors, read)?),
+        "latency" => super::compile_latency::latency(f, needs_pools(errors), errors),
         other => {
             errors.at(
                 f.policy.span(),
-                format!("unknown policy `{other}`; expected failover, weighted, geo or nearest"),
+                format!(
+                    "unknown policy `{other}`; expected failover, weighted, geo, nearest or latency"
+                ),
             );
             return None;
         }
     };
+    super::compile_latency::only_for_latency(f, &policy, errors);
     check_families(&local.pools, file, errors);
     let service = Service {
         name: owner.to_ascii().into(),

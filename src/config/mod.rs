@@ -2,6 +2,7 @@
 
 pub mod compile;
 pub mod compile_check;
+pub mod compile_latency;
 pub mod compile_pool;
 pub mod compile_service;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Server settings: a TOML file, `MERIDIAN_*` environment overrides and embedded defaults.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,24 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `meridian=debug`.
     pub log_level: String,
+    // --- latency steering (see docs/latency.md) ---
+    /// Client network prefix lengths of the latency table (IPv4 8..=32, IPv6 16..=62).
+    pub latency_prefix_v4: u8,
+    pub latency_prefix_v6: u8,
+    /// Most client networks kept in the latency table (the least useful go first).
+    pub latency_max_networks: usize,
+    /// RTT estimates older than this are ignored and dropped (seconds, 60..=2592000).
+    pub latency_max_age_secs: u64,
+    /// Weight of one new sample in the RTT moving average, (0, 1].
+    pub latency_ewma_alpha: f64,
+    /// Busiest client networks tracked for agents to measure; 0 = tracking off.
+    pub latency_top_networks: usize,
+    /// CSV or JSON measurements (`network,datacenter,rtt_ms,samples`), re-read on change; empty = none.
+    pub latency_import: PathBuf,
+    /// The latency table persisted here and read back at start; empty = not persisted.
+    pub latency_state_file: PathBuf,
+    /// Network → address agents probe instead of its first usable address (`IP` or `IP:PORT`).
+    pub latency_representatives: BTreeMap<String, String>,
 }
 
 /// A string kept out of `Debug` output (tokens).
@@ -97,6 +116,15 @@ impl Default for ServerConfig {
             admin_protect_reads: false,
             log_format: LogFormat::Text,
             log_level: "info".to_string(),
+            latency_prefix_v4: 24,
+            latency_prefix_v6: 48,
+            latency_max_networks: 1_000_000,
+            latency_max_age_secs: 86_400,
+            latency_ewma_alpha: 0.3,
+            latency_top_networks: 10_000,
+            latency_import: PathBuf::new(),
+            latency_state_file: PathBuf::new(),
+            latency_representatives: BTreeMap::new(),
         }
     }
 }
@@ -152,6 +180,24 @@ impl ServerConfig {
                 }
             }
             "LOG_LEVEL" => self.log_level = value.to_string(),
+            "LATENCY_PREFIX_V4" => self.latency_prefix_v4 = parse(value)?,
+            "LATENCY_PREFIX_V6" => self.latency_prefix_v6 = parse(value)?,
+            "LATENCY_MAX_NETWORKS" => self.latency_max_networks = parse(value)?,
+            "LATENCY_MAX_AGE_SECS" => self.latency_max_age_secs = parse(value)?,
+            "LATENCY_EWMA_ALPHA" => self.latency_ewma_alpha = parse(value)?,
+            "LATENCY_TOP_NETWORKS" => self.latency_top_networks = parse(value)?,
+            "LATENCY_IMPORT" => self.latency_import = PathBuf::from(value),
+            "LATENCY_STATE_FILE" => self.latency_state_file = PathBuf::from(value),
+            "LATENCY_REPRESENTATIVES" => {
+                self.latency_representatives = value
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|pair| match pair.split_once('=') {
+                        Some((n, a)) => Ok((n.trim().to_string(), a.trim().to_string())),
+                        None => Err(format!("expected NETWORK=ADDRESS, found {pair:?}")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
             _ => {}
         }
         Ok(())
@@ -171,7 +217,40 @@ impl ServerConfig {
         if !(1..=1_000_000).contains(&self.tcp_max_connections) {
             return fail("`tcp_max_connections` must be within 1..=1000000");
         }
-        Ok(())
+        self.validate_latency()
+            .map_err(|m| ConfigError::file(path, m))
+    }
+
+    fn validate_latency(&self) -> Result<(), String> {
+        crate::latency::Prefixes {
+            v4: self.latency_prefix_v4,
+            v6: self.latency_prefix_v6,
+        }
+        .validate()
+        .map_err(|e| format!("`latency_prefix_v4`/`latency_prefix_v6`: {e}"))?;
+        if !(1..=100_000_000).contains(&self.latency_max_networks) {
+            return Err("`latency_max_networks` must be within 1..=100000000".into());
+        }
+        if !(60..=2_592_000).contains(&self.latency_max_age_secs) {
+            return Err("`latency_max_age_secs` must be within 60..=2592000".into());
+        }
+        if !(self.latency_ewma_alpha > 0.0 && self.latency_ewma_alpha <= 1.0) {
+            return Err("`latency_ewma_alpha` must be within (0, 1]".into());
+        }
+        if self.latency_top_networks > 1_000_000 {
+            return Err("`latency_top_networks` must be within 0..=1000000".into());
+        }
+        self.representatives().map(|_| ())
+    }
+
+    /// The parsed `latency_representatives`.
+    pub fn representatives(&self) -> Result<crate::latency::Representatives, String> {
+        let pairs = self
+            .latency_representatives
+            .iter()
+            .map(|(n, a)| (n.as_str(), a.as_str()));
+        crate::latency::Representatives::parse(pairs)
+            .map_err(|e| format!("`latency_representatives`: {}", e.join("; ")))
     }
 
     pub fn udp_addresses(&self) -> Vec<SocketAddr> {

@@ -80,6 +80,40 @@ pub struct ServiceFile {
     pub mode: Option<Spanned<String>>,
     pub pool_weights: Option<Named<i64>>,
     pub geo: Option<Spanned<GeoFile>>,
+    pub latency: Option<Spanned<LatencyFile>>,
+}
+
+/// `[services.NAME.latency]`: the `latency` policy's tolerance and tie handling.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyFile {
+    pub tolerance_ms: Option<Spanned<Number>>,
+    pub tolerance_percent: Option<Spanned<Number>>,
+    pub ties: Option<Spanned<String>>,
+    pub min_samples: Option<Spanned<i64>>,
+}
+
+/// An integer or a float.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Number(pub f64);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -13,7 +13,7 @@ use super::client_subnet::truncate;
 use super::resolve::{Answer, Context, resolve};
 use crate::geo::Locate;
 use crate::health::{HealthSnapshot, Status, TargetHealth};
-use crate::policy::{Client, Trace};
+use crate::policy::{Client, LatencyView, Trace};
 use crate::zone::ZoneSet;
 
 /// What explain was asked.
@@ -66,11 +66,13 @@ pub fn with_down(health: &HealthSnapshot, down: &[String]) -> HealthSnapshot {
 }
 
 /// Resolve `q` exactly as a query would, recording the policy trace. The RNG is seeded so
-/// the same question gives the same explanation.
+/// the same question gives the same explanation. `latency` is the table `latency` services
+/// read (`LatencyView::none()` for none).
 pub fn explain(
     zones: &ZoneSet,
     geo: &dyn Locate,
     health: &HealthSnapshot,
+    latency: LatencyView<'_>,
     q: Question,
 ) -> Explanation {
     let mut trace = Trace::new();
@@ -79,6 +81,7 @@ pub fn explain(
         client: client_of(&q),
         geo,
         health,
+        latency,
         rng: &mut rng,
         trace: Some(&mut trace),
     };

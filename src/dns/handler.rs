@@ -41,6 +41,9 @@ pub struct Snapshots {
     /// Shared with the health tracker, its only writer.
     pub health: Arc<ArcSwap<HealthSnapshot>>,
     pub geo: Arc<dyn Locate>,
+    /// The latency table (one writer: the latency ingest task) and the busiest-network
+    /// tracker the query path feeds.
+    pub latency: Arc<crate::latency::Live>,
 }
 
 /// Answers packets from the current snapshots. Cheap to share across sockets.
@@ -99,11 +102,21 @@ impl Handler {
         } else {
             let zones = self.snapshots.zones.load();
             let health = self.snapshots.health.load();
+            let latency = self.snapshots.latency.table.load();
+            let client = client(req, src);
+            let ecs = client
+                .from_ecs
+                .then_some((client.addr, client.source_prefix));
+            self.snapshots.latency.record_query(src, ecs);
             let mut rng = rand::rng();
             let mut cx = Context {
-                client: client(req, src),
+                client,
                 geo: self.snapshots.geo.as_ref(),
                 health: &health,
+                latency: crate::policy::LatencyView {
+                    table: &latency,
+                    now: self.snapshots.latency.now(),
+                },
                 rng: &mut rng,
                 trace: None,
             };
@@ -194,4 +207,7 @@ fn record_decision(answer: &Answer) {
         Outcome::ServFail => metrics::Outcome::Servfail,
     };
     metrics::decision(zone, service, policy, outcome);
+    if let Some(source) = answer.rtt_source {
+        metrics::latency_decision(source == crate::policy::RttSource::Measured);
+    }
 }

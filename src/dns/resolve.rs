@@ -8,7 +8,7 @@ use rand::Rng;
 use super::service::{Step, answer_service};
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
-use crate::policy::{Client, Outcome, Trace};
+use crate::policy::{Client, LatencyView, Outcome, RttSource, Trace};
 use crate::zone::{Lookup, Node, Zone, ZoneSet};
 
 /// Longest in-zone CNAME chain followed before answering with what was found.
@@ -28,6 +28,8 @@ pub struct Answer {
     pub zone: Option<std::sync::Arc<str>>,
     /// The service decision behind the answer, when a policy made one.
     pub decision: Option<(std::sync::Arc<str>, &'static str, Outcome)>,
+    /// `latency` services: whether the answer rests on a measured or estimated RTT.
+    pub rtt_source: Option<RttSource>,
 }
 
 /// What a policy needs besides the zones: who asks, and the published snapshots.
@@ -35,6 +37,8 @@ pub struct Context<'a, R: Rng + ?Sized> {
     pub client: Client,
     pub geo: &'a dyn Locate,
     pub health: &'a HealthSnapshot,
+    /// The latency table and the time it is read at (`LatencyView::none()`: no data).
+    pub latency: LatencyView<'a>,
     pub rng: &'a mut R,
     pub trace: Option<&'a mut Trace>,
 }
@@ -50,6 +54,7 @@ impl Answer {
             ecs_scope: 0,
             zone: None,
             decision: None,
+            rtt_source: None,
         }
     }
 

@@ -27,6 +27,7 @@ fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Answer {
         },
         geo: &Nowhere,
         health: &health,
+        latency: crate::policy::LatencyView::none(),
         rng: &mut rng,
         trace: None,
     };

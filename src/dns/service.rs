@@ -25,6 +25,7 @@ pub fn policy_name(service: &Service) -> &'static str {
         Policy::Weighted { .. } => "weighted",
         Policy::Geo(_) => "geo",
         Policy::Nearest { .. } => "nearest",
+        Policy::Latency(_) => "latency",
     }
 }
 
@@ -56,22 +57,28 @@ pub fn answer_service<R: Rng + ?Sized>(
             return Step::Done;
         }
     };
-    let decision = policy::evaluate(
+    let inputs = policy::Inputs {
+        geo: cx.geo,
+        health: cx.health,
+        latency: cx.latency,
+    };
+    let decision = policy::evaluate_with(
         service,
         want,
         &cx.client,
-        cx.geo,
-        cx.health,
+        &inputs,
         cx.rng,
         cx.trace.as_deref_mut(),
     );
     out.ecs_scope = out.ecs_scope.max(decision.ecs_scope);
+    out.rtt_source = out.rtt_source.or(decision.rtt_source);
     out.decision = Some((service.name.clone(), policy_name(service), decision.outcome));
     match decision.outcome {
         Outcome::ServFail => {
             *out = Answer {
                 decision: out.decision.take(),
                 zone: out.zone.take(),
+                rtt_source: out.rtt_source,
                 ecs_scope: out.ecs_scope,
                 ..Answer::error(ResponseCode::ServFail)
             };

@@ -8,6 +8,7 @@ use crate::health::HealthSnapshot;
 
 use super::eligibility::{Census, DcFilter, Group, Judge, Pass};
 use super::explain::{Event, ScopeInput, Trace};
+use super::latency::{LatencyView, RttSource};
 use super::model::{Answer, Service};
 use super::{Client, Outcome, Want};
 
@@ -16,11 +17,14 @@ pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
     pub want: Want,
     pub client: &'a Client,
     pub health: &'a HealthSnapshot,
+    pub latency: LatencyView<'a>,
     pub rng: &'t mut R,
     trace: Option<&'t mut Trace>,
     /// Prefix length of the client address the answer depends on so far.
     pub needed: u8,
     pub answers: Vec<Answer>,
+    /// `latency`: where the RTT of the datacenter that answered came from.
+    pub rtt_source: Option<RttSource>,
 }
 
 impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
@@ -29,6 +33,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
         want: Want,
         client: &'a Client,
         health: &'a HealthSnapshot,
+        latency: LatencyView<'a>,
         rng: &'t mut R,
         trace: Option<&'t mut Trace>,
     ) -> Self {
@@ -37,10 +42,12 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
             want,
             client,
             health,
+            latency,
             rng,
             trace,
             needed: 0,
             answers: Vec::new(),
+            rtt_source: None,
         }
     }
 

@@ -85,6 +85,8 @@ pub enum Event {
         answers: usize,
         ttl: u32,
     },
+    /// A step of the `latency` policy (network, RTTs, ties, source).
+    Latency(super::latency::LatencyEvent),
 }
 
 /// Why a member or pool was picked.
@@ -117,6 +119,8 @@ pub enum ScopeInput {
     GeoDatabase,
     /// The client is not in the GeoIP database, so its whole source prefix is relied on.
     Unlocated,
+    /// The latency table's client network (its measurements, or a hash of it for ties).
+    LatencyNetwork,
 }
 
 impl fmt::Display for Trace {
@@ -203,6 +207,7 @@ impl fmt::Display for Event {
                 answers,
                 ttl,
             } => write!(f, "decision {outcome:?}: {answers} answer(s), ttl {ttl}"),
+            Event::Latency(event) => write!(f, "{event}"),
         }
     }
 }
@@ -235,6 +240,7 @@ impl fmt::Display for ScopeInput {
             ScopeInput::CidrNeighbours => "no CIDR entry matched; the nearest entries are excluded",
             ScopeInput::GeoDatabase => "the GeoIP database network",
             ScopeInput::Unlocated => "the client is not in the GeoIP database",
+            ScopeInput::LatencyNetwork => "the latency table's client network",
         })
     }
 }

@@ -224,6 +224,7 @@ fn usable(s: &Service, health: &HealthSnapshot, a: &Answer) -> bool {
 fn reachable_lists(s: &Service) -> Vec<Vec<PoolId>> {
     match &s.policy {
         Policy::Failover { pools } | Policy::Nearest { pools } => vec![pools.clone()],
+        Policy::Latency(p) => vec![p.pools.clone()],
         Policy::Weighted { pools, .. } => vec![pools.iter().map(|p| p.pool).collect()],
         Policy::Geo(map) => {
             let mut lists: Vec<Vec<PoolId>> = vec![map.default.to_vec()];

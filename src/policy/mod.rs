@@ -23,6 +23,11 @@
 //!   Chicago `us`; with Ashburn's bias at +90 (effective distance × 0.1, ≈620 km from Paris)
 //!   Paris still gets `eu`. If Frankfurt's members are down, Paris fails over to `us`.
 //!   Scope: the client's GeoIP network prefix.
+//! - **latency** `[eu, us]`: datacenters ranked by the RTT measured from the client's
+//!   network (a /24) to each datacenter, estimated from distance where unmeasured (see
+//!   [`latency`]). A Paris /24 measured at 80 ms to Frankfurt and 20 ms to Ashburn gets
+//!   `us` (scope /24); with 20 and 23 ms (within the 5 ms tolerance) a hash of the /24
+//!   decides, the same way every time; an unmeasured /24 gets `eu` as with `nearest`.
 //!
 //! Within the chosen pool, `selection` decides: `all` (every usable member, shuffled),
 //! `weighted` (weighted sample without replacement) or `hash` (sticky per client subnet);
@@ -43,6 +48,8 @@ mod eligibility;
 mod eval;
 pub mod explain;
 pub mod geo;
+pub mod latency;
+mod latency_trace;
 pub mod model;
 pub mod nearest;
 mod plan;
@@ -67,6 +74,7 @@ pub use cidr::{CidrMap, PoolList};
 pub use eligibility::Pass;
 pub use explain::Trace;
 pub use geo::{GeoMap, Subdivision};
+pub use latency::{LatencyPolicy, LatencyView, RttSource, Ties};
 pub use model::{
     AllDown, Answer, Datacenter, DatacenterId, Member, Policy, Pool, PoolId, PoolWeight, Selection,
     Service, WeightBy, WeightMode,
@@ -163,11 +171,21 @@ pub struct Decision {
     /// ECS scope prefix length for the response: `min(needed, source_prefix)`.
     pub ecs_scope: u8,
     pub outcome: Outcome,
+    /// `latency` services: whether the answering datacenter's RTT was measured or
+    /// estimated; `None` for other policies and when no RTT ranking was needed.
+    pub rtt_source: Option<RttSource>,
 }
 
-/// Evaluates `service` for one query. Pure: the same inputs and RNG state give the same
-/// decision. `geo` is consulted only by policies that need the client's location; `trace`,
-/// when given, records every step for `meridian explain` (the query path passes `None`).
+/// The published snapshots a policy may read.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub geo: &'a dyn Locate,
+    pub health: &'a HealthSnapshot,
+    pub latency: LatencyView<'a>,
+}
+
+/// Evaluates `service` for one query without latency measurements (`latency` services use
+/// their distance estimates); see [`evaluate_with`].
 pub fn evaluate<R: Rng + ?Sized>(
     service: &Service,
     want: Want,
@@ -177,8 +195,37 @@ pub fn evaluate<R: Rng + ?Sized>(
     rng: &mut R,
     trace: Option<&mut Trace>,
 ) -> Decision {
+    let inputs = Inputs {
+        geo,
+        health,
+        latency: LatencyView::none(),
+    };
+    evaluate_with(service, want, client, &inputs, rng, trace)
+}
+
+/// Evaluates `service` for one query. Pure: the same inputs and RNG state give the same
+/// decision. `inputs.geo` is consulted only by policies that need the client's location,
+/// `inputs.latency` only by `latency`; `trace`, when given, records every step for
+/// `meridian explain` (the query path passes `None`).
+pub fn evaluate_with<R: Rng + ?Sized>(
+    service: &Service,
+    want: Want,
+    client: &Client,
+    inputs: &Inputs<'_>,
+    rng: &mut R,
+    trace: Option<&mut Trace>,
+) -> Decision {
     let client = &client.normalized();
-    let mut ev = Eval::new(service, want, client, health, rng, trace);
+    let geo = inputs.geo;
+    let mut ev = Eval::new(
+        service,
+        want,
+        client,
+        inputs.health,
+        inputs.latency,
+        rng,
+        trace,
+    );
     ev.note(|| Event::Query {
         service: service.name.clone(),
         policy: service.policy.kind(),
@@ -213,6 +260,7 @@ pub fn evaluate<R: Rng + ?Sized>(
         ttl: service.ttl,
         ecs_scope,
         outcome,
+        rtt_source: ev.rtt_source,
     }
 }
 

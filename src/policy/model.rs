@@ -155,6 +155,9 @@ pub enum Policy {
     Geo(GeoMap),
     /// Datacenters ranked by biased great-circle distance from the client.
     Nearest { pools: Vec<PoolId> },
+    /// Datacenters ranked by measured RTT from the client's network (estimated from
+    /// distance where unmeasured).
+    Latency(super::latency::LatencyPolicy),
 }
 
 /// A dynamic name in a zone, compiled.

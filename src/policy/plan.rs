@@ -6,9 +6,10 @@ use crate::geo::Locate;
 
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
+use super::latency::Ranking;
 use super::model::{Policy, PoolId, PoolWeight, WeightBy, WeightMode};
 use super::nearest::Ranked;
-use super::{Outcome, geo, nearest, weighted};
+use super::{Outcome, geo, latency, nearest, weighted};
 
 /// What a policy resolved to for this client, before health is applied.
 pub(super) enum Plan<'a> {
@@ -22,6 +23,10 @@ pub(super) enum Plan<'a> {
     Nearest {
         pools: &'a [PoolId],
         ranked: Vec<Ranked>,
+    },
+    Latency {
+        pools: &'a [PoolId],
+        ranking: Ranking,
     },
 }
 
@@ -41,6 +46,10 @@ impl<'a> Plan<'a> {
                 pools,
                 ranked: nearest::rank(ev, pools, locate),
             },
+            Policy::Latency(p) => Plan::Latency {
+                pools: &p.pools,
+                ranking: latency::rank(ev, p, locate),
+            },
         }
     }
 
@@ -59,6 +68,7 @@ impl<'a> Plan<'a> {
             }
             Plan::Weighted { by, mode, pools } => weighted::run(ev, *by, *mode, pools, pass),
             Plan::Nearest { pools, ranked } => nearest::run(ev, pools, ranked, pass),
+            Plan::Latency { pools, ranking } => latency::run(ev, pools, ranking, pass),
         }
     }
 }
@@ -71,6 +81,7 @@ impl Policy {
             Policy::Weighted { .. } => "weighted",
             Policy::Geo(_) => "geo",
             Policy::Nearest { .. } => "nearest",
+            Policy::Latency(_) => "latency",
         }
     }
 }

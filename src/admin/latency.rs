@@ -1,0 +1,137 @@
+//! Admin endpoints of latency steering: targets for agents, samples, bulk import, the table view.
+//!
+//! | endpoint | auth | answer |
+//! |---|---|---|
+//! | `GET /v1/latency/targets?datacenter=&limit=` | always | the busiest client networks and what to probe |
+//! | `POST /v1/latency/samples` `{"datacenter","samples":[{"network","rtt_ms","samples"}]}` | always | what was applied |
+//! | `POST /v1/latency/import` CSV or JSON rows (up to [`IMPORT_LIMIT`]) | always | what was applied |
+//! | `GET /v1/latency?network=` | reads | table size, settings, and one network's RTTs |
+//!
+//! Targets need the token even for reading: they are the client networks seen in queries.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::routes::{Shared, blocking};
+use crate::latency::{Applied, Target};
+
+/// Largest `POST /v1/latency/import` body (other endpoints keep the default limit).
+pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
+/// Default and largest number of targets per request.
+pub const DEFAULT_TARGETS: usize = 100;
+pub const MAX_TARGETS: usize = 10_000;
+
+/// `GET /v1/latency/targets`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetsView {
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+    pub targets: Vec<Target>,
+}
+
+/// One estimate in `GET /v1/latency?network=`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RttView {
+    pub datacenter: String,
+    pub rtt_ms: f64,
+    pub samples: u32,
+    /// Unix seconds of the newest sample, and its age.
+    pub updated: u64,
+    pub age_secs: u64,
+}
+
+/// `GET /v1/latency`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub networks: usize,
+    pub estimates: usize,
+    pub datacenters: Vec<String>,
+    /// Networks in the busiest-networks summary.
+    pub tracked: usize,
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+    pub max_networks: usize,
+    pub max_age_secs: u64,
+    /// The table network asked about, and its fresh estimates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<IpNet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtts: Option<Vec<RttView>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsParams {
+    datacenter: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyParams {
+    network: Option<String>,
+}
+
+pub async fn targets(
+    State(s): State<Shared>,
+    params: Result<Query<TargetsParams>, QueryRejection>,
+) -> Result<Json<TargetsView>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = p.limit.unwrap_or(DEFAULT_TARGETS);
+    if !(1..=MAX_TARGETS).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: must be within 1..={MAX_TARGETS}"
+        )));
+    }
+    let datacenter = p.datacenter.filter(|d| !d.trim().is_empty());
+    Ok(Json(
+        s.control.latency_targets(datacenter.as_deref(), limit)?,
+    ))
+}
+
+fn text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
+    let bytes = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("body must be UTF-8"))
+}
+
+pub async fn samples(
+    State(s): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Applied>, ApiError> {
+    let body = text(body)?;
+    let control = s.control.clone();
+    Ok(Json(
+        blocking(move || control.latency_samples(&body)).await??,
+    ))
+}
+
+pub async fn import(
+    State(s): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Applied>, ApiError> {
+    let body = text(body)?;
+    let control = s.control.clone();
+    Ok(Json(
+        blocking(move || control.latency_import(&body)).await??,
+    ))
+}
+
+pub async fn view(
+    State(s): State<Shared>,
+    params: Result<Query<LatencyParams>, QueryRejection>,
+) -> Result<Json<LatencySummary>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let network = match p.network.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(n) => Some(
+            crate::latency::parse_network(n)
+                .map_err(|e| ApiError::bad_request(format!("network: {e}")))?,
+        ),
+    };
+    Ok(Json(s.control.latency(network)?))
+}

@@ -1,0 +1,205 @@
+//! Latency wiring: settings to the writer, and the admin control calls for targets, samples and imports.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::admin::ControlError;
+use crate::admin::latency::{LatencySummary, RttView, TargetsView};
+use crate::config::ServerConfig;
+use crate::latency::{
+    Applied, IngestConfig, LatencyHandle, Live, Prefixes, Representatives, Row, Source,
+    TableConfig, Target, import, ingest, unix_now,
+};
+use crate::zone::ZoneSet;
+
+/// The latency table and writer settings of a server configuration.
+pub fn ingest_config(config: &ServerConfig) -> IngestConfig {
+    let path = |p: &Path| (!p.as_os_str().is_empty()).then(|| p.to_path_buf());
+    IngestConfig {
+        table: TableConfig {
+            prefixes: Prefixes {
+                v4: config.latency_prefix_v4,
+                v6: config.latency_prefix_v6,
+            },
+            max_networks: config.latency_max_networks,
+            max_age_secs: config.latency_max_age_secs,
+            alpha: config.latency_ewma_alpha,
+        },
+        import_file: path(&config.latency_import),
+        state_file: path(&config.latency_state_file),
+        ..IngestConfig::default()
+    }
+}
+
+/// The live table and the writer, started.
+pub struct Latency {
+    pub handle: LatencyHandle,
+    pub representatives: Representatives,
+}
+
+impl Latency {
+    pub fn start(config: &ServerConfig, cancel: &CancellationToken, tracker: &TaskTracker) -> Self {
+        let ingest = ingest_config(config);
+        let live = Arc::new(Live::new(ingest.table, config.latency_top_networks));
+        let handle = ingest::start(ingest, live, cancel, tracker);
+        Self {
+            handle,
+            representatives: config.representatives().unwrap_or_default(),
+        }
+    }
+
+    pub fn live(&self) -> &Arc<Live> {
+        self.handle.live()
+    }
+
+    pub fn targets(
+        &self,
+        zones: &ZoneSet,
+        datacenter: Option<&str>,
+        limit: usize,
+    ) -> Result<TargetsView, ControlError> {
+        if let Some(dc) = datacenter {
+            known(zones, dc)?;
+        }
+        let live = self.live();
+        let prefixes = live.busiest.prefixes();
+        let targets = live
+            .busiest
+            .top(limit)
+            .into_iter()
+            .map(|c| {
+                let network = prefixes.network(c.key);
+                Target {
+                    network,
+                    probe: self.representatives.probe_for(network),
+                    queries: c.count,
+                }
+            })
+            .collect();
+        Ok(TargetsView {
+            prefix_v4: prefixes.v4,
+            prefix_v6: prefixes.v6,
+            targets,
+        })
+    }
+
+    /// An agent's batch: the datacenter is required and must be configured.
+    pub fn samples(&self, zones: &ZoneSet, body: &str) -> Result<Applied, ControlError> {
+        let (rows, errors) = import::parse_json(body, None);
+        if rows.is_empty() && !errors.is_empty() {
+            return Err(ControlError::Invalid(errors[0].to_string()));
+        }
+        self.submit(zones, Source::Agent, rows, errors)
+    }
+
+    /// A bulk import (CSV or JSON).
+    pub fn import(&self, zones: &ZoneSet, body: &str) -> Result<Applied, ControlError> {
+        let (rows, errors) = import::parse(body);
+        self.submit(zones, Source::Api, rows, errors)
+    }
+
+    fn submit(
+        &self,
+        zones: &ZoneSet,
+        source: Source,
+        rows: Vec<Row>,
+        errors: Vec<import::RowError>,
+    ) -> Result<Applied, ControlError> {
+        let names = datacenters(zones);
+        let mut report = Applied::default();
+        for e in errors {
+            report.error(e);
+        }
+        let (good, bad): (Vec<Row>, Vec<Row>) = rows
+            .into_iter()
+            .partition(|r| names.contains(r.datacenter.as_str()));
+        for r in bad {
+            report.error(format!("unknown datacenter {:?}", r.datacenter));
+        }
+        if report.rejected > 0 {
+            crate::metrics::latency_samples(source.as_str(), 0, report.rejected);
+        }
+        if !good.is_empty() {
+            let applied = self
+                .handle
+                .blocking_submit(source, good)
+                .map_err(|e| ControlError::Unavailable(e.to_string()))?;
+            report.merge(applied);
+        }
+        Ok(report)
+    }
+
+    pub fn summary(&self, network: Option<IpNet>) -> LatencySummary {
+        let live = self.live();
+        let table = live.table.load();
+        let config = *table.config();
+        let now = unix_now();
+        let (network, rtts) = match network {
+            Some(net) => {
+                let key = table.prefixes().key(net.addr());
+                let mut rtts: Vec<RttView> = table
+                    .measured(key, now)
+                    .into_iter()
+                    .map(|(dc, r)| RttView {
+                        datacenter: dc.to_string(),
+                        rtt_ms: r.rtt_ms,
+                        samples: r.samples,
+                        updated: r.updated,
+                        age_secs: r.age(now),
+                    })
+                    .collect();
+                rtts.sort_by(|a, b| a.rtt_ms.total_cmp(&b.rtt_ms));
+                (Some(table.prefixes().network(key)), Some(rtts))
+            }
+            None => (None, None),
+        };
+        LatencySummary {
+            networks: table.networks(),
+            estimates: table.cells(),
+            datacenters: table
+                .datacenters()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            tracked: live.busiest.tracked(),
+            prefix_v4: config.prefixes.v4,
+            prefix_v6: config.prefixes.v6,
+            max_networks: config.max_networks,
+            max_age_secs: config.max_age_secs,
+            network,
+            rtts,
+        }
+    }
+}
+
+/// Every datacenter name the zones configure.
+pub fn datacenters(zones: &ZoneSet) -> HashSet<Arc<str>> {
+    zones
+        .iter()
+        .flat_map(|z| z.nodes().filter_map(|(_, n)| n.service.clone()))
+        .flat_map(|s| {
+            s.datacenters
+                .iter()
+                .map(|d| d.name.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn known(zones: &ZoneSet, dc: &str) -> Result<(), ControlError> {
+    let names = datacenters(zones);
+    if names.contains(dc) {
+        return Ok(());
+    }
+    let mut list: Vec<&str> = names.iter().map(|n| &**n).collect();
+    list.sort_unstable();
+    Err(ControlError::NotFound(format!(
+        "unknown datacenter {dc:?}; configured: {}",
+        list.join(", ")
+    )))
+}

@@ -1,0 +1,337 @@
+//! The `latency` policy: datacenters ranked by measured RTT from the client's network, estimated from distance where unmeasured.
+//!
+//! For each candidate datacenter (one hosting a member of the queried family in a listed
+//! pool) the RTT is the latency table's fresh estimate for the client's network (IPv4 /24,
+//! IPv6 /48 by default) with at least `min_samples` samples; without one it is estimated
+//! from the great-circle distance between the client's GeoIP location and the datacenter
+//! (see [`estimate_rtt_ms`]; the datacenter's `bias` scales the distance as for
+//! `nearest`). Datacenters within the tolerance of the best, `max(tolerance_ms, best ×
+//! tolerance_percent / 100)`, are ties: ordered by a hash of the client network and the
+//! datacenter name (`ties = "hash"`: tied networks spread across the tied datacenters, each
+//! network always to the same one) or by configuration order (`ties = "order"`). The
+//! others follow by RTT, then datacenters with no RTT, then members without a datacenter.
+//! Each (datacenter, pool) pair is then tried in that order exactly as `nearest` does, so
+//! down members are skipped and failover follows the RTT order.
+//!
+//! ECS scope: the table's network prefix when the table holds networks of the client's
+//! family or a hash decided a tie (the answer may differ for the next network), the GeoIP
+//! network when an estimate was needed (the client's whole source prefix when it is not in
+//! the database); never more than the source prefix.
+
+use std::sync::Arc;
+
+use rand::Rng;
+
+use crate::geo::Locate;
+use crate::latency::{LatencyTable, Rtt};
+
+use super::eligibility::Pass;
+use super::eval::Eval;
+use super::explain::{Event, ScopeInput};
+pub use super::latency_trace::{Basis, LatencyEvent};
+use super::model::{DatacenterId, PoolId};
+use super::nearest::{Ranked, biased_km, haversine_km};
+use super::rendezvous::{bytes_hash, mix};
+
+/// Speed of light in fibre, km per millisecond (one way).
+pub const FIBRE_KM_PER_MS: f64 = 200.0;
+/// How much longer real paths are than the great circle.
+pub const PATH_FACTOR: f64 = 1.5;
+/// Fixed overhead added to every estimate (last mile, queueing), ms.
+pub const BASE_MS: f64 = 5.0;
+
+/// The RTT estimate used where nothing is measured:
+/// `2 × distance_km / 200 km/ms × 1.5 + 5 ms` (about 1.5 ms per 100 km, plus 5 ms).
+pub fn estimate_rtt_ms(distance_km: f64) -> f64 {
+    2.0 * distance_km / FIBRE_KM_PER_MS * PATH_FACTOR + BASE_MS
+}
+
+/// How near-ties are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ties {
+    /// By a hash of the client network and the datacenter: spread and sticky.
+    #[default]
+    Hash,
+    /// By the order datacenters first appear in the listed pools.
+    Order,
+}
+
+/// The `latency` policy's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatencyPolicy {
+    pub pools: Vec<PoolId>,
+    /// Absolute tolerance in ms (default 5).
+    pub tolerance_ms: f64,
+    /// Relative tolerance in percent of the best RTT (default 10).
+    pub tolerance_percent: f64,
+    pub ties: Ties,
+    /// Measurements with fewer samples are not used (default 1).
+    pub min_samples: u32,
+}
+
+impl LatencyPolicy {
+    pub const DEFAULT_TOLERANCE_MS: f64 = 5.0;
+    pub const DEFAULT_TOLERANCE_PERCENT: f64 = 10.0;
+
+    pub fn new(pools: Vec<PoolId>) -> Self {
+        Self {
+            pools,
+            tolerance_ms: Self::DEFAULT_TOLERANCE_MS,
+            tolerance_percent: Self::DEFAULT_TOLERANCE_PERCENT,
+            ties: Ties::Hash,
+            min_samples: 1,
+        }
+    }
+}
+
+/// Where the RTT that chose the answering datacenter came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RttSource {
+    Measured,
+    Estimated,
+}
+
+impl RttSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RttSource::Measured => "measured",
+            RttSource::Estimated => "estimated",
+        }
+    }
+}
+
+/// The latency snapshot a query reads, with the time (Unix seconds) it is read at.
+#[derive(Clone, Copy, Debug)]
+pub struct LatencyView<'a> {
+    pub table: &'a LatencyTable,
+    pub now: u64,
+}
+
+impl LatencyView<'static> {
+    /// No measurements: every `latency` service falls back to estimates.
+    pub fn none() -> Self {
+        Self {
+            table: LatencyTable::empty(),
+            now: 0,
+        }
+    }
+}
+
+/// The ranking and, per ranked datacenter, where its RTT came from.
+pub(super) struct Ranking {
+    pub ranked: Vec<Ranked>,
+    sources: Vec<Option<RttSource>>,
+}
+
+struct Candidate {
+    dc: Option<DatacenterId>,
+    name: Option<Arc<str>>,
+    rtt: Option<f64>,
+    basis: Basis,
+    tied: bool,
+    /// Tie-break hash of the client network and the datacenter name.
+    score: u64,
+}
+
+/// Ranks candidate datacenters by RTT for the client, recording the scope it relies on.
+pub(super) fn rank<R: Rng + ?Sized>(
+    ev: &mut Eval<'_, '_, R>,
+    p: &LatencyPolicy,
+    geo: &dyn Locate,
+) -> Ranking {
+    let judge = ev.judge(Pass::IgnoreDrain);
+    let mut cands: Vec<Candidate> = Vec::new();
+    let members = p
+        .pools
+        .iter()
+        .filter_map(|&id| ev.service.pool(id))
+        .flat_map(|pool| pool.members.iter());
+    for m in members.filter(|m| ev.want.accepts(&m.answer)) {
+        let dc = judge.dc_of(m);
+        if !cands.iter().any(|c| c.dc == dc) {
+            cands.push(Candidate {
+                dc,
+                name: ev.service.datacenter(dc).map(|d| d.name.clone()),
+                rtt: None,
+                basis: Basis::Unknown,
+                tied: false,
+                score: 0,
+            });
+        }
+    }
+    if cands.len() < 2 {
+        ev.note(|| Event::Note("at most one candidate datacenter: RTT not needed"));
+        let ranked = cands.iter().map(|c| (c.dc, None)).collect();
+        return Ranking {
+            ranked,
+            sources: vec![None; cands.len()],
+        };
+    }
+    measure(ev, p, &mut cands);
+    if cands.iter().any(|c| c.dc.is_some() && c.rtt.is_none()) {
+        estimate(ev, geo, &mut cands);
+    }
+    order(ev, p, cands)
+}
+
+/// Fills in fresh table estimates for the client's network.
+fn measure<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, p: &LatencyPolicy, cands: &mut [Candidate]) {
+    let view = ev.latency;
+    let prefixes = view.table.prefixes();
+    let key = prefixes.key(ev.client.addr);
+    let mut measured = 0;
+    for c in cands.iter_mut() {
+        let Some(name) = &c.name else {
+            continue;
+        };
+        let rtt: Option<Rtt> = view
+            .table
+            .dc_index(name)
+            .and_then(|i| view.table.rtt(key, i, view.now))
+            .filter(|r| r.samples >= p.min_samples);
+        if let Some(r) = rtt {
+            measured += 1;
+            c.rtt = Some(r.rtt_ms);
+            c.basis = Basis::Measured {
+                samples: r.samples,
+                age_secs: r.age(view.now),
+            };
+        }
+    }
+    let network = prefixes.network(key);
+    ev.note(|| Event::Latency(LatencyEvent::Network { network, measured }));
+    if view.table.has_family(ev.client.addr.is_ipv4()) {
+        ev.need(ScopeInput::LatencyNetwork, network.prefix_len());
+    }
+}
+
+/// Estimates unmeasured datacenters from the great-circle distance to the client.
+fn estimate<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, geo: &dyn Locate, cands: &mut [Candidate]) {
+    let location = geo.locate(ev.client.addr);
+    if ev.tracing() {
+        let shown = location.clone();
+        ev.note(|| Event::Located(shown));
+    }
+    match &location {
+        Some(loc) => ev.need(ScopeInput::GeoDatabase, loc.prefix_len),
+        None => {
+            let width = ev.width();
+            ev.need(ScopeInput::Unlocated, width);
+        }
+    }
+    let Some(client) = location.and_then(|l| l.coordinates) else {
+        ev.note(|| Event::Note("no client coordinates: unmeasured datacenters have no RTT"));
+        return;
+    };
+    for c in cands.iter_mut().filter(|c| c.rtt.is_none()) {
+        if let Some(dc) = ev.service.datacenter(c.dc) {
+            let km = haversine_km(client, dc.coordinates);
+            let effective = biased_km(km, dc.bias);
+            c.rtt = Some(estimate_rtt_ms(effective));
+            c.basis = Basis::Estimated {
+                distance_km: km,
+                effective_km: effective,
+            };
+        }
+    }
+}
+
+/// Sorts candidates: ties with the best first (by hash or order), then by RTT, unknown
+/// RTTs, and members without a datacenter last; notes the ranking and its scope.
+fn order<R: Rng + ?Sized>(
+    ev: &mut Eval<'_, '_, R>,
+    p: &LatencyPolicy,
+    mut cands: Vec<Candidate>,
+) -> Ranking {
+    let best = cands.iter().filter_map(|c| c.rtt).min_by(f64::total_cmp);
+    let within = best.map_or(0.0, |b| p.tolerance_ms.max(b * p.tolerance_percent / 100.0));
+    let key = ev.latency.table.prefixes().key(ev.client.addr);
+    for c in &mut cands {
+        c.tied = c.dc.is_some() && matches!((c.rtt, best), (Some(r), Some(b)) if r <= b + within);
+        let name = c.name.as_deref().unwrap_or("");
+        c.score = mix(key.raw() ^ bytes_hash(name.as_bytes()));
+    }
+    let tied = cands.iter().filter(|c| c.tied).count();
+    sort(&mut cands, p.ties);
+    if let Some(best_ms) = best {
+        if tied > 1 && p.ties == Ties::Hash {
+            let bits = ev.latency.table.prefixes().of(ev.client.addr);
+            ev.need(ScopeInput::LatencyNetwork, bits);
+        }
+        let ties = p.ties;
+        ev.note(|| {
+            Event::Latency(LatencyEvent::Tolerance {
+                best_ms,
+                within_ms: within,
+                tied,
+                ties,
+            })
+        });
+    }
+    if ev.tracing() {
+        for c in &cands {
+            let event = LatencyEvent::Datacenter {
+                name: c.name.clone(),
+                rtt_ms: c.rtt,
+                basis: c.basis,
+                tied: tied > 1 && c.tied,
+            };
+            ev.note(|| Event::Latency(event));
+        }
+    }
+    let source = |c: &Candidate| match c.basis {
+        Basis::Measured { .. } => RttSource::Measured,
+        Basis::Estimated { .. } | Basis::Unknown => RttSource::Estimated,
+    };
+    Ranking {
+        ranked: cands.iter().map(|c| (c.dc, None)).collect(),
+        sources: cands.iter().map(|c| Some(source(c))).collect(),
+    }
+}
+
+/// Stable sort into rank order; equal keys keep configuration order.
+fn sort(cands: &mut [Candidate], ties: Ties) {
+    let class = |c: &Candidate| match (c.dc, c.tied, c.rtt) {
+        (None, ..) => 3,
+        (_, true, _) => 0,
+        (_, false, Some(_)) => 1,
+        (_, false, None) => 2,
+    };
+    cands.sort_by(|a, b| {
+        class(a).cmp(&class(b)).then_with(|| match class(a) {
+            0 if ties == Ties::Hash => b.score.cmp(&a.score),
+            1 => a.rtt.unwrap_or(0.0).total_cmp(&b.rtt.unwrap_or(0.0)),
+            _ => std::cmp::Ordering::Equal,
+        })
+    });
+}
+
+/// Tries (datacenter, pool) pairs in rank order; on an answer, records the RTT source of
+/// the datacenter that answered and notes it.
+pub(super) fn run<'a, R: Rng + ?Sized>(
+    ev: &mut Eval<'a, '_, R>,
+    pools: &'a [PoolId],
+    ranking: &Ranking,
+    pass: Pass,
+) -> Option<super::Outcome> {
+    let outcome = super::nearest::run(ev, pools, &ranking.ranked, pass)?;
+    let judge = ev.judge(pass);
+    let service = ev.service;
+    let answered = ranking.ranked.iter().position(|&(dc, _)| {
+        pools
+            .iter()
+            .filter_map(|&id| service.pool(id))
+            .flat_map(|pool| pool.members.iter())
+            .any(|m| judge.dc_of(m) == dc && ev.answers.contains(&m.answer))
+    });
+    let source = answered.and_then(|i| ranking.sources[i]);
+    ev.rtt_source = source;
+    if let Some(source) = source {
+        ev.note(|| Event::Latency(LatencyEvent::Steered(source)));
+    }
+    Some(outcome)
+}
+
+#[cfg(test)]
+#[path = "tables_latency.rs"]
+mod tests;
