@@ -181,7 +181,7 @@ impl Latency {
 pub fn datacenters(zones: &ZoneSet) -> HashSet<Arc<str>> {
     zones
         .iter()
-        .flat_map(|z| z.nodes().filter_map(|(_, n)| n.service.clone()))
+        .flat_map(|z| z.nodes().filter_map(|n| n.service.clone()))
         .flat_map(|s| {
             s.datacenters
                 .iter()

@@ -39,6 +39,20 @@ pub struct Bound {
 /// Bind every socket before serving so errors surface at start-up. A TCP address that
 /// repeats a UDP address with port 0 reuses the port the UDP socket got.
 pub fn bind(listen: &Listen) -> io::Result<Bound> {
+    let ephemeral = listen.udp.iter().chain(&listen.tcp).any(|a| a.port() == 0);
+    let mut attempt = 0;
+    loop {
+        match bind_once(listen) {
+            // Port 0: the port the UDP socket got may be taken for TCP; pick another.
+            Err(e) if ephemeral && e.kind() == io::ErrorKind::AddrInUse && attempt < 20 => {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+fn bind_once(listen: &Listen) -> io::Result<Bound> {
     let per_address = match listen.udp_sockets_per_address {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
