@@ -101,6 +101,7 @@ fn socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
 
 fn udp_socket(addr: SocketAddr) -> io::Result<Socket> {
     let s = socket(addr, Type::DGRAM, Protocol::UDP)?;
+    omit_path_mtu_discovery(&s, addr)?;
     s.bind(&addr.into())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
     Ok(s)
@@ -204,4 +205,26 @@ async fn read_message(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usiz
     let len = usize::from(u16::from_be_bytes(len));
     stream.read_exact(&mut buf[..len]).await?;
     Ok(len)
+}
+
+/// Replies go out without the DF bit and without path-MTU bookkeeping (IP_PMTUDISC_OMIT),
+/// as authoritative servers do: a forged "fragmentation needed" cannot shrink our replies,
+/// and the kernel does less per datagram.
+fn omit_path_mtu_discovery(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (level, name, value) = match addr {
+        SocketAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_OMIT),
+        SocketAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_OMIT),
+    };
+    // SAFETY: setsockopt with a valid fd, a pointer to a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
