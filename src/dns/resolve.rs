@@ -9,6 +9,7 @@ use super::service::{Step, answer_service};
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 use crate::policy::{Client, LatencyView, Outcome, RttSource, Trace};
+use crate::zone::key::WireKey;
 use crate::zone::{Lookup, Node, Zone, ZoneSet};
 
 /// Longest in-zone CNAME chain followed before answering with what was found.
@@ -76,7 +77,8 @@ pub fn resolve<R: Rng + ?Sized>(
     qtype: RecordType,
     cx: &mut Context<'_, R>,
 ) -> Answer {
-    let Some(zone) = zones.find(qname) else {
+    let qkey = WireKey::new(qname);
+    let Some(zone) = zones.find_key(&qkey) else {
         return Answer::error(ResponseCode::Refused);
     };
     if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
@@ -85,8 +87,14 @@ pub fn resolve<R: Rng + ?Sized>(
     let mut out = Answer::new(ResponseCode::NoError, true);
     out.zone = Some(zone.name.clone());
     let mut owner = qname.clone();
-    for _ in 0..=MAX_CNAME_CHAIN {
-        let node = match zone.lookup(&owner, qtype == RecordType::DS) {
+    for hop in 0..=MAX_CNAME_CHAIN {
+        let ds = qtype == RecordType::DS;
+        let found = if hop == 0 {
+            zone.lookup_key(&qkey, ds)
+        } else {
+            zone.lookup(&owner, ds)
+        };
+        let node = match found {
             Lookup::Found { node, .. } => node,
             Lookup::Referral { node, .. } if out.answer.is_empty() => {
                 return Answer {

@@ -213,8 +213,16 @@ async fn read_message(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usiz
 fn omit_path_mtu_discovery(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let (level, name, value) = match addr {
-        SocketAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_OMIT),
-        SocketAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_OMIT),
+        SocketAddr::V4(_) => (
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_OMIT,
+        ),
+        SocketAddr::V6(_) => (
+            libc::IPPROTO_IPV6,
+            libc::IPV6_MTU_DISCOVER,
+            libc::IPV6_PMTUDISC_OMIT,
+        ),
     };
     // SAFETY: setsockopt with a valid fd, a pointer to a live c_int and its size.
     let rc = unsafe {
@@ -226,5 +234,9 @@ fn omit_path_mtu_discovery(socket: &Socket, addr: SocketAddr) -> io::Result<()> 
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }

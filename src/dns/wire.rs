@@ -16,6 +16,8 @@ pub struct EncodeError(String);
 /// Appends to a reply buffer whose question name (if any) starts at offset 12.
 pub struct Writer<'a> {
     buf: &'a mut Vec<u8>,
+    /// The question name as written, to point at it without building keys.
+    qname: Option<Name>,
     /// The question name's key and the buffer offset of each of its labels.
     question: Option<(WireKey, [u16; 128])>,
 }
@@ -24,6 +26,7 @@ impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut Vec<u8>) -> Self {
         Self {
             buf,
+            qname: None,
             question: None,
         }
     }
@@ -40,6 +43,7 @@ impl<'a> Writer<'a> {
         self.u16(u16::from(qtype));
         self.u16(qclass);
         self.question = Some((WireKey::new(name), offsets));
+        self.qname = Some(name.clone());
     }
 
     pub fn record(&mut self, r: &Record) -> Result<(), EncodeError> {
@@ -64,6 +68,10 @@ impl<'a> Writer<'a> {
 
     /// A name, as a pointer into the question for the longest shared suffix when allowed.
     fn name(&mut self, name: &Name, compress: bool) {
+        if compress && self.qname.as_ref().is_some_and(|q| q.eq_case(name)) {
+            self.u16(0xc000 | 12);
+            return;
+        }
         let key = WireKey::new(name);
         let shared = match (&self.question, compress) {
             (Some((qkey, _)), true) => shared_suffix(&key, qkey),

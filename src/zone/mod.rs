@@ -165,7 +165,11 @@ impl Zone {
     /// Walk from the apex towards `qname` (which must be in this zone), stopping at cuts.
     /// `ds_at_cut` answers DS at the cut itself from the parent side, as RFC 4035 asks.
     pub fn lookup(&self, qname: &Name, ds_at_cut: bool) -> Lookup<'_> {
-        let key = WireKey::new(qname);
+        self.lookup_key(&WireKey::new(qname), ds_at_cut)
+    }
+
+    /// `lookup` for a name already turned into a key.
+    pub fn lookup_key(&self, key: &WireKey, ds_at_cut: bool) -> Lookup<'_> {
         if !self.has_cuts
             && let Some(node) = self.nodes.get(key.full())
         {
