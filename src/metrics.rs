@@ -67,6 +67,7 @@ pub const LATENCY_SAMPLES: &str = "meridian_latency_samples_total";
 pub const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
 pub const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
 pub const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
+pub const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
 
 /// Query handling time: 5 µs to 50 ms (answers are computed in memory).
 pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
@@ -113,7 +114,13 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 19] = [
+pub const ALL: [MetricDef; 20] = [
+    def(
+        RRL_ACTIONS,
+        Kind::Counter,
+        &["action"],
+        "UDP responses withheld by response rate limiting: dropped, or slipped (sent truncated).",
+    ),
     def(
         BUILD_INFO,
         Kind::Gauge,
@@ -446,3 +453,15 @@ pub fn geoip_build_epoch(epoch_seconds: u64) {
 
 #[cfg(test)]
 mod tests;
+
+/// A UDP response withheld by response rate limiting: `slip` (sent truncated) or `drop`.
+pub fn rrl(slipped: bool) {
+    static HANDLES: OnceLock<[metrics::Counter; 2]> = OnceLock::new();
+    let handles = HANDLES.get_or_init(|| {
+        [
+            counter!(RRL_ACTIONS, "action" => "drop"),
+            counter!(RRL_ACTIONS, "action" => "slip"),
+        ]
+    });
+    handles[usize::from(slipped)].increment(1);
+}

@@ -114,6 +114,9 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         udp_sockets_per_address: config.udp_sockets_per_address,
         tcp_idle_timeout: Duration::from_secs(config.tcp_idle_timeout_secs),
         tcp_max_connections: config.tcp_max_connections,
+        tcp_max_connections_per_client: config.tcp_max_connections_per_client,
+        tcp_max_queries_per_connection: config.tcp_max_queries_per_connection,
+        tcp_max_connection: Duration::from_secs(config.tcp_max_connection_secs),
     };
     let bound = server::bind(&listen).context("binding DNS sockets")?;
     let admin_listener = tokio::net::TcpListener::bind(config.admin_listen)
@@ -130,7 +133,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         last_reload: Mutex::new(None),
         config,
     });
-    let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload);
+    let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload)
+        .with_rrl(crate::dns::rrl::Rrl::new(shared.config.rrl()));
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     let control = Arc::new(control::AppControl::new(shared.clone()));
     let protect = shared.config.admin_protect_reads;

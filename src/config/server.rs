@@ -26,6 +26,23 @@ pub struct ServerConfig {
     pub tcp_idle_timeout_secs: u64,
     /// Concurrent TCP connections accepted, 1..=1_000_000.
     pub tcp_max_connections: usize,
+    /// Concurrent TCP connections from one client address, 1..=1_000_000.
+    pub tcp_max_connections_per_client: usize,
+    /// Queries answered on one TCP connection before it is closed, 1..=1_000_000.
+    pub tcp_max_queries_per_connection: usize,
+    /// Longest life of a TCP connection in seconds, whatever its activity (1..=3600).
+    pub tcp_max_connection_secs: u64,
+    /// Response rate limiting: UDP responses per second per client network; 0 = off.
+    pub rrl_responses_per_second: u32,
+    /// Responses a quiet network may send at once; 0 = the per-second rate.
+    pub rrl_burst: u32,
+    /// Every Nth limited response is sent truncated (TC=1) instead of dropped; 0 = never.
+    pub rrl_slip: u32,
+    /// Client networks are /rrl_ipv4_prefix (IPv4) and /rrl_ipv6_prefix (IPv6).
+    pub rrl_ipv4_prefix: u8,
+    pub rrl_ipv6_prefix: u8,
+    /// Token buckets in the limiter's fixed table (memory is 16 bytes each).
+    pub rrl_table_size: usize,
     /// Directory of zone policy files (`*.toml`).
     pub zones_dir: PathBuf,
     /// MaxMind-format GeoIP database; empty = no GeoIP.
@@ -105,6 +122,15 @@ impl Default for ServerConfig {
             max_udp_payload: 1232,
             tcp_idle_timeout_secs: 10,
             tcp_max_connections: 1024,
+            tcp_max_connections_per_client: 64,
+            tcp_max_queries_per_connection: 10_000,
+            tcp_max_connection_secs: 300,
+            rrl_responses_per_second: 0,
+            rrl_burst: 0,
+            rrl_slip: 2,
+            rrl_ipv4_prefix: 24,
+            rrl_ipv6_prefix: 56,
+            rrl_table_size: 65_536,
             zones_dir: PathBuf::from("zones"),
             geoip: PathBuf::from("geoip/geo-whois-asn-country.mmdb"),
             geoip_asn: PathBuf::new(),
@@ -164,6 +190,15 @@ impl ServerConfig {
             "MAX_UDP_PAYLOAD" => self.max_udp_payload = parse(value)?,
             "TCP_IDLE_TIMEOUT_SECS" => self.tcp_idle_timeout_secs = parse(value)?,
             "TCP_MAX_CONNECTIONS" => self.tcp_max_connections = parse(value)?,
+            "TCP_MAX_CONNECTIONS_PER_CLIENT" => self.tcp_max_connections_per_client = parse(value)?,
+            "TCP_MAX_QUERIES_PER_CONNECTION" => self.tcp_max_queries_per_connection = parse(value)?,
+            "TCP_MAX_CONNECTION_SECS" => self.tcp_max_connection_secs = parse(value)?,
+            "RRL_RESPONSES_PER_SECOND" => self.rrl_responses_per_second = parse(value)?,
+            "RRL_BURST" => self.rrl_burst = parse(value)?,
+            "RRL_SLIP" => self.rrl_slip = parse(value)?,
+            "RRL_IPV4_PREFIX" => self.rrl_ipv4_prefix = parse(value)?,
+            "RRL_IPV6_PREFIX" => self.rrl_ipv6_prefix = parse(value)?,
+            "RRL_TABLE_SIZE" => self.rrl_table_size = parse(value)?,
             "ZONES_DIR" => self.zones_dir = PathBuf::from(value),
             "GEOIP" => self.geoip = PathBuf::from(value),
             "GEOIP_ASN" => self.geoip_asn = PathBuf::from(value),
@@ -216,6 +251,23 @@ impl ServerConfig {
         }
         if !(1..=1_000_000).contains(&self.tcp_max_connections) {
             return fail("`tcp_max_connections` must be within 1..=1000000");
+        }
+        if !(1..=1_000_000).contains(&self.tcp_max_connections_per_client) {
+            return fail("`tcp_max_connections_per_client` must be within 1..=1000000");
+        }
+        if !(1..=1_000_000).contains(&self.tcp_max_queries_per_connection) {
+            return fail("`tcp_max_queries_per_connection` must be within 1..=1000000");
+        }
+        if !(1..=3600).contains(&self.tcp_max_connection_secs) {
+            return fail("`tcp_max_connection_secs` must be within 1..=3600");
+        }
+        if self.rrl_ipv4_prefix > 32 || self.rrl_ipv6_prefix > 128 {
+            return fail(
+                "`rrl_ipv4_prefix` must be within 0..=32 and `rrl_ipv6_prefix` within 0..=128",
+            );
+        }
+        if !(1..=16_777_216).contains(&self.rrl_table_size) {
+            return fail("`rrl_table_size` must be within 1..=16777216");
         }
         self.validate_latency()
             .map_err(|m| ConfigError::file(path, m))
@@ -337,5 +389,22 @@ mod tests {
             e.to_string()
                 .starts_with("MERIDIAN_MAX_UDP_PAYLOAD: invalid value")
         );
+    }
+}
+
+impl ServerConfig {
+    /// The response rate limiter's settings.
+    pub fn rrl(&self) -> crate::dns::rrl::RrlConfig {
+        crate::dns::rrl::RrlConfig {
+            responses_per_second: self.rrl_responses_per_second,
+            burst: match self.rrl_burst {
+                0 => self.rrl_responses_per_second,
+                b => b,
+            },
+            slip: self.rrl_slip,
+            ipv4_prefix: self.rrl_ipv4_prefix,
+            ipv6_prefix: self.rrl_ipv6_prefix,
+            table_size: self.rrl_table_size,
+        }
     }
 }

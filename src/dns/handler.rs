@@ -9,6 +9,7 @@ use hickory_proto::op::ResponseCode;
 use super::request::{self, Rejection, Request};
 use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
+use super::rrl::{Rrl, Verdict};
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 use crate::metrics;
@@ -51,6 +52,8 @@ pub struct Snapshots {
 pub struct Handler {
     snapshots: Arc<Snapshots>,
     max_udp_payload: u16,
+    /// Response rate limiting for UDP; None when off.
+    rrl: Option<Arc<Rrl>>,
 }
 
 impl Handler {
@@ -58,7 +61,14 @@ impl Handler {
         Self {
             snapshots,
             max_udp_payload,
+            rrl: None,
         }
+    }
+
+    /// Limit UDP responses per client network with `rrl`.
+    pub fn with_rrl(mut self, rrl: Option<Rrl>) -> Self {
+        self.rrl = rrl.map(Arc::new);
+        self
     }
 
     pub fn snapshots(&self) -> &Arc<Snapshots> {
@@ -69,6 +79,23 @@ impl Handler {
     pub fn handle(&self, packet: &[u8], src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
         let start = Instant::now();
         let (reply, zone, qtype, rcode) = match request::parse(packet) {
+            Ok(req) if transport == Transport::Udp && self.rrl.is_some() => {
+                match self.rrl.as_ref().map_or(Verdict::Send, |r| r.check(src)) {
+                    Verdict::Send => {
+                        let (reply, answer) = self.answer(&req, src, transport);
+                        record_decision(&answer);
+                        (reply, answer.zone, u16::from(req.qtype), answer.rcode)
+                    }
+                    Verdict::Slip => {
+                        metrics::rrl(true);
+                        return Some(self.truncated(&req));
+                    }
+                    Verdict::Drop => {
+                        metrics::rrl(false);
+                        return None;
+                    }
+                }
+            }
             Ok(req) => {
                 let (reply, answer) = self.answer(&req, src, transport);
                 record_decision(&answer);
@@ -88,6 +115,21 @@ impl Handler {
             seconds,
         );
         Some(reply)
+    }
+
+    /// An empty TC=1 reply to `req`, so the client retries over TCP.
+    fn truncated(&self, req: &Request) -> Vec<u8> {
+        let answer = Answer::error(ResponseCode::NoError);
+        let reply = Reply {
+            header: req.header,
+            question: Some((&req.qname, req.qtype, req.qclass)),
+            answer: &answer,
+            edns: req.edns.as_ref().map(|e| ReplyEdns {
+                client_subnet: None,
+                ..ReplyEdns::for_query(e, self.max_udp_payload)
+            }),
+        };
+        response::encode_truncated(&reply)
     }
 
     fn answer(&self, req: &Request, src: IpAddr, transport: Transport) -> (Vec<u8>, Answer) {

@@ -6,6 +6,7 @@ pub mod handler;
 pub mod request;
 pub mod resolve;
 pub mod response;
+pub mod rrl;
 pub mod server;
 pub mod service;
 pub mod udp;

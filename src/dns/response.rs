@@ -57,6 +57,11 @@ pub fn encode(reply: &Reply<'_>, limit: usize) -> Vec<u8> {
     write(reply, false, false, true)
 }
 
+/// An empty reply with TC=1: "ask again over TCP" (for rate-limited clients).
+pub fn encode_truncated(reply: &Reply<'_>) -> Vec<u8> {
+    write(reply, false, false, true)
+}
+
 fn write(reply: &Reply<'_>, records: bool, additional: bool, truncated: bool) -> Vec<u8> {
     let a = reply.answer;
     let mut buf = Vec::with_capacity(512);

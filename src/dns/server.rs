@@ -1,8 +1,10 @@
 //! The sockets: SO_REUSEPORT UDP sockets (served by `udp`) and a capped, timed TCP accept loop.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -25,6 +27,10 @@ pub struct Listen {
     pub udp_sockets_per_address: usize,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_client: usize,
+    pub tcp_max_queries_per_connection: usize,
+    /// Longest life of a connection, whatever its activity.
+    pub tcp_max_connection: Duration,
 }
 
 /// Bound sockets, ready to serve.
@@ -128,10 +134,15 @@ pub fn spawn(
         tracker.spawn_blocking(move || udp::serve(socket, handler, cancel));
     }
     let permits = Arc::new(Semaphore::new(listen.tcp_max_connections));
+    let clients = Arc::new(Mutex::new(HashMap::new()));
     for listener in bound.tcp {
         let conn = TcpSettings {
             handler: handler.clone(),
             idle: listen.tcp_idle_timeout,
+            lifetime: listen.tcp_max_connection,
+            max_queries: listen.tcp_max_queries_per_connection,
+            per_client: listen.tcp_max_connections_per_client,
+            clients: clients.clone(),
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         };
@@ -143,8 +154,47 @@ pub fn spawn(
 struct TcpSettings {
     handler: Handler,
     idle: Duration,
+    lifetime: Duration,
+    max_queries: usize,
+    per_client: usize,
+    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+}
+
+/// One client's place among the open connections; released when the connection ends.
+struct ClientSlot {
+    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl ClientSlot {
+    /// Take a place for `ip` unless it already has `max` connections.
+    fn take(clients: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
+        let mut map = clients.lock().ok()?;
+        let open = map.entry(ip).or_insert(0);
+        if *open >= max {
+            return None;
+        }
+        *open += 1;
+        Some(Self {
+            clients: clients.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.clients.lock()
+            && let Some(open) = map.get_mut(&self.ip)
+        {
+            *open -= 1;
+            if *open == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 async fn serve_tcp(listener: TcpListener, conn: TcpSettings, permits: Arc<Semaphore>) {
@@ -165,10 +215,14 @@ async fn serve_tcp(listener: TcpListener, conn: TcpSettings, permits: Arc<Semaph
             debug!(%src, "tcp connection cap reached; closing");
             continue;
         };
+        let Some(slot) = ClientSlot::take(&conn.clients, src.ip(), conn.per_client) else {
+            debug!(%src, "tcp per-client connection cap reached; closing");
+            continue;
+        };
         let c = conn.clone();
         conn.tracker.spawn(async move {
-            serve_connection(stream, src, &c).await;
-            drop(permit);
+            let _ = tokio::time::timeout(c.lifetime, serve_connection(stream, src, &c)).await;
+            drop((permit, slot));
         });
     }
 }
@@ -177,7 +231,7 @@ async fn serve_tcp(listener: TcpListener, conn: TcpSettings, permits: Arc<Semaph
 async fn serve_connection(mut stream: TcpStream, src: SocketAddr, c: &TcpSettings) {
     let _ = stream.set_nodelay(true);
     let mut buf = vec![0u8; 65_535];
-    loop {
+    for _ in 0..c.max_queries {
         let read = tokio::select! {
             r = tokio::time::timeout(c.idle, read_message(&mut stream, &mut buf)) => r,
             _ = c.cancel.cancelled() => return,
