@@ -323,6 +323,9 @@ fn describe() {
         counter!(RELOADS, "result" => result).increment(0);
     }
     latency::zeroes();
+    for action in ["drop", "slip"] {
+        counter!(RRL_ACTIONS, "action" => action).increment(0);
+    }
 }
 
 /// Fold histogram samples into buckets every [`UPKEEP_INTERVAL`] until `cancel` fires.

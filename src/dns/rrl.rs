@@ -73,7 +73,11 @@ impl Rrl {
             return Verdict::Send;
         }
         let slip = u64::from(self.config.slip);
-        if slip > 0 && self.slips[slot].fetch_add(1, Ordering::Relaxed) % slip == 0 {
+        if slip > 0
+            && self.slips[slot]
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(slip)
+        {
             Verdict::Slip
         } else {
             Verdict::Drop
