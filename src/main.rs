@@ -39,46 +39,24 @@ fn main() -> ExitCode {
 }
 
 fn explain(path: Option<&std::path::Path>, args: app::ExplainArgs) -> ExitCode {
-    let config = match config::load_server(path) {
+    let config = match load(path) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
-    match app::explain(&config, args) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(StartError::Config(errors)) => {
-            eprintln!("{errors}");
-            ExitCode::from(EXIT_CONFIG)
-        }
-        Err(StartError::Runtime(e)) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_RUNTIME)
-        }
-    }
+    exit(app::explain(&config, args).map(|text| print!("{text}")))
 }
 
-fn serve(path: Option<&std::path::Path>) -> ExitCode {
-    let config = match config::load_server(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    app::init_logging(&config);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
-    };
-    match runtime.block_on(app::serve(config)) {
+/// The server settings, or the exit code for settings that do not load.
+fn load(path: Option<&std::path::Path>) -> Result<meridian::config::ServerConfig, ExitCode> {
+    config::load_server(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Print a start error and map it to its exit code.
+fn exit(result: Result<(), StartError>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(StartError::Config(errors)) => {
             eprintln!("{errors}");
@@ -91,13 +69,26 @@ fn serve(path: Option<&std::path::Path>) -> ExitCode {
     }
 }
 
-fn check(path: Option<&std::path::Path>, zones: Option<&std::path::Path>) -> ExitCode {
-    let config = match config::load_server(path) {
+fn serve(path: Option<&std::path::Path>) -> ExitCode {
+    let config = match load(path) {
         Ok(c) => c,
+        Err(code) => return code,
+    };
+    app::init_logging(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_CONFIG);
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
         }
+    };
+    exit(runtime.block_on(app::serve(config)))
+}
+
+fn check(path: Option<&std::path::Path>, zones: Option<&std::path::Path>) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let dir = zones.unwrap_or(&config.zones_dir);
     match config::load_zones(dir) {
