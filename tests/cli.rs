@@ -161,9 +161,30 @@ async fn serve_reloads_on_sighup_keeps_old_config_on_error_and_stops_on_sigterm(
     server.wait_for("reload ok");
     assert_eq!(ask(addr, "new.example.test.").await.answers.len(), 1);
 
+    // SIGTERM under load: in-flight queries finish and the process exits 0 promptly.
+    let load = tokio::spawn(async move {
+        for _ in 0..200 {
+            let _ = support::udp_raw(
+                addr,
+                &support::query("www.example.test.", RecordType::A)
+                    .to_vec()
+                    .unwrap(),
+            )
+            .await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let asked = std::time::Instant::now();
     server.signal("-TERM");
-    let status = server.child.wait().unwrap();
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
     assert_eq!(status.code(), Some(0));
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "exit within the grace period"
+    );
+    load.abort();
 }
 
 #[test]

@@ -134,7 +134,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         config,
     });
     let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload)
-        .with_rrl(crate::dns::rrl::Rrl::new(shared.config.rrl()));
+        .with_rrl(crate::dns::rrl::Rrl::new(shared.config.rrl()))
+        .with_query_log(shared.config.query_log_sample);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     let control = Arc::new(control::AppControl::new(shared.clone()));
     let protect = shared.config.admin_protect_reads;

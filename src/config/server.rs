@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub rrl_ipv6_prefix: u8,
     /// Token buckets in the limiter's fixed table (memory is 16 bytes each).
     pub rrl_table_size: usize,
+    /// Log one query in N at info (client, name, type, rcode); 0 = no query log.
+    pub query_log_sample: u64,
     /// Directory of zone policy files (`*.toml`).
     pub zones_dir: PathBuf,
     /// MaxMind-format GeoIP database; empty = no GeoIP.
@@ -131,6 +133,7 @@ impl Default for ServerConfig {
             rrl_ipv4_prefix: 24,
             rrl_ipv6_prefix: 56,
             rrl_table_size: 65_536,
+            query_log_sample: 0,
             zones_dir: PathBuf::from("zones"),
             geoip: PathBuf::from("geoip/geo-whois-asn-country.mmdb"),
             geoip_asn: PathBuf::new(),
@@ -199,6 +202,7 @@ impl ServerConfig {
             "RRL_IPV4_PREFIX" => self.rrl_ipv4_prefix = parse(value)?,
             "RRL_IPV6_PREFIX" => self.rrl_ipv6_prefix = parse(value)?,
             "RRL_TABLE_SIZE" => self.rrl_table_size = parse(value)?,
+            "QUERY_LOG_SAMPLE" => self.query_log_sample = parse(value)?,
             "ZONES_DIR" => self.zones_dir = PathBuf::from(value),
             "GEOIP" => self.geoip = PathBuf::from(value),
             "GEOIP_ASN" => self.geoip_asn = PathBuf::from(value),

@@ -54,6 +54,8 @@ pub struct Handler {
     max_udp_payload: u16,
     /// Response rate limiting for UDP; None when off.
     rrl: Option<Arc<Rrl>>,
+    /// Log one query in this many (0: none).
+    log_sample: u64,
 }
 
 impl Handler {
@@ -62,7 +64,14 @@ impl Handler {
             snapshots,
             max_udp_payload,
             rrl: None,
+            log_sample: 0,
         }
+    }
+
+    /// Log one query in `n` at info level (0: none).
+    pub fn with_query_log(mut self, n: u64) -> Self {
+        self.log_sample = n;
+        self
     }
 
     /// Limit UDP responses per client network with `rrl`.
@@ -79,26 +88,13 @@ impl Handler {
     pub fn handle(&self, packet: &[u8], src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
         let start = Instant::now();
         let (reply, zone, qtype, rcode) = match request::parse(packet) {
-            Ok(req) if transport == Transport::Udp && self.rrl.is_some() => {
-                match self.rrl.as_ref().map_or(Verdict::Send, |r| r.check(src)) {
-                    Verdict::Send => {
-                        let (reply, answer) = self.answer(&req, src, transport);
-                        record_decision(&answer);
-                        (reply, answer.zone, u16::from(req.qtype), answer.rcode)
-                    }
-                    Verdict::Slip => {
-                        metrics::rrl(true);
-                        return Some(self.truncated(&req));
-                    }
-                    Verdict::Drop => {
-                        metrics::rrl(false);
-                        return None;
-                    }
-                }
-            }
             Ok(req) => {
+                if let Some(limited) = self.rate_limit(&req, src, transport) {
+                    return limited;
+                }
                 let (reply, answer) = self.answer(&req, src, transport);
                 record_decision(&answer);
+                self.log_query(&req, src, transport, &answer);
                 (reply, answer.zone, u16::from(req.qtype), answer.rcode)
             }
             Err(rejection) => {
@@ -115,6 +111,51 @@ impl Handler {
             seconds,
         );
         Some(reply)
+    }
+
+    /// `Some(reply or silence)` when response rate limiting withholds this UDP reply.
+    fn rate_limit(
+        &self,
+        req: &Request,
+        src: IpAddr,
+        transport: Transport,
+    ) -> Option<Option<Vec<u8>>> {
+        let rrl = self.rrl.as_ref().filter(|_| transport == Transport::Udp)?;
+        match rrl.check(src) {
+            Verdict::Send => None,
+            Verdict::Slip => {
+                metrics::rrl(true);
+                Some(Some(self.truncated(req)))
+            }
+            Verdict::Drop => {
+                metrics::rrl(false);
+                Some(None)
+            }
+        }
+    }
+
+    /// The sampled query log: a per-thread counter, so no shared state is touched.
+    fn log_query(&self, req: &Request, src: IpAddr, transport: Transport, answer: &Answer) {
+        if self.log_sample == 0 {
+            return;
+        }
+        thread_local!(static SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+        let n = SEEN.with(|c| {
+            c.set(c.get().wrapping_add(1));
+            c.get()
+        });
+        if n % self.log_sample == 0 {
+            tracing::info!(
+                client = %src,
+                name = %req.qname,
+                qtype = %req.qtype,
+                rcode = %answer.rcode,
+                zone = answer.zone.as_deref().unwrap_or("-"),
+                scope = answer.ecs_scope,
+                transport = transport.as_str(),
+                "query"
+            );
+        }
     }
 
     /// An empty TC=1 reply to `req`, so the client retries over TCP.
