@@ -144,7 +144,7 @@ impl Handler {
             c.set(c.get().wrapping_add(1));
             c.get()
         });
-        if n % self.log_sample == 0 {
+        if n.is_multiple_of(self.log_sample) {
             tracing::info!(
                 client = %src,
                 name = %req.qname,
