@@ -183,7 +183,24 @@ fn open_geo(
     metrics::geoip_build_epoch(info.build_epoch);
     info!(path = %config.geoip.display(), kind = %info.database_type, build_epoch = info.build_epoch, "geoip loaded");
     tracker.spawn(db.clone().watch(GEOIP_POLL, cancel.clone()));
+    tracker.spawn(follow_geoip_reloads(db.clone(), cancel.clone()));
     Ok(db)
+}
+
+/// Keep the GeoIP build-time metric in step with the database actually serving.
+async fn follow_geoip_reloads(db: Arc<GeoDb>, cancel: CancellationToken) {
+    let mut reloads = db.subscribe();
+    loop {
+        tokio::select! {
+            changed = reloads.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                metrics::geoip_build_epoch(db.build_epoch());
+            }
+            _ = cancel.cancelled() => return,
+        }
+    }
 }
 
 fn health_config(config: &ServerConfig) -> HealthConfig {

@@ -68,7 +68,13 @@ fn compile_check(
     if errors.list.len() > before {
         return None;
     }
+    // A tcp check may leave `port` to its members (`probe = "IP:PORT"`); the pool
+    // compiler reports a member that gives none.
+    let portless_tcp = matches!(spec.kind, CheckKind::Tcp(_)) && spec.port.is_none();
     for e in spec.validate() {
+        if portless_tcp && e.field == "port" {
+            continue;
+        }
         let span = field_span(f, e.field).unwrap_or_else(|| name.span());
         errors.at(span, format!("check `{}`: {e}", name.get_ref()));
     }
