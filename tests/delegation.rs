@@ -1,7 +1,9 @@
-//! Meridian as users deploy it: BIND 9 serves a local root and example.test, which delegates
-//! gslb.example.test to Meridian; clients ask Unbound, which resolves from the root, sends
-//! their ECS subnets to Meridian and caches each answer for the scope and TTL Meridian gave.
-//! Each test prints `SKIPPED` and passes when bind9 or unbound is not installed.
+//! Meridian as users deploy it: a BIND 9 root and parent delegate to it, Unbound resolves with ECS and caches per scope and TTL.
+//
+// BIND 9 serves a local root and example.test, which delegates gslb.example.test to
+// Meridian; clients ask Unbound, which resolves from the root, sends their ECS subnets to
+// Meridian and caches each answer for the scope and TTL Meridian gave. Each test prints
+// `SKIPPED: ...` and passes when bind9 or unbound is not installed.
 
 mod delegation_support;
 mod support;
@@ -88,6 +90,33 @@ async fn resolver_follows_the_delegation_and_steers_each_ecs_subnet_to_its_regio
         let direct = lab.direct(&geo(), RecordType::A, Some(ecs)).await;
         assert_eq!(scope(&direct), Some(want_scope), "{ecs}: Meridian's scope");
     }
+    // An answer too big for UDP: Meridian truncates, the resolver retries over TCP.
+    let big = format!("big.{ORIGIN}.");
+    let tcp_before = lab.meridian_queries_over("TXT", "NOERROR", "tcp").await;
+    let over_udp = lab.resolve(&big, RecordType::TXT, None).await;
+    assert!(
+        over_udp.metadata.truncation,
+        "the resolver's UDP reply is truncated too"
+    );
+    let over_tcp = lab.resolve_tcp(&big, RecordType::TXT).await;
+    let text: Vec<String> = over_tcp
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TXT(t) => Some(String::from_utf8_lossy(&t.txt_data.concat()).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text.len(), 1, "{over_tcp:?}");
+    assert!(
+        text[0].contains("chunk-00") && text[0].contains("chunk-27"),
+        "{text:?}"
+    );
+    let tcp_after = lab.meridian_queries_over("TXT", "NOERROR", "tcp").await;
+    assert!(
+        tcp_after > tcp_before,
+        "the resolver fetched it from Meridian over TCP"
+    );
     lab.shutdown().await;
 }
 

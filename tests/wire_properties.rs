@@ -218,7 +218,7 @@ fn query() -> impl Strategy<Value = Query> {
 
 fn config() -> Config {
     Config {
-        cases: 1500,
+        cases: 4000,
         rng_seed: RngSeed::Fixed(0x4d52_4944),
         failure_persistence: None,
         ..Config::default()

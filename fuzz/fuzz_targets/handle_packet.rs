@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let handler = &HANDLERS[usize::from(selector % 3)];
-    let transport = if selector & 0x10 == 0 { Transport::Udp } else { Transport::Tcp };
+    let transport = if selector & 0x10 == 0 {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    };
     let src: IpAddr = if selector & 0x20 == 0 {
         [198, 51, 100, 7].into()
     } else {

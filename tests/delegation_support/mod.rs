@@ -1,10 +1,9 @@
-//! The delegation lab: BIND 9 serving a local root and example.test, Unbound resolving with
-//! ECS, and Meridian in-process for the delegated zone, all on loopback port 53.
-//!
-//! Addresses: the root is `[::1]:53` and example.test `127.0.0.1:53` (one `named`, a view per
-//! address: BIND listens only on addresses configured on an interface, and lo has just these
-//! two without CAP_NET_ADMIN); Meridian `127.53.0.12:53`; Unbound `127.53.0.13:53`; the
-//! health backends `127.53.0.21..23`. Port 53 is global, so labs run one at a time.
+//! The delegation lab: BIND 9 (local root, example.test), Unbound with ECS and Meridian in-process, all on loopback port 53.
+//
+// Addresses: the root is `[::1]:53` and example.test `127.0.0.1:53` (one `named`, a view per
+// address: BIND listens only on addresses configured on an interface, and lo has just these
+// two without CAP_NET_ADMIN); Meridian `127.53.0.12:53`; Unbound `127.53.0.13:53`; the
+// health backends `127.53.0.21..23`. Port 53 is global, so labs run one at a time.
 #![allow(dead_code)]
 
 pub mod daemon;
@@ -52,18 +51,44 @@ pub struct Lab {
     _port_53: MutexGuard<'static, ()>,
 }
 
-/// `None` (after printing why) when BIND 9 or Unbound is not installed.
+/// `None` (after printing `SKIPPED: why`) when BIND 9 or Unbound is not installed, or
+/// this process may not bind port 53 or has no IPv6 loopback. Panics when another
+/// process holds one of the lab's port-53 addresses.
 pub async fn lab(test: &str) -> Option<Lab> {
     if let Some(tool) = missing_tool() {
-        println!("SKIPPED {test}: {tool} not installed (apt-get install bind9 unbound)");
+        println!("SKIPPED: {tool} not installed (apt-get install bind9 unbound) [{test}]");
         return None;
     }
-    Some(Lab::start().await)
+    let guard = PORT_53.lock().await;
+    if let Err(why) = port_53_free() {
+        println!("SKIPPED: {why} [{test}]");
+        return None;
+    }
+    Some(Lab::start(guard).await)
+}
+
+/// Bind (and release) UDP and TCP port 53 on every lab address, to explain failures early.
+fn port_53_free() -> Result<(), String> {
+    for ip in [ROOT, PARENT, MERIDIAN, RESOLVER] {
+        let addr = SocketAddr::new(ip.parse().unwrap(), 53);
+        let udp = std::net::UdpSocket::bind(addr).map(drop);
+        let tcp = std::net::TcpListener::bind(addr).map(drop);
+        match udp.and(tcp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(format!("binding {addr} needs root or CAP_NET_BIND_SERVICE"));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                return Err(format!("{addr} is not available (no IPv6 loopback?)"));
+            }
+            Err(e) => panic!("the delegation lab needs {addr}, which another process holds: {e}"),
+        }
+    }
+    Ok(())
 }
 
 impl Lab {
-    async fn start() -> Lab {
-        let port_53 = PORT_53.lock().await;
+    async fn start(port_53: MutexGuard<'static, ()>) -> Lab {
         let started = std::time::Instant::now();
         let dir = tempfile::tempdir().expect("tempdir");
         let (eu_addr, eu) = backend("127.53.0.21").await;
@@ -162,6 +187,12 @@ impl Lab {
         ask(addr, name, qtype, ecs).await
     }
 
+    /// Ask Unbound over TCP.
+    pub async fn resolve_tcp(&self, name: &str, qtype: RecordType) -> Message {
+        let addr = SocketAddr::new(RESOLVER.parse().unwrap(), 53);
+        crate::support::tcp(addr, &with_edns(query(name, qtype), 1232, None)).await
+    }
+
     /// Ask Meridian directly.
     pub async fn direct(&self, name: &str, qtype: RecordType, ecs: Option<&str>) -> Message {
         ask(self.server.udp_addrs[0], name, qtype, ecs).await
@@ -169,6 +200,11 @@ impl Lab {
 
     /// Queries Meridian answered in its zone with this type and rcode (from `/metrics`).
     pub async fn meridian_queries(&self, qtype: &str, rcode: &str) -> u64 {
+        self.meridian_queries_over(qtype, rcode, "").await
+    }
+
+    /// The same, counting only one transport (`udp`, `tcp`; empty for both).
+    pub async fn meridian_queries_over(&self, qtype: &str, rcode: &str, transport: &str) -> u64 {
         let url = format!("http://{}/metrics", self.server.admin_addr);
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let text = client.get(url).send().await.unwrap().text().await.unwrap();
@@ -176,6 +212,7 @@ impl Lab {
             format!("zone=\"{ORIGIN}.\""),
             format!("qtype=\"{qtype}\""),
             format!("rcode=\"{rcode}\""),
+            format!("transport=\"{transport}"),
         ];
         text.lines()
             .filter(|l| l.starts_with("meridian_queries_total{"))
