@@ -254,7 +254,7 @@ fn check_zone(text: &str, aux: &str) -> bool {
             let zones = ZoneSet::new([zone]);
             let _ = zones.targets();
             for zone in zones.iter() {
-                for (name, _) in zone.nodes() {
+                for name in zone.names() {
                     let _ = zone.lookup(name, false);
                 }
             }

@@ -112,6 +112,10 @@ pub fn handler(root: &Path, health: Health) -> Handler {
         zones: ArcSwap::from_pointee(zones),
         health: Arc::new(ArcSwap::from_pointee(health)),
         geo: Arc::new(geo),
+        latency: Arc::new(meridian::latency::Live::new(
+            meridian::latency::TableConfig::default(),
+            10_000,
+        )),
     });
     Handler::new(snapshots, MAX_UDP)
 }

@@ -44,7 +44,10 @@ pub fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         // Hidden entries are editors' lock and swap files. Anything else named *.toml is
         // a zone file: if it is a directory or a dangling link, reading it fails loudly
         // instead of the zone silently disappearing.
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort();
     Ok(files)

@@ -86,6 +86,8 @@ pub struct Zone {
     pub negative_ttl: u32,
     /// Every owner name and every empty non-terminal, case-insensitive.
     nodes: FxHashMap<Box<[u8]>, Node>,
+    /// Every name that exists in the zone (owners and empty non-terminals).
+    names: Vec<Name>,
     /// Whether any name below the apex is a delegation (lookups must then walk the tree).
     has_cuts: bool,
     /// The health targets this zone's pools ask to be probed.
@@ -146,6 +148,7 @@ impl Zone {
             soa,
             negative_ttl,
             has_cuts,
+            names: nodes.keys().cloned().collect(),
             nodes: nodes.into_iter().map(|(k, v)| (key_of(&k), v)).collect(),
             name: origin.to_ascii().into(),
             origin,
@@ -160,6 +163,11 @@ impl Zone {
 
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()
+    }
+
+    /// Every name that exists in the zone.
+    pub fn names(&self) -> impl Iterator<Item = &Name> {
+        self.names.iter()
     }
 
     /// Walk from the apex towards `qname` (which must be in this zone), stopping at cuts.
