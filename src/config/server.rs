@@ -125,7 +125,7 @@ impl Default for ServerConfig {
             tcp_idle_timeout_secs: 10,
             tcp_max_connections: 1024,
             tcp_max_connections_per_client: 64,
-            tcp_max_queries_per_connection: 10_000,
+            tcp_max_queries_per_connection: 1_000_000,
             tcp_max_connection_secs: 300,
             rrl_responses_per_second: 0,
             rrl_burst: 0,

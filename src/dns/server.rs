@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -228,36 +229,53 @@ async fn serve_tcp(listener: TcpListener, conn: TcpSettings, permits: Arc<Semaph
 }
 
 /// Read length-prefixed queries and answer each in turn until idle, closed or cancelled.
-async fn serve_connection(mut stream: TcpStream, src: SocketAddr, c: &TcpSettings) {
+async fn serve_connection(stream: TcpStream, src: SocketAddr, c: &TcpSettings) {
     let _ = stream.set_nodelay(true);
+    let (read_half, mut writer) = stream.into_split();
+    // Pipelined queries arrive together: read them through one buffer and send their
+    // replies together, one system call each way for a burst instead of three per query.
+    let mut reader = BufReader::with_capacity(16 * 1024, read_half);
     let mut buf = vec![0u8; 65_535];
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
     for _ in 0..c.max_queries {
         let read = tokio::select! {
-            r = tokio::time::timeout(c.idle, read_message(&mut stream, &mut buf)) => r,
-            _ = c.cancel.cancelled() => return,
+            r = tokio::time::timeout(c.idle, read_message(&mut reader, &mut buf)) => r,
+            _ = c.cancel.cancelled() => break,
         };
-        let len = match read {
-            Ok(Ok(len)) => len,
-            Ok(Err(_)) | Err(_) => return,
+        let Ok(Ok(len)) = read else {
+            break;
         };
-        let Some(reply) = c.handler.handle(&buf[..len], src.ip(), Transport::Tcp) else {
-            continue;
-        };
-        let mut framed = Vec::with_capacity(reply.len() + 2);
-        framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&reply);
-        let write = tokio::time::timeout(c.idle, stream.write_all(&framed)).await;
-        if !matches!(write, Ok(Ok(()))) {
+        if let Some(reply) = c.handler.handle(&buf[..len], src.ip(), Transport::Tcp) {
+            out.extend_from_slice(&(reply.len() as u16).to_be_bytes());
+            out.extend_from_slice(&reply);
+        }
+        if (reader.buffer().is_empty() || out.len() >= 32 * 1024)
+            && !flush(&mut writer, &mut out, c.idle).await
+        {
             return;
         }
     }
+    flush(&mut writer, &mut out, c.idle).await;
 }
 
-async fn read_message(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+/// Write the pending replies; false when the client is gone or too slow.
+async fn flush(writer: &mut OwnedWriteHalf, out: &mut Vec<u8>, idle: Duration) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let ok = matches!(
+        tokio::time::timeout(idle, writer.write_all(out)).await,
+        Ok(Ok(()))
+    );
+    out.clear();
+    ok
+}
+
+async fn read_message(reader: &mut BufReader<OwnedReadHalf>, buf: &mut [u8]) -> io::Result<usize> {
     let mut len = [0u8; 2];
-    stream.read_exact(&mut len).await?;
+    reader.read_exact(&mut len).await?;
     let len = usize::from(u16::from_be_bytes(len));
-    stream.read_exact(&mut buf[..len]).await?;
+    reader.read_exact(&mut buf[..len]).await?;
     Ok(len)
 }
 
