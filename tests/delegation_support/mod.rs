@@ -17,11 +17,9 @@ use std::time::Duration;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use meridian::app::Running;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::MutexGuard;
 
-use crate::support::{query, start_with, udp_raw, with_edns};
+use crate::support::{backend, query, start_with, udp_raw, with_edns};
 use daemon::{Daemon, missing_tool, render, unbound_stats, wait_until};
 
 pub const ROOT: &str = "::1";
@@ -275,33 +273,6 @@ async fn udp_once(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
             .map(|_| buf[..len].to_vec()),
         _ => None,
     }
-}
-
-/// A health endpoint on `ip`: 200 while the flag is up, 503 otherwise.
-async fn backend(ip: &str) -> (SocketAddr, Arc<AtomicBool>) {
-    let listener = TcpListener::bind((ip, 0)).await.expect("backend binds");
-    let addr = listener.local_addr().expect("backend address");
-    let up = Arc::new(AtomicBool::new(true));
-    let flag = up.clone();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let flag = flag.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let _ = conn.read(&mut buf).await;
-                let status = if flag.load(Ordering::SeqCst) {
-                    "200 OK"
-                } else {
-                    "503 Unavailable"
-                };
-                let reply = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-                );
-                let _ = conn.write_all(reply.as_bytes()).await;
-            });
-        }
-    });
-    (addr, up)
 }
 
 /// The A/AAAA addresses of an answer, sorted.
