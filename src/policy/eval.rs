@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use rand::Rng;
 
+use crate::geo::{Locate, Location};
 use crate::health::HealthSnapshot;
 
 use super::eligibility::{Census, DcFilter, Group, Judge, Pass};
@@ -77,6 +78,24 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
     }
 
     /// The answer depends on the first `bits` bits of the client address.
+    /// Look the client up in GeoIP, trace what was found, and record the scope the
+    /// location implies (the database network, or the whole source when unlocated).
+    pub fn locate(&mut self, geo: &dyn Locate) -> Option<Location> {
+        let location = geo.locate(self.client.addr);
+        if self.tracing() {
+            let shown = location.clone();
+            self.note(|| Event::Located(shown));
+        }
+        match &location {
+            Some(loc) => self.need(ScopeInput::GeoDatabase, loc.prefix_len),
+            None => {
+                let width = self.width();
+                self.need(ScopeInput::Unlocated, width);
+            }
+        }
+        location
+    }
+
     pub fn need(&mut self, input: ScopeInput, bits: u8) {
         let bits = bits.min(self.width());
         self.needed = self.needed.max(bits);

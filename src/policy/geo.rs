@@ -170,18 +170,10 @@ pub(super) fn choose<'a, R: Rng + ?Sized>(
         note_match(ev, || GeoKey::Default, &map.default);
         return &map.default;
     }
-    let location = geo.locate(addr);
-    if ev.tracing() {
-        let shown = location.clone();
-        ev.note(|| Event::Located(shown));
-    }
-    let Some(loc) = location else {
-        let width = ev.width();
-        ev.need(ScopeInput::Unlocated, width);
+    let Some(loc) = ev.locate(geo) else {
         note_match(ev, || GeoKey::Default, &map.default);
         return &map.default;
     };
-    ev.need(ScopeInput::GeoDatabase, loc.prefix_len);
     let (key, pools) = map.match_location(&loc);
     note_match(ev, || key, pools);
     pools

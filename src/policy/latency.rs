@@ -207,18 +207,7 @@ fn measure<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, p: &LatencyPolicy, cands: 
 
 /// Estimates unmeasured datacenters from the great-circle distance to the client.
 fn estimate<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, geo: &dyn Locate, cands: &mut [Candidate]) {
-    let location = geo.locate(ev.client.addr);
-    if ev.tracing() {
-        let shown = location.clone();
-        ev.note(|| Event::Located(shown));
-    }
-    match &location {
-        Some(loc) => ev.need(ScopeInput::GeoDatabase, loc.prefix_len),
-        None => {
-            let width = ev.width();
-            ev.need(ScopeInput::Unlocated, width);
-        }
-    }
+    let location = ev.locate(geo);
     let Some(client) = location.and_then(|l| l.coordinates) else {
         ev.note(|| Event::Note("no client coordinates: unmeasured datacenters have no RTT"));
         return;

@@ -9,7 +9,7 @@ use crate::geo::Locate;
 use super::Outcome;
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
-use super::explain::{Event, ScopeInput};
+use super::explain::Event;
 use super::model::{DatacenterId, PoolId};
 
 /// Mean Earth radius in kilometres.
@@ -62,18 +62,7 @@ pub(super) fn rank<R: Rng + ?Sized>(
         ev.note(|| Event::Note("at most one candidate datacenter: location not needed"));
         return ranked;
     }
-    let location = geo.locate(ev.client.addr);
-    if ev.tracing() {
-        let shown = location.clone();
-        ev.note(|| Event::Located(shown));
-    }
-    match &location {
-        Some(loc) => ev.need(ScopeInput::GeoDatabase, loc.prefix_len),
-        None => {
-            let width = ev.width();
-            ev.need(ScopeInput::Unlocated, width);
-        }
-    }
+    let location = ev.locate(geo);
     if let Some(client) = location.and_then(|l| l.coordinates) {
         for r in &mut ranked {
             r.1 = ev.service.datacenter(r.0).map(|d| {
