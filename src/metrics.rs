@@ -254,6 +254,20 @@ pub enum Outcome {
     Servfail,
 }
 
+impl From<crate::policy::Outcome> for Outcome {
+    fn from(o: crate::policy::Outcome) -> Self {
+        use crate::policy::Outcome as P;
+        match o {
+            P::Primary => Outcome::Primary,
+            P::Failover => Outcome::Failover,
+            P::FailOpen => Outcome::FailOpen,
+            P::Fallback => Outcome::Fallback,
+            P::NoData => Outcome::Nodata,
+            P::ServFail => Outcome::Servfail,
+        }
+    }
+}
+
 impl Outcome {
     pub const ALL: [Outcome; 6] = [
         Outcome::Primary,

@@ -15,7 +15,6 @@ use crate::admin::{
 use crate::dns::explain::{Question, explain, with_down};
 use crate::dns::service::policy_name;
 use crate::health::{Forced, Selector, Status};
-use crate::policy::Outcome;
 
 pub struct AppControl {
     shared: Arc<Shared>,
@@ -119,7 +118,7 @@ impl Control for AppControl {
         let e = explain(&zones, snapshots.geo.as_ref(), &health, latency, question);
         let a = &e.answer;
         let outcome = match &a.decision {
-            Some((_, _, o)) => outcome_word(*o).to_string(),
+            Some((_, _, o)) => crate::metrics::Outcome::from(*o).as_str().to_string(),
             None => "static".to_string(),
         };
         Ok(ExplainView {
@@ -194,16 +193,5 @@ impl Control for AppControl {
         network: Option<ipnet::IpNet>,
     ) -> Result<crate::admin::latency::LatencySummary, ControlError> {
         Ok(self.shared.latency.summary(network))
-    }
-}
-
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Primary => "primary",
-        Outcome::Failover => "failover",
-        Outcome::FailOpen => "fail_open",
-        Outcome::Fallback => "fallback",
-        Outcome::NoData => "nodata",
-        Outcome::ServFail => "servfail",
     }
 }

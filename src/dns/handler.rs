@@ -13,7 +13,7 @@ use super::rrl::{Rrl, Verdict};
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 use crate::metrics;
-use crate::policy::{Client, Outcome};
+use crate::policy::Client;
 use crate::zone::ZoneSet;
 use std::time::Instant;
 
@@ -281,15 +281,7 @@ fn record_decision(answer: &Answer) {
     let (Some(zone), Some((service, policy, outcome))) = (&answer.zone, &answer.decision) else {
         return;
     };
-    let outcome = match outcome {
-        Outcome::Primary => metrics::Outcome::Primary,
-        Outcome::Failover => metrics::Outcome::Failover,
-        Outcome::FailOpen => metrics::Outcome::FailOpen,
-        Outcome::Fallback => metrics::Outcome::Fallback,
-        Outcome::NoData => metrics::Outcome::Nodata,
-        Outcome::ServFail => metrics::Outcome::Servfail,
-    };
-    metrics::decision(zone, service, policy, outcome);
+    metrics::decision(zone, service, policy, (*outcome).into());
     if let Some(source) = answer.rtt_source {
         metrics::latency_decision(source == crate::policy::RttSource::Measured);
     }
