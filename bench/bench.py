@@ -110,12 +110,16 @@ def sample_answers(port, workload, count):
 
 
 def measure_workload(server, workload, args, tcp=False):
-    cpu0 = server.cpu()
+    user0, sys0 = server.cpu_split()
     stats, _ = dnsperf(server.port, workload, args.duration, tcp=tcp)
-    cpu = server.cpu() - cpu0
+    user1, sys1 = server.cpu_split()
+    user, system = user1 - user0, sys1 - sys0
+    cpu = user + system
     done = stats["completed"]
     return {
         "cpu_us_per_query": cpu / done * 1e6 if done else None,
+        "user_us_per_query": user / done * 1e6 if done else None,
+        "sys_us_per_query": system / done * 1e6 if done else None,
         "qps": stats["qps"],
         "sent": stats["sent"],
         "completed": done,
@@ -161,7 +165,8 @@ def server_round(server, args, results, sanity):
         runs["udp"].append(udp)
         latency = measure_latency(server, workload, args)
         runs["latency"].append(latency)
-        print(f"  {server.name:8} {workload:9} {fmt(udp['cpu_us_per_query'], 2):>6} us/q  "
+        print(f"  {server.name:8} {workload:9} {fmt(udp['cpu_us_per_query'], 2):>6} us/q "
+              f"(user {fmt(udp['user_us_per_query'], 2)} sys {fmt(udp['sys_us_per_query'], 2)})  "
               f"{udp['qps']:9.0f} qps  lost {udp['lost']}  p50/p99 at {args.latency_rate} qps: "
               f"{fmt_us(latency['p50'])}/{fmt_us(latency['p99'])} us")
     if args.tcp:

@@ -17,11 +17,16 @@ BACKENDS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid):
-    """utime + stime of a whole process (all threads), from /proc/<pid>/stat."""
+def cpu_split(pid):
+    """(utime, stime) of a whole process (all threads) in seconds, from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_seconds(pid):
+    """utime + stime of a whole process (all threads)."""
+    return sum(cpu_split(pid))
 
 
 def status_kb(pid, key):
@@ -98,6 +103,9 @@ class Server:
 
     def cpu(self):
         return cpu_seconds(self.pid)
+
+    def cpu_split(self):
+        return cpu_split(self.pid)
 
     def peak_rss_kb(self):
         return status_kb(self.pid, "VmHWM")

@@ -1,6 +1,6 @@
 //! Time `Handler::handle` in-process (no sockets): a rough per-query CPU cost of parsing,
 //! resolving and encoding, for comparing before and after a change. `cargo run --release
-//! --example bench_handler`.
+//! --example bench_handler [static|nxdomain|geo+ecs|weighted] [count]`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,8 +59,14 @@ fn main() {
         ),
     ];
     let src = "127.0.0.1".parse().unwrap();
+    // `bench_handler [case] [count]`: one case only (for callgrind), and how many queries.
+    let mut args = std::env::args().skip(1);
+    let only = args.next();
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300_000);
     for (label, p) in &cases {
-        let n = 300_000;
+        if only.as_deref().is_some_and(|o| o != *label) {
+            continue;
+        }
         let start = Instant::now();
         let mut bytes = 0;
         for _ in 0..n {

@@ -14,9 +14,21 @@ use tokio_util::sync::CancellationToken;
 
 /// Record at least one sample of every metric through the typed functions.
 fn record_everything() {
-    metrics::query(Some("gslb.example.com."), 1, 0, "udp", 0.000_03);
-    metrics::query(Some("gslb.example.com."), 28, 3, "tcp", 0.000_2);
-    metrics::query(None, 16, 5, "udp", 0.000_01);
+    metrics::query(
+        Some("gslb.example.com."),
+        1,
+        0,
+        "udp",
+        metrics::QueryTimer::always(),
+    );
+    metrics::query(
+        Some("gslb.example.com."),
+        28,
+        3,
+        "tcp",
+        metrics::QueryTimer::always(),
+    );
+    metrics::query(None, 16, 5, "udp", metrics::QueryTimer::always());
     metrics::decision("gslb.example.com.", "www", "failover", Outcome::Primary);
     metrics::decision("gslb.example.com.", "www", "failover", Outcome::FailOpen);
     metrics::target_state("192.0.2.10/web", Status::Up, false);
@@ -133,7 +145,7 @@ fn per_query_cost() {
             [1, 28, 16][(i % 3) as usize],
             0,
             "udp",
-            0.000_02,
+            metrics::QueryTimer::always(),
         );
         metrics::decision(zone, "www", "geo", Outcome::Primary);
     }

@@ -126,10 +126,7 @@ fn build(file: &ZoneFile, errors: &mut Errors, read: &mut ReadAux) -> Option<Zon
     }
     apex(file, &origin, ttl, &mut nodes, errors);
     if let (Some(soa), Some(node)) = (&soa, nodes.get_mut(&origin)) {
-        let set = RRset {
-            rtype: RecordType::SOA,
-            records: vec![soa.clone()],
-        };
+        let set = RRset::new(RecordType::SOA, vec![soa.clone()]);
         node.rrsets.insert(0, set);
     }
     let targets = steering(file, &origin, &mut nodes, errors, read);
@@ -329,7 +326,7 @@ fn rrset(
             Err(m) => errors.at(span, m),
         }
     }
-    Some(RRset { rtype, records })
+    Some(RRset::new(rtype, records))
 }
 
 fn apex(
@@ -360,10 +357,7 @@ fn apex(
         ),
     }
     let node = nodes.entry(origin.clone()).or_default();
-    node.rrsets.push(RRset {
-        rtype: RecordType::NS,
-        records,
-    });
+    node.rrsets.push(RRset::new(RecordType::NS, records));
 }
 
 /// Below a delegation only glue (A/AAAA) may exist; at it only NS and glue.

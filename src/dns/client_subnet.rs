@@ -71,9 +71,16 @@ impl ClientSubnet {
     /// Append the reply option (code, length, data) with `scope` to `out`.
     /// The scope is never more than the source prefix.
     pub fn encode_reply(&self, scope: u8, out: &mut Vec<u8>) {
-        let (family, octets): (u16, Vec<u8>) = match self.addr {
-            IpAddr::V4(a) => (1, a.octets().to_vec()),
-            IpAddr::V6(a) => (2, a.octets().to_vec()),
+        let mut octets = [0u8; 16];
+        let family: u16 = match self.addr {
+            IpAddr::V4(a) => {
+                octets[..4].copy_from_slice(&a.octets());
+                1
+            }
+            IpAddr::V6(a) => {
+                octets = a.octets();
+                2
+            }
         };
         let len = usize::from(self.source_prefix).div_ceil(8);
         out.extend_from_slice(&OPTION_CODE.to_be_bytes());

@@ -10,7 +10,8 @@ use ipnet::IpNet;
 use rand::SeedableRng;
 
 use super::client_subnet::truncate;
-use super::resolve::{Answer, Context, resolve};
+use super::qname::QName;
+use super::resolve::{Context, Resolved, resolve};
 use crate::geo::Locate;
 use crate::health::{HealthSnapshot, Status, TargetHealth};
 use crate::policy::{Client, LatencyView, Trace};
@@ -31,7 +32,7 @@ pub struct Question {
 #[derive(Debug)]
 pub struct Explanation {
     pub question: Question,
-    pub answer: Answer,
+    pub answer: Resolved,
     pub trace: Trace,
 }
 
@@ -85,7 +86,7 @@ pub fn explain(
         rng: &mut rng,
         trace: Some(&mut trace),
     };
-    let answer = resolve(zones, &q.name, q.qtype, &mut cx);
+    let answer = resolve(zones, &QName::from_name(&q.name), q.qtype, &mut cx).resolved(&q.name);
     Explanation {
         question: q,
         answer,

@@ -15,7 +15,6 @@ use crate::health::HealthSnapshot;
 use crate::metrics;
 use crate::policy::Client;
 use crate::zone::ZoneSet;
-use std::time::Instant;
 
 /// Class IN.
 const CLASS_IN: u16 = 1;
@@ -86,56 +85,64 @@ impl Handler {
 
     /// The reply to `packet` from `src`, or `None` when it deserves silence.
     pub fn handle(&self, packet: &[u8], src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
-        let start = Instant::now();
-        let (reply, zone, qtype, rcode) = match request::parse(packet) {
-            Ok(req) => {
-                if let Some(limited) = self.rate_limit(&req, src, transport) {
-                    return limited;
-                }
-                let (reply, answer) = self.answer(&req, src, transport);
-                record_decision(&answer);
-                self.log_query(&req, src, transport, &answer);
-                (reply, answer.zone, u16::from(req.qtype), answer.rcode)
-            }
-            Err(rejection) => {
-                let (reply, qtype, rcode) = self.reject(rejection)?;
-                (reply, None, qtype, rcode)
-            }
-        };
-        let seconds = start.elapsed().as_secs_f64();
-        metrics::query(
-            zone.as_deref(),
-            qtype,
-            rcode.into(),
-            transport.as_str(),
-            seconds,
-        );
-        Some(reply)
+        let mut out = Vec::with_capacity(512);
+        self.handle_into(packet, src, transport, &mut out)
+            .then_some(out)
     }
 
-    /// `Some(reply or silence)` when response rate limiting withholds this UDP reply.
+    /// `handle` writing the reply into `out` (cleared first); false means silence.
+    pub fn handle_into(
+        &self,
+        packet: &[u8],
+        src: IpAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let timer = metrics::QueryTimer::start();
+        match request::parse(packet) {
+            Ok(req) => {
+                if let Some(send) = self.rate_limit(&req, src, transport, out) {
+                    return send;
+                }
+                self.answer(&req, src, transport, out, timer);
+                true
+            }
+            Err(rejection) => match self.reject(rejection, out) {
+                Some((qtype, rcode)) => {
+                    metrics::query(None, qtype, rcode.into(), transport.as_str(), timer);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// `Some(send)` when response rate limiting withholds this UDP reply: a truncated
+    /// reply in `out` (true) or silence (false).
     fn rate_limit(
         &self,
         req: &Request,
         src: IpAddr,
         transport: Transport,
-    ) -> Option<Option<Vec<u8>>> {
+        out: &mut Vec<u8>,
+    ) -> Option<bool> {
         let rrl = self.rrl.as_ref().filter(|_| transport == Transport::Udp)?;
         match rrl.check(src) {
             Verdict::Send => None,
             Verdict::Slip => {
                 metrics::rrl(true);
-                Some(Some(self.truncated(req)))
+                self.truncated(req, out);
+                Some(true)
             }
             Verdict::Drop => {
                 metrics::rrl(false);
-                Some(None)
+                Some(false)
             }
         }
     }
 
     /// The sampled query log: a per-thread counter, so no shared state is touched.
-    fn log_query(&self, req: &Request, src: IpAddr, transport: Transport, answer: &Answer) {
+    fn log_query(&self, req: &Request, src: IpAddr, transport: Transport, answer: &Answer<'_>) {
         if self.log_sample == 0 {
             return;
         }
@@ -150,7 +157,7 @@ impl Handler {
                 name = %req.qname,
                 qtype = %req.qtype,
                 rcode = %answer.rcode,
-                zone = answer.zone.as_deref().unwrap_or("-"),
+                zone = answer.zone.map_or("-", |z| &*z.name),
                 scope = answer.ecs_scope,
                 transport = transport.as_str(),
                 "query"
@@ -158,8 +165,8 @@ impl Handler {
         }
     }
 
-    /// An empty TC=1 reply to `req`, so the client retries over TCP.
-    fn truncated(&self, req: &Request) -> Vec<u8> {
+    /// An empty TC=1 reply to `req` in `out`, so the client retries over TCP.
+    fn truncated(&self, req: &Request, out: &mut Vec<u8>) {
         let answer = Answer::error(ResponseCode::NoError);
         let reply = Reply {
             header: req.header,
@@ -170,20 +177,28 @@ impl Handler {
                 ..ReplyEdns::for_query(e, self.max_udp_payload)
             }),
         };
-        response::encode_truncated(&reply)
+        response::encode_truncated(&reply, out);
     }
 
-    fn answer(&self, req: &Request, src: IpAddr, transport: Transport) -> (Vec<u8>, Answer) {
+    /// Resolve `req` against the current snapshots, encode the reply into `out` and count it.
+    fn answer(
+        &self,
+        req: &Request,
+        src: IpAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+        timer: metrics::QueryTimer,
+    ) {
         let edns = req
             .edns
             .as_ref()
             .map(|e| ReplyEdns::for_query(e, self.max_udp_payload));
+        let zones = self.snapshots.zones.load();
         let answer = if req.edns.is_some_and(|e| e.version > 0) {
             Answer::error(ResponseCode::BADVERS)
         } else if req.qclass != CLASS_IN {
             Answer::error(ResponseCode::Refused)
         } else {
-            let zones = self.snapshots.zones.load();
             let health = self.snapshots.health.load();
             let latency = self.snapshots.latency.table.load();
             let client = client(req, src);
@@ -218,8 +233,16 @@ impl Handler {
             answer: &answer,
             edns,
         };
-        let bytes = response::encode(&reply, self.limit(req, transport));
-        (bytes, answer)
+        response::encode_into(&reply, self.limit(req, transport), out);
+        record_decision(&answer);
+        self.log_query(req, src, transport, &answer);
+        metrics::query(
+            answer.zone.map(|z| &*z.name),
+            u16::from(req.qtype),
+            answer.rcode.into(),
+            transport.as_str(),
+            timer,
+        );
     }
 
     /// UDP: min(client payload, our maximum), 512 without EDNS. TCP: a whole message.
@@ -231,8 +254,9 @@ impl Handler {
         }
     }
 
-    /// The reply to a packet that gets no ordinary answer, with its qtype and rcode.
-    fn reject(&self, rejection: Rejection) -> Option<(Vec<u8>, u16, ResponseCode)> {
+    /// The reply to a packet that gets no ordinary answer, in `out`, with its qtype and
+    /// rcode; `None` for silence.
+    fn reject(&self, rejection: Rejection, out: &mut Vec<u8>) -> Option<(u16, ResponseCode)> {
         let (header, question, edns, rcode) = match rejection {
             Rejection::Drop => return None,
             Rejection::NotImp {
@@ -249,7 +273,7 @@ impl Handler {
         let answer = Answer::error(rcode);
         let reply = Reply {
             header,
-            question: question.as_ref().map(|(n, t, c)| (n, *t, *c)),
+            question: question.as_deref().map(|(n, t, c)| (n, *t, *c)),
             answer: &answer,
             edns: edns.map(|e| ReplyEdns {
                 client_subnet: None,
@@ -257,7 +281,8 @@ impl Handler {
             }),
         };
         let qtype = question.as_ref().map_or(0, |q| u16::from(q.1));
-        Some((response::encode(&reply, PLAIN_UDP_LIMIT), qtype, rcode))
+        response::encode_into(&reply, PLAIN_UDP_LIMIT, out);
+        Some((qtype, rcode))
     }
 }
 
@@ -277,11 +302,11 @@ pub fn client(req: &Request, src: IpAddr) -> Client {
     }
 }
 
-fn record_decision(answer: &Answer) {
-    let (Some(zone), Some((service, policy, outcome))) = (&answer.zone, &answer.decision) else {
+fn record_decision(answer: &Answer<'_>) {
+    let (Some(zone), Some((service, policy, outcome))) = (answer.zone, answer.decision) else {
         return;
     };
-    metrics::decision(zone, service, policy, (*outcome).into());
+    metrics::decision(&zone.name, service, policy, outcome.into());
     if let Some(source) = answer.rtt_source {
         metrics::latency_decision(source == crate::policy::RttSource::Measured);
     }

@@ -1,8 +1,10 @@
 //! DNS: strict query parsing, the pure `resolve()`, response encoding, and the socket loops.
 
+pub mod answer;
 pub mod client_subnet;
 pub mod explain;
 pub mod handler;
+pub mod qname;
 pub mod request;
 pub mod resolve;
 pub mod response;

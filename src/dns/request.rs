@@ -1,9 +1,9 @@
 //! Strict parsing of a query packet: header, the one question, and the OPT record with ECS.
 
-use hickory_proto::rr::{Name, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_proto::rr::RecordType;
 
 use super::client_subnet::{self, ClientSubnet};
+use super::qname::QName;
 
 /// Opcode QUERY.
 pub const OPCODE_QUERY: u8 = 0;
@@ -13,7 +13,7 @@ const TYPE_OPT: u16 = 41;
 #[derive(Debug, Clone)]
 pub struct Request {
     pub header: Header,
-    pub qname: Name,
+    pub qname: QName,
     pub qtype: RecordType,
     pub qclass: u16,
     pub edns: Option<Edns>,
@@ -27,6 +27,9 @@ pub struct Header {
     pub rd: bool,
     pub cd: bool,
 }
+
+/// A question as read: name, type, class.
+pub type Question = (QName, RecordType, u16);
 
 /// What the query's OPT record said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +48,13 @@ pub enum Rejection {
     /// FORMERR, echoing the question when it could be read and EDNS when it was valid.
     FormErr {
         header: Header,
-        question: Option<(Name, RecordType, u16)>,
+        question: Option<Box<Question>>,
         edns: Option<Edns>,
     },
     /// NOTIMP for an opcode other than QUERY, echoing what could be read.
     NotImp {
         header: Header,
-        question: Option<(Name, RecordType, u16)>,
+        question: Option<Box<Question>>,
         edns: Option<Edns>,
     },
 }
@@ -88,16 +91,15 @@ pub fn parse(packet: &[u8]) -> Result<Request, Rejection> {
     if qdcount != 1 {
         return Err(formerr(None, None));
     }
-    let mut decoder = BinDecoder::new(packet);
-    let _ = decoder.read_slice(12);
-    let question = read_question(&mut decoder).ok_or_else(|| formerr(None, None))?;
-    let q = Some(question.clone());
+    let mut cursor = Cursor { packet, pos: 12 };
+    let question = read_question(&mut cursor).ok_or_else(|| formerr(None, None))?;
     for _ in 0..u32::from(ancount) + u32::from(nscount) {
-        read_record(&mut decoder).ok_or_else(|| formerr(q.clone(), None))?;
+        read_record(&mut cursor).ok_or_else(|| formerr(Some(Box::new(question.clone())), None))?;
     }
-    let edns = read_additional(&mut decoder, arcount).map_err(|edns| formerr(q.clone(), edns))?;
+    let edns = read_additional(&mut cursor, arcount)
+        .map_err(|edns| formerr(Some(Box::new(question.clone())), edns))?;
     if question.1 == RecordType::OPT || header.opcode != OPCODE_QUERY {
-        return Err(formerr(q, edns));
+        return Err(formerr(Some(Box::new(question)), edns));
     }
     let (qname, qtype, qclass) = question;
     Ok(Request {
@@ -109,10 +111,60 @@ pub fn parse(packet: &[u8]) -> Result<Request, Rejection> {
     })
 }
 
-fn read_question(d: &mut BinDecoder<'_>) -> Option<(Name, RecordType, u16)> {
-    let name = Name::read(d).ok()?;
-    let qtype = d.read_u16().ok()?.unverified();
-    let qclass = d.read_u16().ok()?.unverified();
+/// A read position in a packet; every read is bounds-checked.
+struct Cursor<'a> {
+    packet: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let bytes = self.packet.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(bytes)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Step over a name; true when it is the root. A compression pointer ends the name and
+    /// must point backwards; labels over 63 bytes and names over 255 are refused.
+    fn skip_name(&mut self) -> Option<bool> {
+        let start = self.pos;
+        let mut wire_len = 0;
+        loop {
+            let len = *self.take(1)?.first()?;
+            match len {
+                0 => return Some(self.pos == start + 1),
+                0xc0..=0xff => {
+                    let low = *self.take(1)?.first()?;
+                    let target = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+                    return (target < start).then_some(false);
+                }
+                1..=63 => {
+                    wire_len += 1 + usize::from(len);
+                    if wire_len >= 255 {
+                        return None;
+                    }
+                    self.take(usize::from(len))?;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn read_question(c: &mut Cursor<'_>) -> Option<Question> {
+    let (name, len) = QName::parse(c.packet.get(c.pos..)?)?;
+    c.pos += len;
+    let qtype = c.u16()?;
+    let qclass = c.u16()?;
     Some((name, RecordType::from(qtype), qclass))
 }
 
@@ -125,15 +177,15 @@ struct RawRecord<'a> {
     rdata: &'a [u8],
 }
 
-fn read_record<'a>(d: &mut BinDecoder<'a>) -> Option<RawRecord<'a>> {
-    let name = Name::read(d).ok()?;
-    let rtype = d.read_u16().ok()?.unverified();
-    let class = d.read_u16().ok()?.unverified();
-    let ttl = d.read_u32().ok()?.unverified();
-    let len = d.read_u16().ok()?.unverified();
-    let rdata = d.read_slice(len as usize).ok()?.unverified();
+fn read_record<'a>(c: &mut Cursor<'a>) -> Option<RawRecord<'a>> {
+    let name_is_root = c.skip_name()?;
+    let rtype = c.u16()?;
+    let class = c.u16()?;
+    let ttl = c.u32()?;
+    let len = c.u16()?;
+    let rdata = c.take(usize::from(len))?;
     Some(RawRecord {
-        name_is_root: name.is_root(),
+        name_is_root,
         rtype,
         class,
         ttl,
@@ -142,7 +194,7 @@ fn read_record<'a>(d: &mut BinDecoder<'a>) -> Option<RawRecord<'a>> {
 }
 
 /// Read the additional section; the error carries the EDNS seen when it was valid.
-fn read_additional(d: &mut BinDecoder<'_>, count: u16) -> Result<Option<Edns>, Option<Edns>> {
+fn read_additional(d: &mut Cursor<'_>, count: u16) -> Result<Option<Edns>, Option<Edns>> {
     let mut edns: Option<Edns> = None;
     let mut ecs_error = false;
     for _ in 0..count {
@@ -211,7 +263,7 @@ mod tests {
         let req = parse(&packet(0x0100, 1, 1, OPT_ECS)).unwrap();
         assert_eq!(req.header.id, 0xabcd);
         assert!(req.header.rd);
-        assert_eq!(req.qname.to_ascii(), "a.test.");
+        assert_eq!(req.qname.to_string(), "a.test.");
         let edns = req.edns.unwrap();
         assert_eq!(
             (edns.payload, edns.version, edns.dnssec_ok),

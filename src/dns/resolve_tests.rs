@@ -5,7 +5,8 @@ use std::path::Path;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::{Answer, Context, resolve};
+use super::{Context, Resolved, resolve};
+use crate::dns::qname::QName;
 use crate::geo::Nowhere;
 use crate::health::HealthSnapshot;
 use crate::policy::Client;
@@ -16,7 +17,7 @@ fn zones() -> ZoneSet {
     crate::config::load_zones(Path::new("tests/fixtures/good")).expect("good fixtures")
 }
 
-fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Answer {
+fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Resolved {
     let health = HealthSnapshot::empty();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut cx = Context {
@@ -31,7 +32,8 @@ fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Answer {
         rng: &mut rng,
         trace: None,
     };
-    resolve(zones, &Name::from_ascii(name).unwrap(), qtype, &mut cx)
+    let name = Name::from_ascii(name).unwrap();
+    resolve(zones, &QName::from_name(&name), qtype, &mut cx).resolved(&name)
 }
 
 fn types(records: &[hickory_proto::rr::Record]) -> Vec<RecordType> {

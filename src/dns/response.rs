@@ -1,11 +1,12 @@
 //! Encoding a reply: header flags, echoed question, sections, OPT with ECS, size cap and TC.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::RecordType;
 
 use super::client_subnet::ClientSubnet;
+use super::qname::QName;
 use super::request::{Edns, Header};
-use super::resolve::Answer;
+use super::resolve::{Answer, Section};
 use super::wire::{EncodeError, Writer};
 
 /// Largest reply to a client without EDNS over UDP (RFC 1035).
@@ -33,45 +34,64 @@ impl ReplyEdns {
 }
 
 /// Everything needed to write one reply.
-pub struct Reply<'a> {
+pub struct Reply<'a, 'z> {
     pub header: Header,
-    pub question: Option<(&'a Name, RecordType, u16)>,
-    pub answer: &'a Answer,
+    pub question: Option<(&'a QName, RecordType, u16)>,
+    pub answer: &'a Answer<'z>,
     pub edns: Option<ReplyEdns>,
 }
 
 /// Encode `reply` into at most `limit` bytes, setting TC and dropping records when it
 /// does not fit (optional additional records are dropped first, except referral glue).
-pub fn encode(reply: &Reply<'_>, limit: usize) -> Vec<u8> {
+pub fn encode(reply: &Reply<'_, '_>, limit: usize) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(512);
+    encode_into(reply, limit, &mut buf);
+    buf
+}
+
+/// `encode` into `buf` (cleared first), so a socket loop can reuse its buffers.
+pub fn encode_into(reply: &Reply<'_, '_>, limit: usize, buf: &mut Vec<u8>) {
     let limit = limit.clamp(PLAIN_UDP_LIMIT, MAX_MESSAGE);
-    let full = write(reply, true, true, false);
-    if full.len() <= limit {
-        return full;
+    write(reply, true, true, false, buf);
+    if buf.len() <= limit {
+        return;
     }
     if !reply.answer.additional.is_empty() && !reply.answer.is_referral() {
-        let trimmed = write(reply, true, false, false);
-        if trimmed.len() <= limit {
-            return trimmed;
+        write(reply, true, false, false, buf);
+        if buf.len() <= limit {
+            return;
         }
     }
-    write(reply, false, false, true)
+    write(reply, false, false, true, buf);
 }
 
 /// An empty reply with TC=1: "ask again over TCP" (for rate-limited clients).
-pub fn encode_truncated(reply: &Reply<'_>) -> Vec<u8> {
-    write(reply, false, false, true)
+pub fn encode_truncated(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) {
+    write(reply, false, false, true, buf);
 }
 
-fn write(reply: &Reply<'_>, records: bool, additional: bool, truncated: bool) -> Vec<u8> {
+fn write(
+    reply: &Reply<'_, '_>,
+    records: bool,
+    additional: bool,
+    truncated: bool,
+    buf: &mut Vec<u8>,
+) {
     let a = reply.answer;
-    let mut buf = Vec::with_capacity(512);
+    buf.clear();
     let rcode = u16::from(a.rcode);
     let mut flags: u16 = 0x8000 | (u16::from(reply.header.opcode) << 11) | (rcode & 0xf);
     flags |= u16::from(a.authoritative) << 10;
     flags |= u16::from(truncated) << 9;
     flags |= u16::from(reply.header.rd) << 8;
     flags |= u16::from(reply.header.cd) << 4;
-    let count = |v: &Vec<Record>, on: bool| if on { v.len() as u16 } else { 0 };
+    let count = |v: &Section<'_>, on: bool| {
+        if on {
+            v.iter().map(|rr| rr.count() as u16).sum()
+        } else {
+            0
+        }
+    };
     let ar = count(&a.additional, additional) + u16::from(reply.edns.is_some());
     for word in [
         reply.header.id,
@@ -83,42 +103,41 @@ fn write(reply: &Reply<'_>, records: bool, additional: bool, truncated: bool) ->
     ] {
         buf.extend_from_slice(&word.to_be_bytes());
     }
-    if emit_sections(&mut buf, reply, records, additional).is_err() {
+    if emit_sections(buf, reply, records, additional).is_err() {
         // A record that cannot be encoded is a bug in our data, not the client's;
         // answer SERVFAIL rather than a corrupt packet.
-        return servfail(reply);
+        return servfail(reply, buf);
     }
     if let Some(edns) = &reply.edns {
-        write_opt(&mut buf, edns, rcode, a.ecs_scope);
+        write_opt(buf, edns, rcode, a.ecs_scope);
     }
-    buf
 }
 
 fn emit_sections(
     buf: &mut Vec<u8>,
-    reply: &Reply<'_>,
+    reply: &Reply<'_, '_>,
     records: bool,
     additional: bool,
 ) -> Result<(), EncodeError> {
     let mut w = Writer::new(buf);
-    if let Some((name, qtype, qclass)) = reply.question {
-        w.question(name, qtype, qclass);
-    }
     let a = reply.answer;
+    if let Some((name, qtype, qclass)) = reply.question {
+        w.question(name, qtype, qclass, a.zone.map(|z| z.origin_labels));
+    }
     if records {
-        for r in a.answer.iter().chain(&a.authority) {
-            w.record(r)?;
+        for rr in a.answer.iter().chain(&a.authority) {
+            w.rr(rr)?;
         }
     }
     if additional {
-        for r in &a.additional {
-            w.record(r)?;
+        for rr in &a.additional {
+            w.rr(rr)?;
         }
     }
     Ok(())
 }
 
-fn servfail(reply: &Reply<'_>) -> Vec<u8> {
+fn servfail(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) {
     let answer = Answer::error(ResponseCode::ServFail);
     let fallback = Reply {
         header: reply.header,
@@ -126,20 +145,21 @@ fn servfail(reply: &Reply<'_>) -> Vec<u8> {
         answer: &answer,
         edns: reply.edns,
     };
-    write(&fallback, false, false, false)
+    write(&fallback, false, false, false, buf);
 }
 
 /// The OPT pseudo-record: root owner, our payload size, extended rcode, DO copied, ECS echoed.
 fn write_opt(buf: &mut Vec<u8>, edns: &ReplyEdns, rcode: u16, scope: u8) {
-    let mut options = Vec::new();
-    if let Some(ecs) = &edns.client_subnet {
-        ecs.encode_reply(scope, &mut options);
-    }
     let ttl: u32 = (u32::from(rcode >> 4) << 24) | (u32::from(edns.dnssec_ok) << 15);
     buf.push(0);
     buf.extend_from_slice(&41u16.to_be_bytes());
     buf.extend_from_slice(&edns.payload.to_be_bytes());
     buf.extend_from_slice(&ttl.to_be_bytes());
-    buf.extend_from_slice(&(options.len() as u16).to_be_bytes());
-    buf.extend_from_slice(&options);
+    let at = buf.len();
+    buf.extend_from_slice(&[0, 0]);
+    if let Some(ecs) = &edns.client_subnet {
+        ecs.encode_reply(scope, buf);
+    }
+    let len = (buf.len() - at - 2) as u16;
+    buf[at..at + 2].copy_from_slice(&len.to_be_bytes());
 }

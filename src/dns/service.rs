@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
-use super::resolve::{Answer, Context, answer_node, negative_soa};
+use super::answer::address;
+use super::resolve::{Answer, At, Context, Rr, answer_node, negative_soa};
 use crate::policy::{self, Outcome, Policy, Service, Want};
 use crate::zone::{Node, Zone};
 
@@ -38,14 +39,14 @@ pub fn is_cname_service(service: &Service) -> bool {
         .any(|m| matches!(m.answer, policy::Answer::Name(_)))
 }
 
-pub fn answer_service<R: Rng + ?Sized>(
-    zone: &Zone,
-    service: &Arc<Service>,
-    node: &Node,
-    owner: &Name,
+pub fn answer_service<'z, R: Rng + ?Sized>(
+    zone: &'z Zone,
+    service: &'z Arc<Service>,
+    node: &'z Node,
+    at: &At<'_>,
     qtype: RecordType,
     cx: &mut Context<'_, R>,
-    out: &mut Answer,
+    out: &mut Answer<'z>,
 ) -> Step {
     let cname = is_cname_service(service);
     let want = match qtype {
@@ -53,7 +54,7 @@ pub fn answer_service<R: Rng + ?Sized>(
         RecordType::A | RecordType::ANY => Want::V4,
         RecordType::AAAA => Want::V6,
         _ => {
-            answer_node(zone, node, owner, qtype, out);
+            answer_node(zone, node, at.clone(), qtype, out);
             return Step::Done;
         }
     };
@@ -72,12 +73,12 @@ pub fn answer_service<R: Rng + ?Sized>(
     );
     out.ecs_scope = out.ecs_scope.max(decision.ecs_scope);
     out.rtt_source = out.rtt_source.or(decision.rtt_source);
-    out.decision = Some((service.name.clone(), policy_name(service), decision.outcome));
+    out.decision = Some((&service.name, policy_name(service), decision.outcome));
     match decision.outcome {
         Outcome::ServFail => {
             *out = Answer {
-                decision: out.decision.take(),
-                zone: out.zone.take(),
+                decision: out.decision,
+                zone: out.zone,
                 rtt_source: out.rtt_source,
                 ecs_scope: out.ecs_scope,
                 ..Answer::error(ResponseCode::ServFail)
@@ -90,27 +91,36 @@ pub fn answer_service<R: Rng + ?Sized>(
         }
         _ => {}
     }
-    let records: Vec<Record> = decision
-        .answers
-        .iter()
-        .filter_map(|a| record(owner, decision.ttl, a))
-        .collect();
-    let target = match records.first().map(|r| &r.data) {
-        Some(RData::CNAME(c)) if qtype != RecordType::CNAME => Some(c.0.clone()),
-        _ => None,
-    };
-    out.answer.extend(records);
-    match target {
-        Some(t) if zone.origin.zone_of(&t) => Step::Follow(t),
+    // A chain continues from the first answer when it is a CNAME.
+    let (mut follow, mut first) = (None, true);
+    for answer in &decision.answers {
+        match answer {
+            policy::Answer::Addr(addr) => out.answer.push(match at.target {
+                None => Rr::Addr {
+                    ttl: decision.ttl,
+                    addr: *addr,
+                },
+                Some(t) => Rr::Record(Box::new(address(t.clone(), decision.ttl, *addr))),
+            }),
+            policy::Answer::Name(n) => {
+                let Ok(target) = Name::from_ascii(n.as_ref()) else {
+                    continue;
+                };
+                if first {
+                    follow = Some(target.clone());
+                }
+                let data = RData::CNAME(CNAME(target));
+                out.answer.push(Rr::Record(Box::new(Record::from_rdata(
+                    at.name(),
+                    decision.ttl,
+                    data,
+                ))));
+            }
+        }
+        first = false;
+    }
+    match follow {
+        Some(t) if qtype != RecordType::CNAME && zone.origin.zone_of(&t) => Step::Follow(t),
         _ => Step::Done,
     }
-}
-
-fn record(owner: &Name, ttl: u32, answer: &policy::Answer) -> Option<Record> {
-    let data = match answer {
-        policy::Answer::Addr(std::net::IpAddr::V4(a)) => RData::A(A(*a)),
-        policy::Answer::Addr(std::net::IpAddr::V6(a)) => RData::AAAA(AAAA(*a)),
-        policy::Answer::Name(n) => RData::CNAME(CNAME(Name::from_ascii(n.as_ref()).ok()?)),
-    };
-    Some(Record::from_rdata(owner.clone(), ttl, data))
 }

@@ -30,7 +30,9 @@ struct Batch {
     names: Vec<libc::sockaddr_storage>,
     iovecs: Vec<libc::iovec>,
     headers: Vec<libc::mmsghdr>,
+    /// Reply buffers, reused from batch to batch; the first `ready` hold this batch's.
     replies: Vec<Vec<u8>>,
+    ready: usize,
 }
 
 impl Batch {
@@ -45,7 +47,8 @@ impl Batch {
             names: vec![zero_name; BATCH],
             iovecs: vec![zero_iov; BATCH],
             headers: vec![zero_hdr; BATCH],
-            replies: Vec::with_capacity(BATCH),
+            replies: (0..BATCH).map(|_| Vec::with_capacity(512)).collect(),
+            ready: 0,
         })
     }
 
@@ -125,7 +128,7 @@ fn receive(fd: i32, batch: &mut Batch) -> io::Result<usize> {
 /// Run the handler over the received datagrams; keep the replies in arrival order and
 /// compact the address slots so reply `k` goes to the sender of its query.
 fn answer(handler: &Handler, batch: &mut Batch, received: usize) {
-    batch.replies.clear();
+    batch.ready = 0;
     for i in 0..received {
         let len = (batch.headers[i].msg_len as usize).min(DATAGRAM);
         let Some(src) = ip_of(&batch.names[i]) else {
@@ -134,17 +137,18 @@ fn answer(handler: &Handler, batch: &mut Batch, received: usize) {
         if port_of(&batch.names[i]) == 0 {
             continue;
         }
-        if let Some(reply) = handler.handle(&batch.bufs[i][..len], src, Transport::Udp) {
-            let k = batch.replies.len();
+        let k = batch.ready;
+        let out = &mut batch.replies[k];
+        if handler.handle_into(&batch.bufs[i][..len], src, Transport::Udp, out) {
             batch.names[k] = batch.names[i];
             batch.headers[k].msg_hdr.msg_namelen = batch.headers[i].msg_hdr.msg_namelen;
-            batch.replies.push(reply);
+            batch.ready += 1;
         }
     }
 }
 
 fn send(fd: i32, batch: &mut Batch) {
-    let count = batch.replies.len();
+    let count = batch.ready;
     for k in 0..count {
         batch.iovecs[k] = libc::iovec {
             iov_base: batch.replies[k].as_mut_ptr().cast(),

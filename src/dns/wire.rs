@@ -4,10 +4,16 @@
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
+use super::answer::{Owner, Rr};
+use super::qname::QName;
 use crate::zone::key::WireKey;
+use crate::zone::wire::SetOwner;
 
 /// Largest message; longer output is an encoding error.
 const MAX: usize = 65_535;
+
+/// Where the question name starts in every message.
+const QUESTION_AT: usize = 12;
 
 #[derive(Debug, thiserror::Error)]
 #[error("record cannot be encoded: {0}")]
@@ -16,34 +22,91 @@ pub struct EncodeError(String);
 /// Appends to a reply buffer whose question name (if any) starts at offset 12.
 pub struct Writer<'a> {
     buf: &'a mut Vec<u8>,
-    /// The question name as written, to point at it without building keys.
-    qname: Option<Name>,
-    /// The question name's key and the buffer offset of each of its labels.
-    question: Option<(WireKey, [u16; 128])>,
+    /// The question name as written, to compress other names against.
+    question: Option<&'a QName>,
+    /// Offset of the answering zone's origin inside the question name, for pre-encoded sets.
+    origin_at: Option<u16>,
 }
 
 impl<'a> Writer<'a> {
     pub fn new(buf: &'a mut Vec<u8>) -> Self {
         Self {
             buf,
-            qname: None,
             question: None,
+            origin_at: None,
         }
     }
 
     /// The question section: the name as the client wrote it, type and class.
-    pub fn question(&mut self, name: &Name, qtype: RecordType, qclass: u16) {
-        let mut offsets = [0u16; 128];
-        for (slot, label) in offsets.iter_mut().zip(name.iter()) {
-            *slot = self.buf.len() as u16;
-            self.buf.push(label.len() as u8);
-            self.buf.extend_from_slice(label);
-        }
-        self.buf.push(0);
+    /// `origin_labels` is the label count of the zone answering (when one does).
+    pub fn question(
+        &mut self,
+        name: &'a QName,
+        qtype: RecordType,
+        qclass: u16,
+        origin_labels: Option<usize>,
+    ) {
+        self.buf.extend_from_slice(name.wire());
         self.u16(u16::from(qtype));
         self.u16(qclass);
-        self.question = Some((WireKey::new(name), offsets));
-        self.qname = Some(name.clone());
+        self.question = Some(name);
+        self.origin_at = origin_labels
+            .filter(|n| *n <= name.key().labels())
+            .map(|n| (QUESTION_AT + name.key().suffix_start(n)) as u16);
+    }
+
+    /// One section entry: pre-encoded sets and addresses are copied, the rest encoded.
+    pub fn rr(&mut self, rr: &Rr<'_>) -> Result<(), EncodeError> {
+        let owner = match rr {
+            Rr::Set {
+                owner: Owner::Question,
+                ..
+            } => Some(SetOwner::Question),
+            Rr::Set {
+                owner: Owner::Own, ..
+            } => Some(SetOwner::Own),
+            _ => None,
+        };
+        match (rr, owner, self.origin_at) {
+            (Rr::Set { set, .. }, Some(owner), Some(at)) if set.wire.is_some() => {
+                if let Some(wire) = &set.wire {
+                    wire.write(self.buf, owner, at);
+                }
+                self.check_size()
+            }
+            (Rr::Addr { ttl, addr }, _, _) if self.question.is_some() => {
+                self.address(*ttl, *addr);
+                self.check_size()
+            }
+            _ => {
+                let qname = self.question.map_or_else(Name::root, QName::to_name);
+                for record in rr.records(&qname) {
+                    self.record(&record)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// An A or AAAA record owned by the question name.
+    fn address(&mut self, ttl: u32, addr: std::net::IpAddr) {
+        self.buf.extend_from_slice(&[0xc0, QUESTION_AT as u8]);
+        let (rtype, bytes): (RecordType, &[u8]) = match &addr {
+            std::net::IpAddr::V4(a) => (RecordType::A, &a.octets()),
+            std::net::IpAddr::V6(a) => (RecordType::AAAA, &a.octets()),
+        };
+        self.u16(u16::from(rtype));
+        self.u16(1);
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        self.u16(bytes.len() as u16);
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn check_size(&self) -> Result<(), EncodeError> {
+        if self.buf.len() > MAX {
+            return Err(EncodeError("message longer than 65535 bytes".into()));
+        }
+        Ok(())
     }
 
     pub fn record(&mut self, r: &Record) -> Result<(), EncodeError> {
@@ -68,23 +131,19 @@ impl<'a> Writer<'a> {
 
     /// A name, as a pointer into the question for the longest shared suffix when allowed.
     fn name(&mut self, name: &Name, compress: bool) {
-        if compress && self.qname.as_ref().is_some_and(|q| q.eq_case(name)) {
-            self.u16(0xc000 | 12);
-            return;
-        }
         let key = WireKey::new(name);
-        let shared = match (&self.question, compress) {
-            (Some((qkey, _)), true) => shared_suffix(&key, qkey),
+        let shared = match (self.question, compress) {
+            (Some(q), true) => shared_suffix(&key, q.key()),
             _ => 0,
         };
         for label in name.iter().take(key.labels() - shared) {
             self.buf.push(label.len() as u8);
             self.buf.extend_from_slice(label);
         }
-        match (&self.question, shared) {
-            (Some((qkey, offsets)), n) if n > 0 => {
-                let at = offsets[qkey.labels() - n];
-                self.u16(0xc000 | at);
+        match self.question {
+            Some(q) if shared > 0 => {
+                let at = QUESTION_AT + q.key().suffix_start(shared);
+                self.u16(0xc000 | at as u16);
             }
             _ => self.buf.push(0),
         }
@@ -145,9 +204,10 @@ mod tests {
     #[test]
     fn compressed_records_round_trip() {
         let q = Name::from_ascii("WwW.example.test.").unwrap();
+        let question = QName::from_name(&q);
         let mut buf = vec![0, 1, 0x84, 0, 0, 1, 0, 4, 0, 0, 0, 0];
         let mut w = Writer::new(&mut buf);
-        w.question(&q, RecordType::A, 1);
+        w.question(&question, RecordType::A, 1, None);
         let other = Name::from_ascii("mail.example.test.").unwrap();
         let records = [
             Record::from_rdata(q.clone(), 60, RData::CNAME(CNAME(other.clone()))),

@@ -32,15 +32,15 @@ impl<T> Default for Named<T> {
 }
 
 impl<T> Named<T> {
-    /// Run `f` on the handles of `name`, creating them with `make(name)` on first use.
-    pub fn with<R>(&self, name: &str, make: impl Fn(&str) -> T, f: impl FnOnce(&T) -> R) -> R {
+    /// The handles of `name` (shared), creating them with `make(name)` on first use.
+    pub fn get(&self, name: &str, make: impl Fn(&str) -> T) -> Arc<T> {
         let map = self.map.load();
         if let Some(found) = map.get(name) {
-            return f(found);
+            return found.clone();
         }
         let name = if map.len() >= MAX_NAMES { OTHER } else { name };
         if let Some(found) = map.get(name) {
-            return f(found);
+            return found.clone();
         }
         drop(map);
         self.map.rcu(|old| {
@@ -50,8 +50,8 @@ impl<T> Named<T> {
             new
         });
         match self.map.load().get(name) {
-            Some(found) => f(found),
-            None => f(&make(name)),
+            Some(found) => found.clone(),
+            None => Arc::new(make(name)),
         }
     }
 
@@ -151,7 +151,7 @@ mod tests {
     fn names_are_capped_into_other() {
         let named: Named<String> = Named::default();
         for i in 0..MAX_NAMES + 10 {
-            let got = named.with(&format!("z{i}."), str::to_string, Clone::clone);
+            let got = (*named.get(&format!("z{i}."), str::to_string)).clone();
             if i < MAX_NAMES {
                 assert_eq!(got, format!("z{i}."));
             } else {
@@ -159,6 +159,6 @@ mod tests {
             }
         }
         assert_eq!(named.len(), MAX_NAMES + 1);
-        assert_eq!(named.with("z0.", |_| String::new(), Clone::clone), "z0.");
+        assert_eq!(*named.get("z0.", |_| String::new()), "z0.");
     }
 }

@@ -37,10 +37,10 @@ fn install_is_idempotent_and_describes_everything() {
 fn queries_are_counted_per_label_cell() {
     let handle = installed();
     for _ in 0..3 {
-        query(Some("q.test."), 28, 0, "udp", 0.000_02);
+        query(Some("q.test."), 28, 0, "udp", QueryTimer::always());
     }
-    query(Some("q.test."), 9999, 77, "quic", 0.2);
-    query(None, 1, 5, "tcp", 0.000_001);
+    query(Some("q.test."), 9999, 77, "quic", QueryTimer::always());
+    query(None, 1, 5, "tcp", QueryTimer::always());
     let text = rendered(&handle);
     let line =
         r#"meridian_queries_total{zone="q.test.",qtype="AAAA",rcode="NOERROR",transport="udp"} 3"#;

@@ -5,6 +5,7 @@ use hickory_proto::rr::Name;
 /// The lowercase wire form of a name without the root byte (`\x03www\x07example\x00` is
 /// stored as `\x03www\x07example`), and where each label starts, so that every ancestor's
 /// key is a slice of the same buffer: no allocation per lookup.
+#[derive(Clone)]
 pub struct WireKey {
     buf: [u8; 256],
     len: usize,
@@ -34,6 +35,59 @@ impl WireKey {
             key.labels += 1;
         }
         key
+    }
+
+    /// Read an uncompressed name from the start of `wire` (a question name), lowercasing as
+    /// it goes. Returns the key and the name's length on the wire including the root byte;
+    /// `None` for a compression pointer, a label over 63 bytes, a name over 255 bytes or a
+    /// name cut short.
+    pub fn from_wire(wire: &[u8]) -> Option<(Self, usize)> {
+        let mut key = Self {
+            buf: [0; 256],
+            len: 0,
+            starts: [0; 128],
+            labels: 0,
+        };
+        loop {
+            let n = usize::from(*wire.get(key.len)?);
+            if n == 0 {
+                let used = key.len + 1;
+                return Some((key, used));
+            }
+            let end = key.len + 1 + n;
+            // 63-byte labels; 255 bytes in all counting the root byte.
+            if n > 63 || end + 1 > 255 {
+                return None;
+            }
+            let label = wire.get(key.len + 1..end)?;
+            key.starts[key.labels] = key.len as u8;
+            key.buf[key.len] = n as u8;
+            for (dst, src) in key.buf[key.len + 1..end].iter_mut().zip(label) {
+                *dst = src.to_ascii_lowercase();
+            }
+            key.len = end;
+            key.labels += 1;
+        }
+    }
+
+    /// Where the ancestor made of the last `n` labels starts in the wire form (`n` = 0: the
+    /// root byte).
+    pub fn suffix_start(&self, n: usize) -> usize {
+        match n {
+            0 => self.len,
+            n if n >= self.labels => 0,
+            n => usize::from(self.starts[self.labels - n]),
+        }
+    }
+
+    /// Length of the key (the wire form without its root byte).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for the root name.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The key of the whole name.
@@ -88,5 +142,35 @@ mod tests {
         assert_eq!(key.suffix(0), b"");
         let mut buf = [0; 258];
         assert_eq!(wildcard_key(key.suffix(1), &mut buf), b"\x01*\x04test");
+    }
+
+    #[test]
+    fn wire_names_read_like_names() {
+        let (key, used) = WireKey::from_wire(b"\x03WwW\x07Example\x04TEST\x00\x00\x01").unwrap();
+        assert_eq!(used, 18);
+        assert_eq!(
+            key.full(),
+            WireKey::new(&Name::from_ascii("www.example.test.").unwrap()).full()
+        );
+        assert_eq!(key.labels(), 3);
+        assert_eq!(
+            (
+                key.suffix_start(0),
+                key.suffix_start(1),
+                key.suffix_start(3)
+            ),
+            (17, 12, 0)
+        );
+        let (root, used) = WireKey::from_wire(b"\x00").unwrap();
+        assert_eq!((root.labels(), used, root.is_empty()), (0, 1, true));
+        for bad in [&b"\xc0\x0c"[..], b"\x03ww", b"\x40aaaa", b""] {
+            assert!(WireKey::from_wire(bad).is_none(), "{bad:?}");
+        }
+        let long: Vec<u8> = (0..4)
+            .flat_map(|_| std::iter::once(63).chain([b'a'; 63]))
+            .chain([0])
+            .collect();
+        assert!(WireKey::from_wire(&long).is_none(), "256 bytes");
+        assert!(WireKey::from_wire(&long[64..]).is_some(), "192 bytes");
     }
 }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub mod key;
+pub mod wire;
 
 use key::{WireKey, key_of, wildcard_key};
+use wire::WireSet;
 
 use crate::health::target::TargetSpec;
 use crate::policy::Service;
@@ -84,6 +86,10 @@ pub struct Zone {
     pub soa: Record,
     /// TTL for negative answers: min(SOA TTL, SOA minimum).
     pub negative_ttl: u32,
+    /// The SOA with `negative_ttl`, as negative answers carry it.
+    pub negative: RRset,
+    /// Labels in the origin.
+    pub origin_labels: usize,
     /// Every owner name and every empty non-terminal, case-insensitive.
     nodes: FxHashMap<Box<[u8]>, Node>,
     /// Every name that exists in the zone (owners and empty non-terminals).
@@ -113,6 +119,19 @@ pub struct Node {
 pub struct RRset {
     pub rtype: RecordType,
     pub records: Vec<Record>,
+    /// The records pre-encoded for replies (set when the zone is built; `None` when they
+    /// cannot be, and replies encode the records one by one).
+    pub wire: Option<WireSet>,
+}
+
+impl RRset {
+    pub fn new(rtype: RecordType, records: Vec<Record>) -> Self {
+        Self {
+            rtype,
+            records,
+            wire: None,
+        }
+    }
 }
 
 impl Node {
@@ -138,15 +157,25 @@ pub enum Lookup<'z> {
 }
 
 impl Zone {
-    pub fn new(origin: Name, soa: Record, nodes: HashMap<Name, Node>) -> Self {
+    pub fn new(origin: Name, soa: Record, mut nodes: HashMap<Name, Node>) -> Self {
         let negative_ttl = match &soa.data {
             RData::SOA(s) => soa.ttl.min(s.minimum),
             _ => soa.ttl,
         };
         let has_cuts = nodes.values().any(|n| n.cut);
+        for (name, node) in &mut nodes {
+            for set in &mut node.rrsets {
+                set.wire = WireSet::encode(name, &set.records, &origin);
+            }
+        }
+        let mut negative = RRset::new(RecordType::SOA, vec![soa.clone()]);
+        negative.records[0].ttl = negative_ttl;
+        negative.wire = WireSet::encode(&origin, &negative.records, &origin);
         Self {
             soa,
             negative_ttl,
+            negative,
+            origin_labels: label_count(&origin),
             has_cuts,
             names: nodes.keys().cloned().collect(),
             nodes: nodes.into_iter().map(|(k, v)| (key_of(&k), v)).collect(),

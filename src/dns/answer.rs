@@ -1,0 +1,168 @@
+//! A reply's sections before encoding: zone RRsets by reference, decision addresses, the rare
+//! record built for one answer, and the owned form (`Resolved`) explain and tests read.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{Name, RData, Record};
+use smallvec::SmallVec;
+
+use crate::policy::{Outcome, RttSource};
+use crate::zone::{RRset, Zone};
+
+/// Who owns the records of a zone RRset in a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Owner {
+    /// The question name, in the client's case (direct and wildcard answers).
+    Question,
+    /// The name the set has in the zone (glue, referrals, the SOA).
+    Own,
+    /// Another name: a CNAME target reached through a wildcard or a service.
+    Name(Box<Name>),
+}
+
+/// Records of one section entry.
+#[derive(Debug, Clone)]
+pub enum Rr<'z> {
+    /// A zone RRset under `owner`.
+    Set { owner: Owner, set: &'z RRset },
+    /// One address a decision chose, owned by the question name.
+    Addr { ttl: u32, addr: IpAddr },
+    /// A record built for this answer (synthesized, or owned by a name met on the way).
+    Record(Box<Record>),
+}
+
+/// A section: most hold one or two entries, kept inline.
+pub type Section<'z> = SmallVec<[Rr<'z>; 2]>;
+
+impl Rr<'_> {
+    /// How many records the entry writes.
+    pub fn count(&self) -> usize {
+        match self {
+            Rr::Set { set, .. } => set.records.len(),
+            Rr::Addr { .. } | Rr::Record(_) => 1,
+        }
+    }
+
+    /// The entry as records, the question being `qname`.
+    pub fn records(&self, qname: &Name) -> Vec<Record> {
+        match self {
+            Rr::Set { owner, set } => set
+                .records
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    match owner {
+                        Owner::Question => r.name = qname.clone(),
+                        Owner::Own => {}
+                        Owner::Name(n) => r.name = (**n).clone(),
+                    }
+                    r
+                })
+                .collect(),
+            Rr::Addr { ttl, addr } => vec![address(qname.clone(), *ttl, *addr)],
+            Rr::Record(r) => vec![(**r).clone()],
+        }
+    }
+}
+
+/// An A or AAAA record.
+pub fn address(owner: Name, ttl: u32, addr: IpAddr) -> Record {
+    let data = match addr {
+        IpAddr::V4(a) => RData::A(A(a)),
+        IpAddr::V6(a) => RData::AAAA(AAAA(a)),
+    };
+    Record::from_rdata(owner, ttl, data)
+}
+
+/// The sections and flags of a reply, borrowing from the zone snapshot.
+#[derive(Debug, Clone)]
+pub struct Answer<'z> {
+    pub rcode: ResponseCode,
+    pub authoritative: bool,
+    pub answer: Section<'z>,
+    pub authority: Section<'z>,
+    pub additional: Section<'z>,
+    /// ECS scope prefix the answer depends on (0 = the same for every client).
+    pub ecs_scope: u8,
+    /// The zone that answered.
+    pub zone: Option<&'z Zone>,
+    /// The service decision behind the answer, when a policy made one: service name,
+    /// policy name, outcome.
+    pub decision: Option<(&'z Arc<str>, &'static str, Outcome)>,
+    /// `latency` services: whether the answer rests on a measured or estimated RTT.
+    pub rtt_source: Option<RttSource>,
+}
+
+impl<'z> Answer<'z> {
+    pub fn new(rcode: ResponseCode, authoritative: bool) -> Self {
+        Self {
+            rcode,
+            authoritative,
+            answer: Section::new(),
+            authority: Section::new(),
+            additional: Section::new(),
+            ecs_scope: 0,
+            zone: None,
+            decision: None,
+            rtt_source: None,
+        }
+    }
+
+    /// A bare error answer (REFUSED, SERVFAIL, ...).
+    pub fn error(rcode: ResponseCode) -> Self {
+        Self::new(rcode, false)
+    }
+
+    /// Whether this answer is a referral to a delegated child.
+    pub fn is_referral(&self) -> bool {
+        !self.authoritative && self.rcode == ResponseCode::NoError && !self.authority.is_empty()
+    }
+
+    /// The owned form, the question being `qname`.
+    pub fn resolved(&self, qname: &Name) -> Resolved {
+        let records = |s: &Section<'_>| s.iter().flat_map(|rr| rr.records(qname)).collect();
+        Resolved {
+            rcode: self.rcode,
+            authoritative: self.authoritative,
+            answer: records(&self.answer),
+            authority: records(&self.authority),
+            additional: records(&self.additional),
+            ecs_scope: self.ecs_scope,
+            zone: self.zone.map(|z| z.name.clone()),
+            decision: self.decision.map(|(s, p, o)| (s.clone(), p, o)),
+            rtt_source: self.rtt_source,
+        }
+    }
+}
+
+/// An answer as plain records, for explain output and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub rcode: ResponseCode,
+    pub authoritative: bool,
+    pub answer: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+    pub ecs_scope: u8,
+    /// The origin of the zone that answered.
+    pub zone: Option<Arc<str>>,
+    pub decision: Option<(Arc<str>, &'static str, Outcome)>,
+    pub rtt_source: Option<RttSource>,
+}
+
+impl Resolved {
+    /// Whether this answer is a referral to a delegated child.
+    pub fn is_referral(&self) -> bool {
+        !self.authoritative && self.rcode == ResponseCode::NoError && !self.authority.is_empty()
+    }
+}
+
+/// Whether a section already holds `set`.
+pub fn holds(section: &Section<'_>, set: &RRset) -> bool {
+    section
+        .iter()
+        .any(|rr| matches!(rr, Rr::Set { set: s, .. } if std::ptr::eq(*s, set)))
+}

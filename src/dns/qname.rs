@@ -1,0 +1,88 @@
+//! The question name as it arrived: its wire bytes in the client's case and its lookup key.
+
+use std::fmt;
+
+use hickory_proto::rr::Name;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+
+use crate::zone::key::WireKey;
+
+/// A question name, read straight from the packet: no `Name` is built on the query path.
+#[derive(Clone)]
+pub struct QName {
+    /// Wire form including the root byte, in the client's case.
+    wire: [u8; 255],
+    key: WireKey,
+}
+
+impl QName {
+    /// Read an uncompressed name at the start of `packet`; returns it and its wire length.
+    pub fn parse(packet: &[u8]) -> Option<(Self, usize)> {
+        let (key, len) = WireKey::from_wire(packet)?;
+        let mut wire = [0; 255];
+        wire[..len].copy_from_slice(&packet[..len]);
+        Some((Self { wire, key }, len))
+    }
+
+    /// The question name for a `Name` (explain, tests).
+    pub fn from_name(name: &Name) -> Self {
+        let mut wire = Vec::with_capacity(255);
+        for label in name.iter() {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label);
+        }
+        wire.push(0);
+        // A `Name` is at most 255 bytes of valid labels, so it always reads back.
+        Self::parse(&wire).map_or_else(|| Self::parse(&[0]).expect("root").0, |(q, _)| q)
+    }
+
+    /// The wire form including the root byte, in the client's case.
+    pub fn wire(&self) -> &[u8] {
+        &self.wire[..self.key.len() + 1]
+    }
+
+    /// The lowercase lookup key.
+    pub fn key(&self) -> &WireKey {
+        &self.key
+    }
+
+    /// The name as a hickory `Name` (for logs, traces and synthesized records).
+    pub fn to_name(&self) -> Name {
+        Name::read(&mut BinDecoder::new(self.wire())).unwrap_or_else(|_| Name::root())
+    }
+}
+
+impl fmt::Display for QName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_name())
+    }
+}
+
+impl fmt::Debug for QName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "QName({})", self.to_name())
+    }
+}
+
+impl PartialEq for QName {
+    /// Equal when the client wrote the same bytes (case included).
+    fn eq(&self, other: &Self) -> bool {
+        self.wire() == other.wire()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_names_keeping_case() {
+        let name = Name::from_ascii("WwW.Example.TEST.").unwrap();
+        let q = QName::from_name(&name);
+        assert_eq!(q.wire(), b"\x03WwW\x07Example\x04TEST\x00");
+        assert_eq!(q.key().full(), b"\x03www\x07example\x04test");
+        assert_eq!(q.to_name().to_ascii(), "WwW.Example.TEST.");
+        assert_eq!(QName::from_name(&Name::root()).wire(), b"\x00");
+        assert_eq!(q.to_string(), "WwW.Example.TEST.");
+    }
+}
