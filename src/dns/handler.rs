@@ -15,6 +15,7 @@ use crate::health::HealthSnapshot;
 use crate::metrics;
 use crate::policy::Client;
 use crate::zone::ZoneSet;
+use crate::zone::key::WireKey;
 
 /// Class IN.
 const CLASS_IN: u16 = 1;
@@ -99,7 +100,8 @@ impl Handler {
         out: &mut Vec<u8>,
     ) -> bool {
         let timer = metrics::QueryTimer::start();
-        match request::parse(packet) {
+        let mut key = WireKey::empty();
+        match request::parse(packet, &mut key) {
             Ok(req) => {
                 if let Some(send) = self.rate_limit(&req, src, transport, out) {
                     return send;

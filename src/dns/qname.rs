@@ -1,5 +1,6 @@
 //! The question name as it arrived: its wire bytes in the client's case and its lookup key.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use hickory_proto::rr::Name;
@@ -7,38 +8,28 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::zone::key::WireKey;
 
-/// A question name, read straight from the packet: no `Name` is built on the query path.
+/// A question name, read straight from the packet (borrowed from it): no `Name` is built
+/// on the query path.
 #[derive(Clone)]
-pub struct QName {
+pub struct QName<'p> {
     /// Wire form including the root byte, in the client's case.
-    wire: [u8; 255],
-    key: WireKey,
+    wire: Cow<'p, [u8]>,
+    key: Cow<'p, WireKey>,
 }
 
-impl QName {
-    /// Read an uncompressed name at the start of `packet`; returns it and its wire length.
-    pub fn parse(packet: &[u8]) -> Option<(Self, usize)> {
-        let (key, len) = WireKey::from_wire(packet)?;
-        let mut wire = [0; 255];
-        wire[..len].copy_from_slice(&packet[..len]);
+impl<'p> QName<'p> {
+    /// Read an uncompressed name at the start of `packet`, its key into `key`; returns the
+    /// name and its wire length.
+    pub fn parse(packet: &'p [u8], key: &'p mut WireKey) -> Option<(Self, usize)> {
+        let len = key.read_wire(packet)?;
+        let wire = Cow::Borrowed(&packet[..len]);
+        let key = Cow::Borrowed(&*key);
         Some((Self { wire, key }, len))
-    }
-
-    /// The question name for a `Name` (explain, tests).
-    pub fn from_name(name: &Name) -> Self {
-        let mut wire = Vec::with_capacity(255);
-        for label in name.iter() {
-            wire.push(label.len() as u8);
-            wire.extend_from_slice(label);
-        }
-        wire.push(0);
-        // A `Name` is at most 255 bytes of valid labels, so it always reads back.
-        Self::parse(&wire).map_or_else(|| Self::parse(&[0]).expect("root").0, |(q, _)| q)
     }
 
     /// The wire form including the root byte, in the client's case.
     pub fn wire(&self) -> &[u8] {
-        &self.wire[..self.key.len() + 1]
+        &self.wire
     }
 
     /// The lowercase lookup key.
@@ -52,19 +43,37 @@ impl QName {
     }
 }
 
-impl fmt::Display for QName {
+impl QName<'static> {
+    /// The question name for a `Name` (explain, tests).
+    pub fn from_name(name: &Name) -> Self {
+        let mut wire = Vec::with_capacity(255);
+        for label in name.iter() {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label);
+        }
+        wire.push(0);
+        // A `Name` is at most 255 bytes of valid labels, so it always reads back.
+        let key = WireKey::from_wire(&wire).map_or_else(|| WireKey::new(&Name::root()), |k| k.0);
+        Self {
+            wire: Cow::Owned(wire),
+            key: Cow::Owned(key),
+        }
+    }
+}
+
+impl fmt::Display for QName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.to_name())
     }
 }
 
-impl fmt::Debug for QName {
+impl fmt::Debug for QName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "QName({})", self.to_name())
     }
 }
 
-impl PartialEq for QName {
+impl PartialEq for QName<'_> {
     /// Equal when the client wrote the same bytes (case included).
     fn eq(&self, other: &Self) -> bool {
         self.wire() == other.wire()

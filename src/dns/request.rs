@@ -4,6 +4,7 @@ use hickory_proto::rr::RecordType;
 
 use super::client_subnet::{self, ClientSubnet};
 use super::qname::QName;
+use crate::zone::key::WireKey;
 
 /// Opcode QUERY.
 pub const OPCODE_QUERY: u8 = 0;
@@ -11,9 +12,9 @@ const TYPE_OPT: u16 = 41;
 
 /// A well-formed query.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct Request<'p> {
     pub header: Header,
-    pub qname: QName,
+    pub qname: QName<'p>,
     pub qtype: RecordType,
     pub qclass: u16,
     pub edns: Option<Edns>,
@@ -29,7 +30,7 @@ pub struct Header {
 }
 
 /// A question as read: name, type, class.
-pub type Question = (QName, RecordType, u16);
+pub type Question<'p> = (QName<'p>, RecordType, u16);
 
 /// What the query's OPT record said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,25 +43,26 @@ pub struct Edns {
 
 /// Why a packet gets no ordinary answer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Rejection {
+pub enum Rejection<'p> {
     /// Not worth a reply: too short to carry an ID, or a response.
     Drop,
     /// FORMERR, echoing the question when it could be read and EDNS when it was valid.
     FormErr {
         header: Header,
-        question: Option<Box<Question>>,
+        question: Option<Box<Question<'p>>>,
         edns: Option<Edns>,
     },
     /// NOTIMP for an opcode other than QUERY, echoing what could be read.
     NotImp {
         header: Header,
-        question: Option<Box<Question>>,
+        question: Option<Box<Question<'p>>>,
         edns: Option<Edns>,
     },
 }
 
-/// Parse a query; anything malformed becomes a `Rejection`, never a panic.
-pub fn parse(packet: &[u8]) -> Result<Request, Rejection> {
+/// Parse a query (the question's key goes to `key`, reused by the caller); anything
+/// malformed becomes a `Rejection`, never a panic.
+pub fn parse<'p>(packet: &'p [u8], key: &'p mut WireKey) -> Result<Request<'p>, Rejection<'p>> {
     let Some(fixed) = packet.get(..12) else {
         return Err(Rejection::Drop);
     };
@@ -92,7 +94,7 @@ pub fn parse(packet: &[u8]) -> Result<Request, Rejection> {
         return Err(formerr(None, None));
     }
     let mut cursor = Cursor { packet, pos: 12 };
-    let question = read_question(&mut cursor).ok_or_else(|| formerr(None, None))?;
+    let question = read_question(&mut cursor, key).ok_or_else(|| formerr(None, None))?;
     for _ in 0..u32::from(ancount) + u32::from(nscount) {
         read_record(&mut cursor).ok_or_else(|| formerr(Some(Box::new(question.clone())), None))?;
     }
@@ -160,8 +162,8 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn read_question(c: &mut Cursor<'_>) -> Option<Question> {
-    let (name, len) = QName::parse(c.packet.get(c.pos..)?)?;
+fn read_question<'p>(c: &mut Cursor<'p>, key: &'p mut WireKey) -> Option<Question<'p>> {
+    let (name, len) = QName::parse(c.packet.get(c.pos..)?, key)?;
     c.pos += len;
     let qtype = c.u16()?;
     let qclass = c.u16()?;
@@ -260,7 +262,9 @@ mod tests {
 
     #[test]
     fn parses_question_edns_and_ecs() {
-        let req = parse(&packet(0x0100, 1, 1, OPT_ECS)).unwrap();
+        let bytes = packet(0x0100, 1, 1, OPT_ECS);
+        let mut key = WireKey::empty();
+        let req = parse(&bytes, &mut key).unwrap();
         assert_eq!(req.header.id, 0xabcd);
         assert!(req.header.rd);
         assert_eq!(req.qname.to_string(), "a.test.");
@@ -274,8 +278,9 @@ mod tests {
 
     #[test]
     fn other_opcodes_are_notimp_with_what_was_read() {
-        let Err(Rejection::NotImp { question, edns, .. }) = parse(&packet(0x2800, 1, 1, OPT_ECS))
-        else {
+        let bytes = packet(0x2800, 1, 1, OPT_ECS);
+        let mut key = WireKey::empty();
+        let Err(Rejection::NotImp { question, edns, .. }) = parse(&bytes, &mut key) else {
             panic!("NOTIMP expected");
         };
         assert!(question.is_some() && edns.is_some());
@@ -285,7 +290,7 @@ mod tests {
     fn truncated_packets_are_formerr_or_dropped() {
         let full = packet(0x0100, 1, 1, OPT_ECS);
         for cut in 0..full.len() {
-            match parse(&full[..cut]) {
+            match parse(&full[..cut], &mut WireKey::empty()) {
                 Err(Rejection::Drop) => assert!(cut < 12),
                 Err(Rejection::FormErr { .. }) => assert!(cut >= 12),
                 other => panic!("cut {cut}: {other:?}"),

@@ -35,7 +35,7 @@ pub struct At<'a> {
     pub owner: Owner,
     /// The CNAME target (`None`: the question).
     pub target: Option<&'a Name>,
-    pub qname: &'a QName,
+    pub qname: &'a QName<'a>,
 }
 
 impl At<'_> {
@@ -48,7 +48,7 @@ impl At<'_> {
 /// Answer `qname`/`qtype` from `zones`.
 pub fn resolve<'z, R: Rng + ?Sized>(
     zones: &'z ZoneSet,
-    qname: &QName,
+    qname: &QName<'_>,
     qtype: RecordType,
     cx: &mut Context<'_, R>,
 ) -> Answer<'z> {

@@ -36,7 +36,7 @@ impl ReplyEdns {
 /// Everything needed to write one reply.
 pub struct Reply<'a, 'z> {
     pub header: Header,
-    pub question: Option<(&'a QName, RecordType, u16)>,
+    pub question: Option<(&'a QName<'a>, RecordType, u16)>,
     pub answer: &'a Answer<'z>,
     pub edns: Option<ReplyEdns>,
 }

@@ -23,7 +23,7 @@ pub struct EncodeError(String);
 pub struct Writer<'a> {
     buf: &'a mut Vec<u8>,
     /// The question name as written, to compress other names against.
-    question: Option<&'a QName>,
+    question: Option<&'a QName<'a>>,
     /// Offset of the answering zone's origin inside the question name, for pre-encoded sets.
     origin_at: Option<u16>,
 }
@@ -41,7 +41,7 @@ impl<'a> Writer<'a> {
     /// `origin_labels` is the label count of the zone answering (when one does).
     pub fn question(
         &mut self,
-        name: &'a QName,
+        name: &'a QName<'a>,
         qtype: RecordType,
         qclass: u16,
         origin_labels: Option<usize>,

@@ -1,8 +1,12 @@
 //! One memory-mapped MaxMind DB file (GeoIP2/GeoLite2 or flat DB-IP layout) and its lookups.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustc_hash::FxHashMap;
 
 use maxminddb::{MaxMindDbError, Mmap, Reader, WithinOptions};
 
@@ -11,6 +15,20 @@ use super::{GeoError, Locate, Location};
 
 /// How many leading records the sanity check decodes.
 const SANITY_RECORDS: usize = 64;
+
+/// Decoded records each thread keeps, per open database, before starting over.
+const CACHED_RECORDS: usize = 4096;
+
+/// Identities of opened readers, so a thread's cache never answers for another file.
+static READER_IDS: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// Decoded records by (reader, data offset). MaxMind databases store each distinct
+    /// record once and many networks point at it (a country database has a few hundred), so
+    /// after warm-up a lookup walks the tree and skips decoding.
+    static DECODED: RefCell<FxHashMap<(u64, usize), Option<Location>>> =
+        RefCell::new(FxHashMap::default());
+}
 
 /// The bytes behind a reader: a mapped file or a static image (e.g. `include_bytes!`).
 enum Bytes {
@@ -34,6 +52,8 @@ impl AsRef<[u8]> for Bytes {
 pub struct MmdbReader {
     reader: Reader<Bytes>,
     path: PathBuf,
+    /// Unique per opened file (the key of the per-thread decoded-record cache).
+    id: u64,
 }
 
 impl std::fmt::Debug for MmdbReader {
@@ -69,7 +89,8 @@ impl MmdbReader {
     fn from_bytes(bytes: Bytes, path: PathBuf) -> Result<Self, GeoError> {
         match Reader::from_source(bytes) {
             Ok(reader) => {
-                let db = Self { reader, path };
+                let id = READER_IDS.fetch_add(1, Ordering::Relaxed);
+                let db = Self { reader, path, id };
                 db.sanity_check()?;
                 Ok(db)
             }
@@ -146,8 +167,26 @@ impl MmdbReader {
         } else {
             network.prefix()
         };
-        let record: Option<Record<'_>> = found.decode()?;
-        Ok((prefix_len, record.and_then(|r| r.to_location(prefix_len))))
+        let Some(offset) = found.offset() else {
+            return Ok((prefix_len, None));
+        };
+        let key = (self.id, offset);
+        let cached = DECODED.with_borrow(|cache| cache.get(&key).cloned());
+        let location = match cached {
+            Some(location) => location,
+            None => {
+                let record: Option<Record<'_>> = found.decode()?;
+                let location = record.and_then(|r| r.to_location(0));
+                DECODED.with_borrow_mut(|cache| {
+                    if cache.len() >= CACHED_RECORDS {
+                        cache.clear();
+                    }
+                    cache.insert(key, location.clone());
+                });
+                location
+            }
+        };
+        Ok((prefix_len, location.map(|l| Location { prefix_len, ..l })))
     }
 
     /// The AS number for `addr`, with the matched prefix length.

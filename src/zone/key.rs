@@ -37,37 +37,48 @@ impl WireKey {
         key
     }
 
-    /// Read an uncompressed name from the start of `wire` (a question name), lowercasing as
-    /// it goes. Returns the key and the name's length on the wire including the root byte;
-    /// `None` for a compression pointer, a label over 63 bytes, a name over 255 bytes or a
-    /// name cut short.
-    pub fn from_wire(wire: &[u8]) -> Option<(Self, usize)> {
-        let mut key = Self {
+    /// The key of the root name, to be filled by [`Self::read_wire`].
+    pub fn empty() -> Self {
+        Self {
             buf: [0; 256],
             len: 0,
             starts: [0; 128],
             labels: 0,
-        };
+        }
+    }
+
+    /// Read an uncompressed name from the start of `wire` (a question name), lowercased.
+    /// Returns the key and the name's length on the wire including the root byte; `None`
+    /// for a compression pointer, a label over 63 bytes, a name over 255 bytes or a name
+    /// cut short.
+    pub fn from_wire(wire: &[u8]) -> Option<(Self, usize)> {
+        let mut key = Self::empty();
+        let used = key.read_wire(wire)?;
+        Some((key, used))
+    }
+
+    /// `from_wire` into `self` (which callers reuse to avoid copying keys around).
+    pub fn read_wire(&mut self, wire: &[u8]) -> Option<usize> {
+        let (mut pos, mut labels) = (0, 0);
         loop {
-            let n = usize::from(*wire.get(key.len)?);
+            let n = usize::from(*wire.get(pos)?);
             if n == 0 {
-                let used = key.len + 1;
-                return Some((key, used));
+                break;
             }
-            let end = key.len + 1 + n;
             // 63-byte labels; 255 bytes in all counting the root byte.
-            if n > 63 || end + 1 > 255 {
+            if n > 63 || pos + 1 + n + 1 > 255 {
                 return None;
             }
-            let label = wire.get(key.len + 1..end)?;
-            key.starts[key.labels] = key.len as u8;
-            key.buf[key.len] = n as u8;
-            for (dst, src) in key.buf[key.len + 1..end].iter_mut().zip(label) {
-                *dst = src.to_ascii_lowercase();
-            }
-            key.len = end;
-            key.labels += 1;
+            self.starts[labels] = pos as u8;
+            labels += 1;
+            pos += 1 + n;
         }
+        // Length bytes are at most 63, below 'A', so lowercasing leaves them alone.
+        self.buf[..pos].copy_from_slice(&wire[..pos]);
+        self.buf[..pos].make_ascii_lowercase();
+        self.len = pos;
+        self.labels = labels;
+        Some(pos + 1)
     }
 
     /// Where the ancestor made of the last `n` labels starts in the wire form (`n` = 0: the

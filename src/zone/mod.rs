@@ -215,7 +215,7 @@ impl Zone {
                 wildcard: false,
             };
         }
-        let apex = label_count(&self.origin);
+        let apex = self.origin_labels;
         let depth = key.labels();
         for n in apex..=depth {
             let Some(node) = self.nodes.get(key.suffix(n)) else {
