@@ -66,11 +66,12 @@ impl GeoDb {
     pub fn open(path: impl Into<PathBuf>, asn_path: Option<PathBuf>) -> Result<Self, GeoError> {
         let primary_path = path.into();
         let stamps = (stamp(&primary_path), asn_path.as_deref().and_then(stamp));
-        let generation = open_generation(&primary_path, asn_path.as_deref())?;
+        let generation = Arc::new(open_generation(&primary_path, asn_path.as_deref())?);
+        index_in_background(Arc::clone(&generation));
         Ok(Self {
             primary_path,
             asn_path,
-            current: ArcSwap::from_pointee(generation),
+            current: ArcSwap::new(generation),
             loaded: Mutex::new(stamps),
             reloads: tokio::sync::watch::Sender::new(0),
         })
@@ -81,8 +82,12 @@ impl GeoDb {
     pub fn reload(&self) -> Result<(), GeoError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         let stamps = self.stamps();
-        let generation = open_generation(&self.primary_path, self.asn_path.as_deref())?;
-        self.current.store(Arc::new(generation));
+        let generation = Arc::new(open_generation(
+            &self.primary_path,
+            self.asn_path.as_deref(),
+        )?);
+        index_in_background(Arc::clone(&generation));
+        self.current.store(generation);
         *loaded = stamps;
         self.reloads.send_modify(|count| *count += 1);
         Ok(())
@@ -214,6 +219,34 @@ fn merge_asn(
     location.asn = asn.or(location.asn);
     location.prefix_len = primary_prefix.unwrap_or(0).max(asn_prefix);
     Some(location)
+}
+
+/// Build the flat IPv4 tables of a new generation on a thread of their own; lookups walk
+/// the search tree until they are ready.
+fn index_in_background(generation: Arc<Generation>) {
+    let spawned = std::thread::Builder::new()
+        .name("geoip-index".into())
+        .spawn(move || {
+            for reader in std::iter::once(&generation.primary).chain(&generation.asn) {
+                let started = std::time::Instant::now();
+                match reader.index_v4() {
+                    Ok(networks) => tracing::info!(
+                        path = %reader.path().display(),
+                        networks,
+                        ms = started.elapsed().as_millis() as u64,
+                        "GeoIP IPv4 table built"
+                    ),
+                    Err(error) => tracing::warn!(
+                        path = %reader.path().display(),
+                        %error,
+                        "GeoIP IPv4 table not built; lookups walk the tree"
+                    ),
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "GeoIP IPv4 table not built; lookups walk the tree");
+    }
 }
 
 fn open_generation(primary: &Path, asn: Option<&Path>) -> Result<Generation, GeoError> {

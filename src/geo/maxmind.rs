@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
@@ -11,6 +12,7 @@ use rustc_hash::FxHashMap;
 use maxminddb::{MaxMindDbError, Mmap, Reader, WithinOptions};
 
 use super::record::Record;
+use super::v4index::{self, V4Index};
 use super::{GeoError, Locate, Location};
 
 /// How many leading records the sanity check decodes.
@@ -51,6 +53,9 @@ impl AsRef<[u8]> for Bytes {
 /// does), never by rewriting it in place, and call [`super::GeoDb::reload`].
 pub struct MmdbReader {
     reader: Reader<Bytes>,
+    /// The IPv4 networks as a flat table (built after opening; `None` inside when the
+    /// database's networks do not allow one).
+    v4: OnceLock<Option<V4Index>>,
     path: PathBuf,
     /// Unique per opened file (the key of the per-thread decoded-record cache).
     id: u64,
@@ -90,7 +95,12 @@ impl MmdbReader {
         match Reader::from_source(bytes) {
             Ok(reader) => {
                 let id = READER_IDS.fetch_add(1, Ordering::Relaxed);
-                let db = Self { reader, path, id };
+                let db = Self {
+                    reader,
+                    v4: OnceLock::new(),
+                    path,
+                    id,
+                };
                 db.sanity_check()?;
                 Ok(db)
             }
@@ -159,6 +169,15 @@ impl MmdbReader {
     /// relative to IPv4 even in IPv6-structured databases.
     pub(super) fn lookup(&self, addr: IpAddr) -> Result<(u8, Option<Location>), MaxMindDbError> {
         let addr = addr.to_canonical();
+        if let (IpAddr::V4(v4), Some(Some(index))) = (addr, self.v4.get())
+            && let Some((prefix_len, location)) = index.lookup(u32::from(v4))
+        {
+            let location = location.map(|l| Location {
+                prefix_len,
+                ..l.clone()
+            });
+            return Ok((prefix_len, location));
+        }
         let found = self.reader.lookup(addr)?;
         let network = found.network()?;
         let prefix_len = if addr.is_ipv4() && network.is_ipv6() {
@@ -187,6 +206,46 @@ impl MmdbReader {
             }
         };
         Ok((prefix_len, location.map(|l| Location { prefix_len, ..l })))
+    }
+
+    /// Build the flat IPv4 table lookups use from now on (a few hundred milliseconds for a
+    /// million networks; lookups walk the tree until it is ready). Returns its size.
+    pub fn index_v4(&self) -> Result<usize, MaxMindDbError> {
+        let mut builder = v4index::Builder::default();
+        let mut usable = true;
+        for item in self.reader.networks(WithinOptions::default())? {
+            let found = item?;
+            let network = found.network()?;
+            let (start, prefix) = match network.network() {
+                IpAddr::V4(a) => (u32::from(a), network.prefix()),
+                // The IPv4 space of an IPv6 database is ::/96 (its ::ffff:0:0/96 alias is
+                // not iterated).
+                IpAddr::V6(a) if network.prefix() >= 96 && a.segments()[..6] == [0; 6] => {
+                    (a.to_bits() as u32, network.prefix() - 96)
+                }
+                // A wider network holding all of ::/96: one record answers every IPv4
+                // address, and the tree handles that case.
+                IpAddr::V6(a) if network.prefix() < 96 && a.is_unspecified() => {
+                    usable = false;
+                    break;
+                }
+                IpAddr::V6(_) => continue,
+            };
+            let Some(offset) = found.offset() else {
+                continue;
+            };
+            builder.push(start, prefix, offset, || {
+                found
+                    .decode::<Record<'_>>()
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.to_location(0))
+            });
+        }
+        let index = if usable { builder.finish() } else { None };
+        let size = index.as_ref().map_or(0, V4Index::networks);
+        let _ = self.v4.set(index);
+        Ok(size)
     }
 
     /// The AS number for `addr`, with the matched prefix length.

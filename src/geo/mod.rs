@@ -9,6 +9,7 @@ mod record;
 mod testdb;
 #[cfg(test)]
 mod tests;
+mod v4index;
 
 use std::net::IpAddr;
 

@@ -275,3 +275,35 @@ fn default_database_knows_well_known_addresses() {
         );
     }
 }
+
+/// The flat IPv4 table answers exactly what the tree walk answers: the same prefix length
+/// and location for random addresses (seeded) and for both ends of networks.
+#[test]
+fn ipv4_table_matches_the_tree() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20_261_123);
+    for name in ["geo-whois-asn-country.mmdb", "test-city.mmdb"] {
+        let reader = MmdbReader::open(geoip_dir().join(name)).expect("database opens");
+        let mut addrs: Vec<u32> = (0..20_000).map(|_| rng.random()).collect();
+        // Around the networks the test database names, where boundaries are.
+        for base in [
+            "81.2.69.0",
+            "89.160.20.112",
+            "2.125.160.216",
+            "216.160.83.56",
+        ] {
+            let b = u32::from(base.parse::<std::net::Ipv4Addr>().unwrap());
+            addrs.extend((0..512).map(|d| b.wrapping_add(d).wrapping_sub(256)));
+        }
+        let tree: Vec<_> = addrs
+            .iter()
+            .map(|a| reader.lookup(IpAddr::V4((*a).into())).unwrap())
+            .collect();
+        let networks = reader.index_v4().expect("table builds");
+        assert!(networks > 0, "{name}");
+        for (a, expected) in addrs.iter().zip(&tree) {
+            let got = reader.lookup(IpAddr::V4((*a).into())).unwrap();
+            assert_eq!(&got, expected, "{name}: {}", std::net::Ipv4Addr::from(*a));
+        }
+    }
+}
