@@ -2,9 +2,10 @@
 //! cache lines instead of walking twenty-odd tree nodes spread over the file.
 //!
 //! Networks are kept as they are in the database (start, prefix length, record), sorted by
-//! start, with a direct index by the top 16 bits of the address: a lookup reads one index
-//! slot, then binary-searches the few networks of its /16. Networks wider than a /16 appear
-//! once in each /16 they cover. Records are decoded once per distinct record.
+//! start and packed into one `u64` each, with a direct index by the top 16 bits of the
+//! address: a lookup reads one index slot, then binary-searches the few networks of its /16
+//! (usually one cache line). Networks wider than a /16 appear once in each /16 they cover.
+//! Records are decoded once per distinct record.
 
 use std::collections::HashMap;
 
@@ -22,11 +23,15 @@ struct Entry {
     record: u32,
 }
 
+/// Most distinct records a table holds (24 bits of a packed entry).
+const MAX_RECORDS: usize = 1 << 24;
+
 /// The table: answers exactly what the tree walk answers for IPv4 addresses with data.
 pub struct V4Index {
     /// `entries[index[b]..index[b + 1]]` are the networks overlapping /16 number `b`.
     index: Box<[u32]>,
-    entries: Box<[Entry]>,
+    /// Start in the high 32 bits, then the prefix length (8 bits) and the record (24 bits).
+    entries: Box<[u64]>,
     /// Distinct decoded records (`None`: a record without a usable location).
     records: Box<[Option<Location>]>,
 }
@@ -71,7 +76,7 @@ impl Builder {
             .networks
             .windows(2)
             .all(|w| u64::from(w[0].start) + size(w[0].prefix) <= u64::from(w[1].start));
-        if !ordered {
+        if !ordered || self.records.len() > MAX_RECORDS {
             return None;
         }
         let mut entries = Vec::with_capacity(self.networks.len() + BUCKETS / 16);
@@ -86,7 +91,7 @@ impl Builder {
             }
             let mut k = next;
             while k < self.networks.len() && u64::from(self.networks[k].start) < high {
-                entries.push(self.networks[k]);
+                entries.push(pack(&self.networks[k]));
                 k += 1;
             }
         }
@@ -109,6 +114,18 @@ fn end(e: &Entry) -> u64 {
     u64::from(e.start) + size(e.prefix)
 }
 
+fn pack(e: &Entry) -> u64 {
+    (u64::from(e.start) << 32) | (u64::from(e.prefix) << 24) | u64::from(e.record)
+}
+
+fn unpack(v: u64) -> Entry {
+    Entry {
+        start: (v >> 32) as u32,
+        prefix: (v >> 24) as u8,
+        record: (v & 0xff_ffff) as u32,
+    }
+}
+
 impl V4Index {
     /// The matched network's prefix length and location, or `None` when no network with
     /// data holds `addr` (the caller then asks the tree, which knows the empty network).
@@ -117,9 +134,10 @@ impl V4Index {
         let from = *self.index.get(bucket)? as usize;
         let to = *self.index.get(bucket + 1)? as usize;
         let slice = self.entries.get(from..to)?;
-        let i = slice.partition_point(|e| e.start <= addr);
-        let e = slice.get(i.checked_sub(1)?)?;
-        if u64::from(addr) >= end(e) {
+        let key = (u64::from(addr) << 32) | 0xffff_ffff;
+        let i = slice.partition_point(|e| *e <= key);
+        let e = unpack(*slice.get(i.checked_sub(1)?)?);
+        if u64::from(addr) >= end(&e) {
             return None;
         }
         let location = self.records.get(e.record as usize)?.as_ref();
