@@ -1,6 +1,6 @@
 //! The `geo` policy map: CIDR > ASN > subdivision > country > continent > default, and its scope.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -74,11 +74,11 @@ impl fmt::Display for Subdivision {
 pub struct GeoMap {
     /// Prefix map, usually loaded from a file next to the zone ([`super::cidr_file`]).
     pub cidr: Option<Arc<CidrMap>>,
-    pub asn: HashMap<u32, PoolList>,
-    pub subdivision: HashMap<Subdivision, PoolList>,
+    pub asn: FxHashMap<u32, PoolList>,
+    pub subdivision: FxHashMap<Subdivision, PoolList>,
     /// ISO 3166-1 alpha-2, upper case.
-    pub country: HashMap<[u8; 2], PoolList>,
-    pub continent: HashMap<Continent, PoolList>,
+    pub country: FxHashMap<[u8; 2], PoolList>,
+    pub continent: FxHashMap<Continent, PoolList>,
     /// Pools for clients nothing else matches (also unlocated clients).
     pub default: PoolList,
 }

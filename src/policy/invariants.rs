@@ -1,5 +1,6 @@
 //! Invariants checked against every policy over random services, health and clients.
 
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU16;
@@ -87,10 +88,10 @@ fn random_geo(rng: &mut StdRng, n: usize) -> GeoMap {
     let prefixes: HashMap<_, _> = prefixes.collect();
     GeoMap {
         cidr: Some(Arc::new(CidrMap::from_prefixes(prefixes).unwrap())),
-        asn: HashMap::from([(64500 + rng.next_u32() % 6, list(rng))]),
-        subdivision: HashMap::new(),
-        country: HashMap::from([(pick(rng, &[*b"FR", *b"US", *b"CA"]), list(rng))]),
-        continent: HashMap::from([(pick(rng, &[Continent::EU, Continent::NA]), list(rng))]),
+        asn: FxHashMap::from_iter([(64500 + rng.next_u32() % 6, list(rng))]),
+        subdivision: FxHashMap::default(),
+        country: FxHashMap::from_iter([(pick(rng, &[*b"FR", *b"US", *b"CA"]), list(rng))]),
+        continent: FxHashMap::from_iter([(pick(rng, &[Continent::EU, Continent::NA]), list(rng))]),
         default: list(rng),
     }
 }

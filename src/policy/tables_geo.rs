@@ -1,6 +1,6 @@
 //! Table tests for the geo policy, including the ECS scopes it reports and the trace.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -24,13 +24,13 @@ fn geo_service() -> Service {
     .unwrap();
     let map = GeoMap {
         cidr: Some(Arc::new(cidr)),
-        asn: HashMap::from([(64502, list(&[3]))]),
-        subdivision: HashMap::from([
+        asn: FxHashMap::from_iter([(64502, list(&[3]))]),
+        subdivision: FxHashMap::from_iter([
             (Subdivision::parse("US-IL").unwrap(), list(&[1])),
             (Subdivision::parse("us-ca").unwrap(), list(&[2])),
         ]),
-        country: HashMap::from([(*b"CA", list(&[2, 1])), (*b"US", list(&[2]))]),
-        continent: HashMap::from([(Continent::EU, list(&[1, 2]))]),
+        country: FxHashMap::from_iter([(*b"CA", list(&[2, 1])), (*b"US", list(&[2]))]),
+        continent: FxHashMap::from_iter([(Continent::EU, list(&[1, 2]))]),
         default: list(&[2]),
     };
     service(Policy::Geo(map), four_pools())
