@@ -128,8 +128,9 @@ fn check(dir: &str) -> usize {
                         from_ecs: false,
                     },
                     geo: &Nowhere,
-                    health: &health,
-                    latency: LatencyView::none(),
+                    health: (&health).into(),
+                    latency: LatencyView::none().table.into(),
+                    now: 0,
                     rng: &mut rng,
                     trace: None,
                 };

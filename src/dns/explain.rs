@@ -81,8 +81,9 @@ pub fn explain(
     let mut cx = Context {
         client: client_of(&q),
         geo,
-        health,
-        latency,
+        health: health.into(),
+        latency: latency.table.into(),
+        now: latency.now,
         rng: &mut rng,
         trace: Some(&mut trace),
     };

@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 
 use super::request::{self, Rejection, Request};
-use super::resolve::{Answer, Context, resolve};
+use super::resolve::{Answer, Context, Snapshot, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
 use super::rrl::{Rrl, Verdict};
 use crate::geo::Locate;
@@ -201,8 +201,6 @@ impl Handler {
         } else if req.qclass != CLASS_IN {
             Answer::error(ResponseCode::Refused)
         } else {
-            let health = self.snapshots.health.load();
-            let latency = self.snapshots.latency.table.load();
             let client = client(req, src);
             let ecs = client
                 .from_ecs
@@ -212,11 +210,9 @@ impl Handler {
             let mut cx = Context {
                 client,
                 geo: self.snapshots.geo.as_ref(),
-                health: &health,
-                latency: crate::policy::LatencyView {
-                    table: &latency,
-                    now: self.snapshots.latency.now(),
-                },
+                health: Snapshot::on_use(&self.snapshots.health),
+                latency: Snapshot::on_use(&self.snapshots.latency.table),
+                now: self.snapshots.latency.now(),
                 rng: &mut rng,
                 trace: None,
             };

@@ -27,8 +27,9 @@ fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Resolved {
             from_ecs: false,
         },
         geo: &Nowhere,
-        health: &health,
-        latency: crate::policy::LatencyView::none(),
+        health: (&health).into(),
+        latency: crate::policy::LatencyView::none().table.into(),
+        now: 0,
         rng: &mut rng,
         trace: None,
     };

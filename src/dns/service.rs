@@ -60,8 +60,11 @@ pub fn answer_service<'z, R: Rng + ?Sized>(
     };
     let inputs = policy::Inputs {
         geo: cx.geo,
-        health: cx.health,
-        latency: cx.latency,
+        health: cx.health.get(),
+        latency: policy::LatencyView {
+            table: cx.latency.get(),
+            now: cx.now,
+        },
     };
     let decision = policy::evaluate_with(
         service,

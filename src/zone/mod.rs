@@ -215,17 +215,19 @@ impl Zone {
                 wildcard: false,
             };
         }
-        let apex = self.origin_labels;
-        let depth = key.labels();
-        for n in apex..=depth {
+        // The apex always exists and is never a cut: start below it.
+        let (apex, depth) = (self.origin_labels, key.labels());
+        let mut found = None;
+        for n in apex + 1..=depth {
             let Some(node) = self.nodes.get(key.suffix(n)) else {
                 return self.wildcard(key.suffix(n - 1));
             };
-            if node.cut && n > apex && !(n == depth && ds_at_cut) {
+            if node.cut && !(n == depth && ds_at_cut) {
                 return Lookup::Referral { node };
             }
+            found = Some(node);
         }
-        match self.nodes.get(key.full()) {
+        match found.or_else(|| self.nodes.get(key.full())) {
             Some(node) => Lookup::Found {
                 node,
                 wildcard: false,
