@@ -1,6 +1,7 @@
 //! Time `Handler::handle` in-process (no sockets): a rough per-query CPU cost of parsing,
 //! resolving and encoding, for comparing before and after a change. `cargo run --release
-//! --example bench_handler [static|nxdomain|geo+ecs|weighted] [count]`.
+//! --example bench_handler [static|nxdomain|geo+ecs|weighted] [count]`, or
+//! `bench_handler replay bench/out/geo.bin [count]` for the benchmark's own queries.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,10 +27,40 @@ fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
-fn main() {
-    let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
-    let geo = GeoDb::open("geoip/geo-whois-asn-country.mmdb", None).unwrap();
-    let snapshots = Arc::new(Snapshots {
+/// The messages of a dnsperf `-B` file (each a 2-byte big-endian length, then the message).
+fn messages(path: &str) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut rest = &bytes[..];
+    while let [a, b, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*a, *b])).min(tail.len());
+        out.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    out
+}
+
+/// `bench_handler replay bench/out/geo.bin [count]`: the benchmark's own queries against
+/// the benchmark's zone and database (run `bench/run.sh` once first), cycled.
+fn replay(path: &str, n: usize) {
+    let zones = meridian::config::load_zones(std::path::Path::new("bench/zones")).unwrap();
+    let geo = GeoDb::open("bench/out/country.mmdb", None).unwrap();
+    // Let the IPv4 table build (it runs on its own thread).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let handler = Handler::new(snapshots(zones, geo), 1232);
+    let queries = messages(path);
+    let src = "127.0.0.1".parse().unwrap();
+    let mut out = Vec::with_capacity(512);
+    let start = Instant::now();
+    for q in queries.iter().cycle().take(n) {
+        handler.handle_into(q, src, Transport::Udp, &mut out);
+    }
+    let ns = start.elapsed().as_nanos() as f64 / n as f64;
+    println!("{path}: {ns:.0} ns/query over {n} queries");
+}
+
+fn snapshots(zones: meridian::zone::ZoneSet, geo: GeoDb) -> Arc<Snapshots> {
+    Arc::new(Snapshots {
         zones: ArcSwap::from_pointee(zones),
         health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
         geo: Arc::new(geo),
@@ -38,8 +69,24 @@ fn main() {
             meridian::latency::TableConfig::default(),
             10_000,
         )),
-    });
-    let handler = Handler::new(snapshots, 1232);
+    })
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let only = args.next();
+    if only.as_deref() == Some("replay") {
+        let path = args.next().unwrap_or_else(|| "bench/out/geo.bin".into());
+        return replay(
+            &path,
+            args.next()
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(1_000_000),
+        );
+    }
+    let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
+    let geo = GeoDb::open("geoip/geo-whois-asn-country.mmdb", None).unwrap();
+    let handler = Handler::new(snapshots(zones, geo), 1232);
     let cases = [
         (
             "static",
@@ -60,8 +107,6 @@ fn main() {
     ];
     let src = "127.0.0.1".parse().unwrap();
     // `bench_handler [case] [count]`: one case only (for callgrind), and how many queries.
-    let mut args = std::env::args().skip(1);
-    let only = args.next();
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300_000);
     for (label, p) in &cases {
         if only.as_deref().is_some_and(|o| o != *label) {
