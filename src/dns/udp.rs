@@ -52,9 +52,10 @@ impl Batch {
         })
     }
 
-    /// Point every header at its buffer and address slot, ready for `recvmmsg`.
-    fn arm_receive(&mut self) {
-        for i in 0..BATCH {
+    /// Point the first `n` headers at their buffers and address slots, ready for
+    /// `recvmmsg` (after a batch, only the slots it used need resetting).
+    fn arm_receive(&mut self, n: usize) {
+        for i in 0..n.min(BATCH) {
             self.iovecs[i] = libc::iovec {
                 iov_base: self.bufs[i].as_mut_ptr().cast(),
                 iov_len: DATAGRAM,
@@ -83,8 +84,8 @@ pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
     }
     let fd = socket.as_raw_fd();
     let mut batch = Batch::new();
+    batch.arm_receive(BATCH);
     while !cancel.is_cancelled() {
-        batch.arm_receive();
         let received = match receive(fd, &mut batch) {
             Ok(n) => n,
             Err(e)
@@ -99,11 +100,13 @@ pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
             }
             Err(e) => {
                 debug!(error = %e, "udp receive failed");
+                batch.arm_receive(BATCH);
                 continue;
             }
         };
         answer(&handler, &mut batch, received);
         send(fd, &mut batch);
+        batch.arm_receive(received);
     }
 }
 
