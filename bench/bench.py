@@ -136,44 +136,60 @@ def measure_latency(server, workload, args):
         "samples": len(lat), "lost": stats["lost"]}
 
 
-def one_server_round(cls, args, results, sanity):
-    server = cls("bench")
+def paired_round(classes, args, results, sanity, round_no):
+    """Start every server, then run each workload on each in turn (alternating who goes
+    first), so that drift on a shared machine lands on both sides of a ratio alike."""
+    servers = [cls("bench") for cls in classes]
     try:
-        server_round(server, args, results, sanity)
+        live = [s for s in servers if start_server(s, args, results)]
+        time.sleep(args.settle)  # first health-check round (gdnsd does it before answering)
+        for i, workload in enumerate(args.workloads):
+            order = live if (round_no + i) % 2 == 0 else list(reversed(live))
+            for server in order:
+                run_workload(server, workload, args, results, sanity)
+        for server in live:
+            entry = results[server.name]
+            if args.tcp:
+                tcp = measure_workload(server, "static", args, tcp=True)
+                entry["tcp"].append(tcp)
+                print(f"  {server.name:8} {'tcp':9} {fmt(tcp['cpu_us_per_query'], 2):>6} us/q  "
+                      f"{tcp['qps']:9.0f} qps")
+            entry["rss_kb"].append(server.peak_rss_kb())
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
 
 
-def server_round(server, args, results, sanity):
+def start_server(server, args, results):
+    """Start `server`; record its start-up time; False if it never answered."""
     probe = dnswire.read_messages(query_file("static"), 1)[0]
     startup = server.start(probe, deadline_s=60)
     entry = results.setdefault(server.name, {"workloads": {}, "tcp": [], "startup_s": [], "rss_kb": []})
     if startup is None:
         print(f"  {server.name}: did not answer within 60 s; see {server.log_path}", file=sys.stderr)
-        return
+        return False
     entry["startup_s"].append(startup)
-    time.sleep(args.settle)  # first health-check round (gdnsd does it before answering)
-    for workload in args.workloads:
-        runs = entry["workloads"].setdefault(workload, {"udp": [], "latency": [], "skipped": None})
-        if not supported(server, workload):
-            runs["skipped"] = "not answered as expected (not supported yet?)"
-            print(f"  {server.name:8} {workload:9} skipped: {runs['skipped']}")
-            continue
-        if workload not in sanity.setdefault(server.name, {}):
-            sanity[server.name][workload] = sample_answers(server.port, workload, args.sanity_queries)
-        udp = measure_workload(server, workload, args)
-        runs["udp"].append(udp)
-        latency = measure_latency(server, workload, args)
-        runs["latency"].append(latency)
-        print(f"  {server.name:8} {workload:9} {fmt(udp['cpu_us_per_query'], 2):>6} us/q "
-              f"(user {fmt(udp['user_us_per_query'], 2)} sys {fmt(udp['sys_us_per_query'], 2)})  "
-              f"{udp['qps']:9.0f} qps  lost {udp['lost']}  p50/p99 at {args.latency_rate} qps: "
-              f"{fmt_us(latency['p50'])}/{fmt_us(latency['p99'])} us")
-    if args.tcp:
-        tcp = measure_workload(server, "static", args, tcp=True)
-        entry["tcp"].append(tcp)
-        print(f"  {server.name:8} {'tcp':9} {fmt(tcp['cpu_us_per_query'], 2):>6} us/q  {tcp['qps']:9.0f} qps")
-    entry["rss_kb"].append(server.peak_rss_kb())
+    return True
+
+
+def run_workload(server, workload, args, results, sanity):
+    """One full-speed run and one fixed-rate latency run of `workload` on `server`."""
+    runs = results[server.name]["workloads"].setdefault(
+        workload, {"udp": [], "latency": [], "skipped": None})
+    if not supported(server, workload):
+        runs["skipped"] = "not answered as expected (not supported yet?)"
+        print(f"  {server.name:8} {workload:9} skipped: {runs['skipped']}")
+        return
+    if workload not in sanity.setdefault(server.name, {}):
+        sanity[server.name][workload] = sample_answers(server.port, workload, args.sanity_queries)
+    udp = measure_workload(server, workload, args)
+    runs["udp"].append(udp)
+    latency = measure_latency(server, workload, args)
+    runs["latency"].append(latency)
+    print(f"  {server.name:8} {workload:9} {fmt(udp['cpu_us_per_query'], 2):>6} us/q "
+          f"(user {fmt(udp['user_us_per_query'], 2)} sys {fmt(udp['sys_us_per_query'], 2)})  "
+          f"{udp['qps']:9.0f} qps  lost {udp['lost']}  p50/p99 at {args.latency_rate} qps: "
+          f"{fmt_us(latency['p50'])}/{fmt_us(latency['p99'])} us")
 
 
 def large_phase(cls, args, results):
@@ -293,10 +309,8 @@ def main():
     try:
         time.sleep(0.5)
         for r in range(args.rounds):
-            order = names if r % 2 == 0 else list(reversed(names))
             print(f"round {r + 1}/{args.rounds}")
-            for name in order:
-                one_server_round(SERVERS[name], args, results, sanity)
+            paired_round([SERVERS[name] for name in names], args, results, sanity, r)
         if args.large:
             print("large configuration: start-up and reload under load")
             for name in names:
