@@ -14,7 +14,15 @@ use crate::zone::key::WireKey;
 pub struct QName<'p> {
     /// Wire form including the root byte, in the client's case.
     wire: Cow<'p, [u8]>,
-    key: Cow<'p, WireKey>,
+    key: Key<'p>,
+}
+
+/// The lookup key: the caller's buffer on the query path, boxed otherwise (keeps `QName`
+/// small, so moving a request does not copy a 400-byte key).
+#[derive(Clone)]
+enum Key<'p> {
+    Borrowed(&'p WireKey),
+    Owned(Box<WireKey>),
 }
 
 impl<'p> QName<'p> {
@@ -23,7 +31,7 @@ impl<'p> QName<'p> {
     pub fn parse(packet: &'p [u8], key: &'p mut WireKey) -> Option<(Self, usize)> {
         let len = key.read_wire(packet)?;
         let wire = Cow::Borrowed(&packet[..len]);
-        let key = Cow::Borrowed(&*key);
+        let key = Key::Borrowed(&*key);
         Some((Self { wire, key }, len))
     }
 
@@ -34,7 +42,10 @@ impl<'p> QName<'p> {
 
     /// The lowercase lookup key.
     pub fn key(&self) -> &WireKey {
-        &self.key
+        match &self.key {
+            Key::Borrowed(key) => key,
+            Key::Owned(key) => key,
+        }
     }
 
     /// The name as a hickory `Name` (for logs, traces and synthesized records).
@@ -56,7 +67,7 @@ impl QName<'static> {
         let key = WireKey::from_wire(&wire).map_or_else(|| WireKey::new(&Name::root()), |k| k.0);
         Self {
             wire: Cow::Owned(wire),
-            key: Cow::Owned(key),
+            key: Key::Owned(Box::new(key)),
         }
     }
 }
