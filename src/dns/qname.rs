@@ -7,6 +7,7 @@ use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::zone::key::WireKey;
+use crate::zone::wire::push_labels;
 
 /// A question name, read straight from the packet (borrowed from it): no `Name` is built
 /// on the query path.
@@ -58,10 +59,7 @@ impl QName<'static> {
     /// The question name for a `Name` (explain, tests).
     pub fn from_name(name: &Name) -> Self {
         let mut wire = Vec::with_capacity(255);
-        for label in name.iter() {
-            wire.push(label.len() as u8);
-            wire.extend_from_slice(label);
-        }
+        push_labels(&mut wire, name.iter());
         wire.push(0);
         // A `Name` is at most 255 bytes of valid labels, so it always reads back.
         let key = WireKey::from_wire(&wire).map_or_else(|| WireKey::new(&Name::root()), |k| k.0);

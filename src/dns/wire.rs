@@ -1,13 +1,12 @@
-//! Writing the sections of a reply: names compressed against the question, common RDATA
-//! written directly, the rest through hickory's encoder.
+//! Writing the sections of a reply: pre-encoded sets copied, other records with their names
+//! compressed against the question and their RDATA through `zone::wire::rdata`.
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::answer::{Owner, Rr};
 use super::qname::QName;
 use crate::zone::key::WireKey;
-use crate::zone::wire::SetOwner;
+use crate::zone::wire::{SetOwner, push_labels};
 
 /// Largest message; longer output is an encoding error.
 const MAX: usize = 65_535;
@@ -110,7 +109,7 @@ impl<'a> Writer<'a> {
     }
 
     pub fn record(&mut self, r: &Record) -> Result<(), EncodeError> {
-        self.name(&r.name, true);
+        write_name(self.buf, self.question, &r.name);
         self.u16(u16::from(r.record_type()));
         self.u16(u16::from(r.dns_class));
         self.buf.extend_from_slice(&r.ttl.to_be_bytes());
@@ -129,60 +128,27 @@ impl<'a> Writer<'a> {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    /// A name, as a pointer into the question for the longest shared suffix when allowed.
-    fn name(&mut self, name: &Name, compress: bool) {
-        let key = WireKey::new(name);
-        let shared = match (self.question, compress) {
-            (Some(q), true) => shared_suffix(&key, q.key()),
-            _ => 0,
-        };
-        for label in name.iter().take(key.labels() - shared) {
-            self.buf.push(label.len() as u8);
-            self.buf.extend_from_slice(label);
-        }
-        match self.question {
-            Some(q) if shared > 0 => {
-                let at = QUESTION_AT + q.key().suffix_start(shared);
-                self.u16(0xc000 | at as u16);
-            }
-            _ => self.buf.push(0),
-        }
-    }
-
     fn rdata(&mut self, data: &RData) -> Result<(), EncodeError> {
-        match data {
-            RData::A(a) => self.buf.extend_from_slice(&a.0.octets()),
-            RData::AAAA(a) => self.buf.extend_from_slice(&a.0.octets()),
-            RData::CNAME(n) => self.name(&n.0, true),
-            RData::NS(n) => self.name(&n.0, true),
-            RData::PTR(n) => self.name(&n.0, true),
-            RData::MX(mx) => {
-                self.u16(mx.preference);
-                self.name(&mx.exchange, true);
-            }
-            RData::SOA(soa) => {
-                self.name(&soa.mname, true);
-                self.name(&soa.rname, true);
-                for v in [
-                    soa.serial,
-                    soa.refresh as u32,
-                    soa.retry as u32,
-                    soa.expire as u32,
-                    soa.minimum,
-                ] {
-                    self.buf.extend_from_slice(&v.to_be_bytes());
-                }
-            }
-            other => {
-                let mut tmp = Vec::with_capacity(64);
-                let mut encoder = BinEncoder::new(&mut tmp);
-                other
-                    .emit(&mut encoder)
-                    .map_err(|e| EncodeError(e.to_string()))?;
-                self.buf.extend_from_slice(&tmp);
-            }
+        let question = self.question;
+        crate::zone::wire::rdata(data, self.buf, |n, out| {
+            write_name(out, question, n);
+            Some(())
+        })
+        .ok_or_else(|| EncodeError(format!("{} RDATA", data.record_type())))
+    }
+}
+
+/// `name` into `out`, ending in a pointer into `question` for the longest suffix they share.
+fn write_name(out: &mut Vec<u8>, question: Option<&QName<'_>>, name: &Name) {
+    let key = WireKey::new(name);
+    let shared = question.map_or(0, |q| shared_suffix(&key, q.key()));
+    push_labels(out, name.iter().take(key.labels() - shared));
+    match question {
+        Some(q) if shared > 0 => {
+            let at = QUESTION_AT + q.key().suffix_start(shared);
+            out.extend_from_slice(&(0xc000 | at as u16).to_be_bytes());
         }
-        Ok(())
+        _ => out.push(0),
     }
 }
 

@@ -47,7 +47,9 @@ impl WireSet {
             out.extend_from_slice(&r.ttl.to_be_bytes());
             let at = out.len();
             out.extend_from_slice(&[0, 0]);
-            rdata(&r.data, origin, &mut out, &mut fixups)?;
+            rdata(&r.data, &mut out, |n, out| {
+                name(n, origin, out, &mut fixups)
+            })?;
             let len = u16::try_from(out.len() - at - 2).ok()?;
             out[at..at + 2].copy_from_slice(&len.to_be_bytes());
             ends.push(u16::try_from(out.len()).ok()?);
@@ -95,53 +97,63 @@ impl WireSet {
     }
 }
 
+/// Append `labels` in wire form (each a length byte and its bytes), without the root byte.
+pub fn push_labels<'a>(out: &mut Vec<u8>, labels: impl Iterator<Item = &'a [u8]>) {
+    for label in labels {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+}
+
 /// The labels of `name` above `origin`, in wire form; `None` when `name` is not under it.
 fn prefix(name: &Name, origin: &Name) -> Option<Vec<u8>> {
     if !origin.zone_of(name) {
         return None;
     }
-    let above = name.iter().count() - origin.iter().count();
     let mut out = Vec::new();
-    for label in name.iter().take(above) {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label);
-    }
+    push_labels(&mut out, name.iter().take(above(name, origin)));
     Some(out)
+}
+
+/// Labels of `name` above `origin` (which must be an ancestor or `name` itself).
+fn above(name: &Name, origin: &Name) -> usize {
+    name.iter().count() - origin.iter().count()
 }
 
 /// A name in RDATA: compressed to the origin pointer when under it, else in full.
 fn name(n: &Name, origin: &Name, out: &mut Vec<u8>, fixups: &mut Vec<u16>) -> Option<()> {
-    match prefix(n, origin) {
-        Some(p) => {
-            out.extend_from_slice(&p);
-            fixups.push(u16::try_from(out.len()).ok()?);
-            out.extend_from_slice(&[0, 0]);
-        }
-        None => {
-            for label in n.iter() {
-                out.push(label.len() as u8);
-                out.extend_from_slice(label);
-            }
-            out.push(0);
-        }
+    if origin.zone_of(n) {
+        push_labels(out, n.iter().take(above(n, origin)));
+        fixups.push(u16::try_from(out.len()).ok()?);
+        out.extend_from_slice(&[0, 0]);
+    } else {
+        push_labels(out, n.iter());
+        out.push(0);
     }
     Some(())
 }
 
-fn rdata(data: &RData, origin: &Name, out: &mut Vec<u8>, fixups: &mut Vec<u16>) -> Option<()> {
+/// The RDATA of `data` into `out`, each name in it written by `name` (so the caller decides
+/// how names are compressed); `None` when it cannot be encoded. Both the pre-encoded sets
+/// and the record-by-record writer (`dns::wire`) encode RDATA through this.
+pub fn rdata(
+    data: &RData,
+    out: &mut Vec<u8>,
+    mut name: impl FnMut(&Name, &mut Vec<u8>) -> Option<()>,
+) -> Option<()> {
     match data {
         RData::A(a) => out.extend_from_slice(&a.0.octets()),
         RData::AAAA(a) => out.extend_from_slice(&a.0.octets()),
-        RData::CNAME(n) => name(&n.0, origin, out, fixups)?,
-        RData::NS(n) => name(&n.0, origin, out, fixups)?,
-        RData::PTR(n) => name(&n.0, origin, out, fixups)?,
+        RData::CNAME(n) => name(&n.0, out)?,
+        RData::NS(n) => name(&n.0, out)?,
+        RData::PTR(n) => name(&n.0, out)?,
         RData::MX(mx) => {
             out.extend_from_slice(&mx.preference.to_be_bytes());
-            name(&mx.exchange, origin, out, fixups)?;
+            name(&mx.exchange, out)?;
         }
         RData::SOA(soa) => {
-            name(&soa.mname, origin, out, fixups)?;
-            name(&soa.rname, origin, out, fixups)?;
+            name(&soa.mname, out)?;
+            name(&soa.rname, out)?;
             for v in [
                 soa.serial,
                 soa.refresh as u32,
@@ -152,12 +164,12 @@ fn rdata(data: &RData, origin: &Name, out: &mut Vec<u8>, fixups: &mut Vec<u16>) 
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
-        // Other types carry no compressible names (SRV's target must not be compressed).
+        // Other types carry no compressible names (hickory writes SRV's target uncompressed
+        // and in the zone's case); a fresh encoder, since its pointers would be relative to
+        // its own buffer.
         other => {
             let mut tmp = Vec::with_capacity(64);
-            let mut encoder = BinEncoder::new(&mut tmp);
-            encoder.set_canonical_form(true);
-            other.emit(&mut encoder).ok()?;
+            other.emit(&mut BinEncoder::new(&mut tmp)).ok()?;
             out.extend_from_slice(&tmp);
         }
     }
