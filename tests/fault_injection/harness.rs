@@ -152,3 +152,21 @@ pub fn addrs(m: &Message) -> Vec<IpAddr> {
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
+
+/// The start every fault-test zone shares: `origin`, its name server `ns1` at 127.0.0.53, the
+/// SOA and one datacenter `dc`.
+pub fn zone_head(origin: &str) -> String {
+    format!(
+        r#"origin = "{origin}"
+ns = ["ns1"]
+[soa]
+mname = "ns1"
+rname = "hostmaster"
+serial = 1
+[records.ns1]
+A = "127.0.0.53"
+[datacenters.dc]
+coordinates = [50.1, 8.7]
+"#
+    )
+}

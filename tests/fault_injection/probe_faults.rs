@@ -6,7 +6,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use crate::backends::{Backend, Mode};
-use crate::harness::{Served, addrs, eventually, ip, log_line, serve};
+use crate::harness::{Served, addrs, eventually, ip, log_line, serve, zone_head};
 
 /// The check's timeout; every probe verdict must come within it (plus scheduling slack).
 const TIMEOUT_MS: u64 = 300;
@@ -51,18 +51,9 @@ const CHECKS: [(&str, [&str; 6]); 2] = [
 /// A zone with one failover service per backend; a service whose member is down answers
 /// the fallback 192.0.2.1.
 fn zone(backends: &[Backend]) -> String {
-    let mut text = String::from(
-        r#"origin = "faults.test."
-ns = ["ns1"]
-[soa]
-mname = "ns1"
-rname = "hostmaster"
-serial = 1
-[records.ns1]
-A = "127.0.0.53"
-[datacenters.dc]
-coordinates = [50.1, 8.7]
-[checks.web]
+    let mut text = zone_head("faults.test.");
+    text.push_str(
+        r#"[checks.web]
 type = "http"
 path = "/health"
 interval = "400ms"

@@ -4,22 +4,15 @@ use std::path::Path;
 
 use meridian::config::compile::compile_zone;
 
+use crate::harness::zone_head;
+
 /// The reference zone file documents a tcp check's `port` as "required for tcp unless every
 /// member gives `probe = "IP:PORT"`", and the pool compiler reports a member without any
 /// port itself; but `CheckSpec::validate` rejects every tcp check without `port` first.
 #[test]
 fn tcp_check_port_may_come_from_every_member_probe() {
-    let text = r#"origin = "tcp.test."
-ns = ["ns1"]
-[soa]
-mname = "ns1"
-rname = "hostmaster"
-serial = 1
-[records.ns1]
-A = "127.0.0.53"
-[datacenters.dc]
-coordinates = [50.1, 8.7]
-[checks.smtp]
+    let text = zone_head("tcp.test.")
+        + r#"[checks.smtp]
 type = "tcp"
 expect = "220"
 [pools.mail]
@@ -29,7 +22,7 @@ policy = "failover"
 pools = ["mail"]
 "#;
     let mut no_files = |name: &str| Err(format!("no file {name}"));
-    let result = compile_zone(Path::new("tcp.test.toml"), text, &mut no_files);
+    let result = compile_zone(Path::new("tcp.test.toml"), &text, &mut no_files);
     if let Err(errors) = &result {
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         panic!("rejected:\n{}", shown.join("\n"));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
-use crate::harness::{Served, addrs, eventually, ip, log_line, serve};
+use crate::harness::{Served, addrs, eventually, ip, log_line, serve, zone_head};
 
 /// A health endpoint: 200 while the flag is up, 503 otherwise.
 async fn backend(ip: &str) -> (std::net::SocketAddr, Arc<AtomicBool>) {
@@ -33,18 +33,9 @@ async fn backend(ip: &str) -> (std::net::SocketAddr, Arc<AtomicBool>) {
 }
 
 fn zone(probe: std::net::SocketAddr) -> String {
-    format!(
-        r#"origin = "state.test."
-ns = ["ns1"]
-[soa]
-mname = "ns1"
-rname = "hostmaster"
-serial = 1
-[records.ns1]
-A = "127.0.0.53"
-[datacenters.dc]
-coordinates = [50.1, 8.7]
-[checks.web]
+    zone_head("state.test.")
+        + &format!(
+            r#"[checks.web]
 type = "http"
 interval = "100ms"
 timeout = "80ms"
@@ -59,7 +50,7 @@ pools = ["web"]
 all_down = "fallback"
 fallback = ["192.0.2.1"]
 "#
-    )
+        )
 }
 
 async fn answer(s: &Served) -> Vec<std::net::IpAddr> {
