@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::routes::{Shared, blocking};
+use super::{Control, ControlError};
 use crate::latency::{Applied, Target};
 
 /// Largest `POST /v1/latency/import` body (other endpoints keep the default limit).
@@ -103,21 +104,26 @@ pub async fn samples(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Applied>, ApiError> {
-    let body = text(body)?;
-    let control = s.control.clone();
-    Ok(Json(
-        blocking(move || control.latency_samples(&body)).await??,
-    ))
+    ingest(s, body, |c, text| c.latency_samples(text)).await
 }
 
 pub async fn import(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Applied>, ApiError> {
+    ingest(s, body, |c, text| c.latency_import(text)).await
+}
+
+/// Hand a text body to one of the control's latency ingest methods, off the runtime threads.
+async fn ingest(
+    s: Shared,
+    body: Result<Bytes, BytesRejection>,
+    apply: fn(&dyn Control, &str) -> Result<Applied, ControlError>,
+) -> Result<Json<Applied>, ApiError> {
     let body = text(body)?;
     let control = s.control.clone();
     Ok(Json(
-        blocking(move || control.latency_import(&body)).await??,
+        blocking(move || apply(control.as_ref(), &body)).await??,
     ))
 }
 
