@@ -11,10 +11,11 @@ mod support;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use delegation_support::{Lab, ORIGIN, TTL, addrs, lab};
+use delegation_support::{Lab, ORIGIN, TTL, lab};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{RData, RecordType};
+use support::addrs;
 
 /// How long Meridian may take to notice a backend change (interval 100 ms × fall 2 +
 /// timeout 80 ms, plus slack for a loaded machine).

@@ -52,20 +52,6 @@ async fn ask(w: &World, name: &str, qtype: RecordType, ecs: Option<&str>) -> Mes
     udp(w.server.udp_addrs[0], &q).await
 }
 
-fn addrs(m: &Message) -> Vec<IpAddr> {
-    let mut v: Vec<IpAddr> = m
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 fn scope(m: &Message) -> Option<u8> {
     match m.edns.as_ref()?.option(EdnsCode::Subnet)? {
         EdnsOption::Subnet(s) => Some(s.scope_prefix()),

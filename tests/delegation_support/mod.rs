@@ -8,7 +8,7 @@
 
 pub mod daemon;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -273,19 +273,4 @@ async fn udp_once(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
             .map(|_| buf[..len].to_vec()),
         _ => None,
     }
-}
-
-/// The A/AAAA addresses of an answer, sorted.
-pub fn addrs(m: &Message) -> Vec<IpAddr> {
-    let mut v: Vec<IpAddr> = m
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            hickory_proto::rr::RData::A(a) => Some(IpAddr::V4(a.0)),
-            hickory_proto::rr::RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
 }

@@ -8,11 +8,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 use meridian::app::Running;
 use meridian::config::ServerConfig;
 use serde_json::Value;
 
+pub use crate::support::addrs;
 use crate::support::{query, start_with, udp, with_edns};
 
 /// Every log line of this test binary (tests share it: match on names unique to a test).
@@ -132,21 +133,6 @@ pub async fn serve(zones: &[(&str, String)], tweak: impl FnOnce(&mut ServerConfi
     })
     .await;
     Served { server, dir }
-}
-
-/// The A/AAAA addresses of an answer, sorted.
-pub fn addrs(m: &Message) -> Vec<IpAddr> {
-    let mut v: Vec<IpAddr> = m
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 pub fn ip(s: &str) -> IpAddr {

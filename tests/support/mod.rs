@@ -1,13 +1,13 @@
 //! Shared test harness: start the real server on loopback and talk DNS to it over UDP and TCP.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{Name, RData, RecordType};
 use meridian::app::{self, Running};
 use meridian::config::ServerConfig;
 use std::sync::Arc;
@@ -136,4 +136,19 @@ pub async fn backend(ip: &str) -> (SocketAddr, Arc<AtomicBool>) {
         }
     });
     (addr, up)
+}
+
+/// The A/AAAA addresses of an answer, sorted.
+pub fn addrs(m: &Message) -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
 }
