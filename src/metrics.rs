@@ -36,6 +36,8 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 use tokio_util::sync::CancellationToken;
 
+/// What a decision did: its `as_str` is the `outcome` label of `meridian_decisions_total`.
+pub use crate::policy::Outcome;
 pub use cache::MAX_NAMES;
 pub use latency::{
     latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
@@ -234,59 +236,6 @@ pub const ALL: [MetricDef; 20] = [
         "Client networks in the busiest-networks summary that agents are given to measure.",
     ),
 ];
-
-/// What a decision did, the `outcome` label of `meridian_decisions_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// The first choice of the policy was healthy and answered.
-    Primary,
-    /// A later choice answered because earlier ones were down.
-    Failover,
-    /// Everything was down; answered as if all were up.
-    FailOpen,
-    /// Everything was down; the static fallback set answered.
-    Fallback,
-    /// Everything was down; answered NODATA.
-    Nodata,
-    /// Everything was down; answered SERVFAIL.
-    Servfail,
-}
-
-impl From<crate::policy::Outcome> for Outcome {
-    fn from(o: crate::policy::Outcome) -> Self {
-        use crate::policy::Outcome as P;
-        match o {
-            P::Primary => Outcome::Primary,
-            P::Failover => Outcome::Failover,
-            P::FailOpen => Outcome::FailOpen,
-            P::Fallback => Outcome::Fallback,
-            P::NoData => Outcome::Nodata,
-            P::ServFail => Outcome::Servfail,
-        }
-    }
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 6] = [
-        Outcome::Primary,
-        Outcome::Failover,
-        Outcome::FailOpen,
-        Outcome::Fallback,
-        Outcome::Nodata,
-        Outcome::Servfail,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Primary => "primary",
-            Outcome::Failover => "failover",
-            Outcome::FailOpen => "fail_open",
-            Outcome::Fallback => "fallback",
-            Outcome::Nodata => "nodata",
-            Outcome::Servfail => "servfail",
-        }
-    }
-}
 
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("installing the Prometheus metrics recorder: {0}")]

@@ -118,7 +118,7 @@ impl Control for AppControl {
         let e = explain(&zones, snapshots.geo.as_ref(), &health, latency, question);
         let a = &e.answer;
         let outcome = match &a.decision {
-            Some((_, _, o)) => crate::metrics::Outcome::from(*o).as_str().to_string(),
+            Some((_, _, o)) => o.as_str().to_string(),
             None => "static".to_string(),
         };
         Ok(ExplainView {

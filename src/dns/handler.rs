@@ -304,7 +304,7 @@ fn record_decision(answer: &Answer<'_>) {
     let (Some(zone), Some((service, policy, outcome))) = (answer.zone, answer.decision) else {
         return;
     };
-    metrics::decision(&zone.name, service, policy, outcome.into());
+    metrics::decision(&zone.name, service, policy, outcome);
     if let Some(source) = answer.rtt_source {
         metrics::latency_decision(source == crate::policy::RttSource::Measured);
     }

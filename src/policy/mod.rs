@@ -162,6 +162,29 @@ pub enum Outcome {
     ServFail,
 }
 
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Primary,
+        Outcome::Failover,
+        Outcome::FailOpen,
+        Outcome::Fallback,
+        Outcome::NoData,
+        Outcome::ServFail,
+    ];
+
+    /// The name metrics, the admin API and explain give the outcome.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Primary => "primary",
+            Outcome::Failover => "failover",
+            Outcome::FailOpen => "fail_open",
+            Outcome::Fallback => "fallback",
+            Outcome::NoData => "nodata",
+            Outcome::ServFail => "servfail",
+        }
+    }
+}
+
 /// A policy's output for one query.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
