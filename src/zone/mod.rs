@@ -84,9 +84,7 @@ pub struct Zone {
     pub origin: Name,
     /// The SOA record at the apex.
     pub soa: Record,
-    /// TTL for negative answers: min(SOA TTL, SOA minimum).
-    pub negative_ttl: u32,
-    /// The SOA with `negative_ttl`, as negative answers carry it.
+    /// The SOA as negative answers carry it, with TTL = min(SOA TTL, SOA minimum).
     pub negative: RRset,
     /// Labels in the origin.
     pub origin_labels: usize,
@@ -173,7 +171,6 @@ impl Zone {
         negative.wire = WireSet::encode(&origin, &negative.records, &origin);
         Self {
             soa,
-            negative_ttl,
             negative,
             origin_labels: label_count(&origin),
             has_cuts,
