@@ -119,6 +119,19 @@ impl Handler {
         }
     }
 
+    /// An empty TC=1 reply to `packet` in `out` (for a reply that could not be sent over
+    /// UDP); false when the packet is not a query that gets one.
+    pub fn truncated_into(&self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+        let mut key = WireKey::empty();
+        match request::parse(packet, &mut key) {
+            Ok(req) => {
+                self.truncated(&req, out);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// `Some(send)` when response rate limiting withholds this UDP reply: a truncated
     /// reply in `out` (true) or silence (false).
     fn rate_limit(

@@ -108,7 +108,7 @@ fn socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
 
 fn udp_socket(addr: SocketAddr) -> io::Result<Socket> {
     let s = socket(addr, Type::DGRAM, Protocol::UDP)?;
-    omit_path_mtu_discovery(&s, addr)?;
+    never_fragment(&s, addr)?;
     s.bind(&addr.into())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot bind UDP {addr}: {e}")))?;
     Ok(s)
@@ -279,27 +279,42 @@ async fn read_message(reader: &mut BufReader<OwnedReadHalf>, buf: &mut [u8]) -> 
     Ok(len)
 }
 
-/// Replies go out without the DF bit and without path-MTU bookkeeping (IP_PMTUDISC_OMIT),
-/// as authoritative servers do: a forged "fragmentation needed" cannot shrink our replies,
-/// and the kernel does less per datagram.
-fn omit_path_mtu_discovery(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+/// Replies are never fragmented (RFC 9715): IPv4 datagrams carry the DF bit and IPv6 ones
+/// are not fragmented at the source, both sized by the interface MTU with path-MTU hints
+/// ignored (`IP_PMTUDISC_PROBE`), so a forged "fragmentation needed" cannot shrink or split
+/// our replies. A reply too large for the interface fails with EMSGSIZE and is sent as an
+/// empty TC=1 reply instead (`udp::send`). DF also spares the kernel an IP ID per datagram.
+fn never_fragment(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let (level, name, value) = match addr {
         SocketAddr::V4(_) => (
             libc::IPPROTO_IP,
             libc::IP_MTU_DISCOVER,
-            libc::IP_PMTUDISC_OMIT,
+            libc::IP_PMTUDISC_PROBE,
         ),
         SocketAddr::V6(_) => (
             libc::IPPROTO_IPV6,
             libc::IPV6_MTU_DISCOVER,
-            libc::IPV6_PMTUDISC_OMIT,
+            libc::IPV6_PMTUDISC_PROBE,
         ),
     };
+    set_int(socket.as_raw_fd(), level, name, value)?;
+    if addr.is_ipv6() {
+        set_int(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_DONTFRAG,
+            1,
+        )?;
+    }
+    Ok(())
+}
+
+fn set_int(fd: i32, level: i32, name: i32, value: libc::c_int) -> io::Result<()> {
     // SAFETY: setsockopt with a valid fd, a pointer to a live c_int and its size.
     let rc = unsafe {
         libc::setsockopt(
-            socket.as_raw_fd(),
+            fd,
             level,
             name,
             (&raw const value).cast(),

@@ -32,6 +32,8 @@ struct Batch {
     headers: Vec<libc::mmsghdr>,
     /// Reply buffers, reused from batch to batch; the first `ready` hold this batch's.
     replies: Vec<Vec<u8>>,
+    /// `query[k]`: the receive slot reply `k` answers.
+    query: [usize; BATCH],
     ready: usize,
 }
 
@@ -48,6 +50,7 @@ impl Batch {
             iovecs: vec![zero_iov; BATCH],
             headers: vec![zero_hdr; BATCH],
             replies: (0..BATCH).map(|_| Vec::with_capacity(512)).collect(),
+            query: [0; BATCH],
             ready: 0,
         })
     }
@@ -105,7 +108,7 @@ pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
             }
         };
         answer(&handler, &mut batch, received);
-        send(fd, &mut batch);
+        send(fd, &handler, &mut batch);
         batch.arm_receive(received);
     }
 }
@@ -144,23 +147,19 @@ fn answer(handler: &Handler, batch: &mut Batch, received: usize) {
         let out = &mut batch.replies[k];
         if handler.handle_into(&batch.bufs[i][..len], src, Transport::Udp, out) {
             batch.names[k] = batch.names[i];
+            batch.query[k] = i;
             batch.headers[k].msg_hdr.msg_namelen = batch.headers[i].msg_hdr.msg_namelen;
             batch.ready += 1;
         }
     }
 }
 
-fn send(fd: i32, batch: &mut Batch) {
+/// Send the batch's replies. One too large for the interface (EMSGSIZE: replies are never
+/// fragmented) is replaced by an empty TC=1 reply, so the client retries over TCP.
+fn send(fd: i32, handler: &Handler, batch: &mut Batch) {
     let count = batch.ready;
     for k in 0..count {
-        batch.iovecs[k] = libc::iovec {
-            iov_base: batch.replies[k].as_mut_ptr().cast(),
-            iov_len: batch.replies[k].len(),
-        };
-        let h = &mut batch.headers[k].msg_hdr;
-        h.msg_name = (&raw mut batch.names[k]).cast();
-        h.msg_iov = &raw mut batch.iovecs[k];
-        h.msg_iovlen = 1;
+        point_at_reply(batch, k);
     }
     let mut sent = 0;
     while sent < count {
@@ -173,17 +172,48 @@ fn send(fd: i32, batch: &mut Batch) {
                 0,
             )
         };
-        if n <= 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            debug!(error = %e, "udp send failed; dropping the rest of the batch");
-            sent += 1;
+        if n > 0 {
+            sent += n as usize;
             continue;
         }
-        sent += n as usize;
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EMSGSIZE) if truncate(handler, batch, sent) => {
+                debug!("udp reply larger than the interface MTU; sent truncated");
+            }
+            _ => {
+                debug!(error = %e, "udp send failed; dropping the reply");
+                sent += 1;
+            }
+        }
     }
+}
+
+fn point_at_reply(batch: &mut Batch, k: usize) {
+    batch.iovecs[k] = libc::iovec {
+        iov_base: batch.replies[k].as_mut_ptr().cast(),
+        iov_len: batch.replies[k].len(),
+    };
+    let h = &mut batch.headers[k].msg_hdr;
+    h.msg_name = (&raw mut batch.names[k]).cast();
+    h.msg_iov = &raw mut batch.iovecs[k];
+    h.msg_iovlen = 1;
+}
+
+/// Rewrite reply `k` as an empty TC=1 reply to its query; false when it already is one
+/// (or the query cannot be answered that way), so the caller drops it.
+fn truncate(handler: &Handler, batch: &mut Batch, k: usize) -> bool {
+    let i = batch.query[k];
+    let len = (batch.headers[i].msg_len as usize).min(DATAGRAM);
+    let before = batch.replies[k].len();
+    if !handler.truncated_into(&batch.bufs[i][..len], &mut batch.replies[k])
+        || batch.replies[k].len() >= before
+    {
+        return false;
+    }
+    point_at_reply(batch, k);
+    true
 }
 
 fn ip_of(name: &libc::sockaddr_storage) -> Option<IpAddr> {
