@@ -221,7 +221,7 @@ fn merge_asn(
     Some(location)
 }
 
-/// Build the flat IPv4 tables of a new generation on a thread of their own; lookups walk
+/// Build the flat network tables of a new generation on a thread of their own; lookups walk
 /// the search tree until they are ready.
 fn index_in_background(generation: Arc<Generation>) {
     let spawned = std::thread::Builder::new()
@@ -229,23 +229,25 @@ fn index_in_background(generation: Arc<Generation>) {
         .spawn(move || {
             for reader in std::iter::once(&generation.primary).chain(&generation.asn) {
                 let started = std::time::Instant::now();
-                match reader.index_v4() {
-                    Ok(networks) => tracing::info!(
+                match reader.index_networks() {
+                    Ok((v4, v6)) => tracing::info!(
                         path = %reader.path().display(),
-                        networks,
+                        v4,
+                        v6,
+                        kib = reader.table_bytes() / 1024,
                         ms = started.elapsed().as_millis() as u64,
-                        "GeoIP IPv4 table built"
+                        "GeoIP network tables built"
                     ),
                     Err(error) => tracing::warn!(
                         path = %reader.path().display(),
                         %error,
-                        "GeoIP IPv4 table not built; lookups walk the tree"
+                        "GeoIP network tables not built; lookups walk the tree"
                     ),
                 }
             }
         });
     if let Err(error) = spawned {
-        tracing::warn!(%error, "GeoIP IPv4 table not built; lookups walk the tree");
+        tracing::warn!(%error, "GeoIP network tables not built; lookups walk the tree");
     }
 }
 

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use maxminddb::{MaxMindDbError, Mmap, Reader, WithinOptions};
 
 use super::record::Record;
-use super::v4index::{self, V4Index};
+use super::table::{self, Tables};
 use super::{GeoError, Locate, Location};
 
 /// How many leading records the sanity check decodes.
@@ -53,9 +53,8 @@ impl AsRef<[u8]> for Bytes {
 /// does), never by rewriting it in place, and call [`super::GeoDb::reload`].
 pub struct MmdbReader {
     reader: Reader<Bytes>,
-    /// The IPv4 networks as a flat table (built after opening; `None` inside when the
-    /// database's networks do not allow one).
-    v4: OnceLock<Option<V4Index>>,
+    /// The networks as flat tables (built after opening).
+    tables: OnceLock<Tables>,
     path: PathBuf,
     /// Unique per opened file (the key of the per-thread decoded-record cache).
     id: u64,
@@ -97,7 +96,7 @@ impl MmdbReader {
                 let id = READER_IDS.fetch_add(1, Ordering::Relaxed);
                 let db = Self {
                     reader,
-                    v4: OnceLock::new(),
+                    tables: OnceLock::new(),
                     path,
                     id,
                 };
@@ -169,9 +168,7 @@ impl MmdbReader {
     /// relative to IPv4 even in IPv6-structured databases.
     pub(super) fn lookup(&self, addr: IpAddr) -> Result<(u8, Option<Location>), MaxMindDbError> {
         let addr = addr.to_canonical();
-        if let (IpAddr::V4(v4), Some(Some(index))) = (addr, self.v4.get())
-            && let Some((prefix_len, location)) = index.lookup(u32::from(v4))
-        {
+        if let Some((prefix_len, location)) = self.tables.get().and_then(|t| t.lookup(addr)) {
             let location = location.map(|l| Location {
                 prefix_len,
                 ..l.clone()
@@ -208,44 +205,48 @@ impl MmdbReader {
         Ok((prefix_len, location.map(|l| Location { prefix_len, ..l })))
     }
 
-    /// Build the flat IPv4 table lookups use from now on (a few hundred milliseconds for a
-    /// million networks; lookups walk the tree until it is ready). Returns its size.
-    pub fn index_v4(&self) -> Result<usize, MaxMindDbError> {
-        let mut builder = v4index::Builder::default();
-        let mut usable = true;
+    /// Build the flat tables lookups use from now on (about a hundred milliseconds for a
+    /// million networks; lookups walk the tree until they are ready). Returns the networks
+    /// they hold, IPv4 and IPv6.
+    pub fn index_networks(&self) -> Result<(usize, usize), MaxMindDbError> {
+        let mut builder = table::Builder::default();
         for item in self.reader.networks(WithinOptions::default())? {
             let found = item?;
             let network = found.network()?;
-            let (start, prefix) = match network.network() {
-                IpAddr::V4(a) => (u32::from(a), network.prefix()),
-                // The IPv4 space of an IPv6 database is ::/96 (its ::ffff:0:0/96 alias is
-                // not iterated).
-                IpAddr::V6(a) if network.prefix() >= 96 && a.segments()[..6] == [0; 6] => {
-                    (a.to_bits() as u32, network.prefix() - 96)
-                }
-                // A wider network holding all of ::/96: one record answers every IPv4
-                // address, and the tree handles that case.
-                IpAddr::V6(a) if network.prefix() < 96 && a.is_unspecified() => {
-                    usable = false;
-                    break;
-                }
-                IpAddr::V6(_) => continue,
-            };
             let Some(offset) = found.offset() else {
                 continue;
             };
-            builder.push(start, prefix, offset, || {
+            let decode = || {
                 found
                     .decode::<Record<'_>>()
                     .ok()
                     .flatten()
                     .and_then(|r| r.to_location(0))
-            });
+            };
+            match network.network() {
+                IpAddr::V4(a) => builder.push_v4(u32::from(a), network.prefix(), offset, decode),
+                // The IPv4 space of an IPv6 database is ::/96 (its ::ffff:0:0/96 alias is
+                // not iterated).
+                IpAddr::V6(a) if network.prefix() >= 96 && a.segments()[..6] == [0; 6] => {
+                    builder.push_v4(a.to_bits() as u32, network.prefix() - 96, offset, decode);
+                }
+                IpAddr::V6(a) => {
+                    if a.is_unspecified() && network.prefix() < 96 {
+                        builder.covers_all_v4();
+                    }
+                    builder.push_v6(a.to_bits(), network.prefix(), offset, decode);
+                }
+            }
         }
-        let index = if usable { builder.finish() } else { None };
-        let size = index.as_ref().map_or(0, V4Index::networks);
-        let _ = self.v4.set(index);
-        Ok(size)
+        let tables = builder.finish();
+        let networks = tables.networks();
+        let _ = self.tables.set(tables);
+        Ok(networks)
+    }
+
+    /// Memory the flat tables take (0 until built).
+    pub fn table_bytes(&self) -> usize {
+        self.tables.get().map_or(0, Tables::bytes)
     }
 
     /// The AS number for `addr`, with the matched prefix length.

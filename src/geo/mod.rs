@@ -5,11 +5,12 @@ mod db;
 mod error;
 mod maxmind;
 mod record;
+mod search_tree;
+mod table;
 #[cfg(test)]
 mod testdb;
 #[cfg(test)]
 mod tests;
-mod v4index;
 
 use std::net::IpAddr;
 

@@ -276,16 +276,30 @@ fn default_database_knows_well_known_addresses() {
     }
 }
 
-/// The flat IPv4 table answers exactly what the tree walk answers: the same prefix length
-/// and location for random addresses (seeded) and for both ends of networks.
+/// The flat tables answer exactly what the tree walk answers: the same prefix length and
+/// location for random IPv4 and IPv6 addresses (seeded) and for both ends of networks.
 #[test]
-fn ipv4_table_matches_the_tree() {
+fn network_tables_match_the_tree() {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(20_261_123);
     for name in ["geo-whois-asn-country.mmdb", "test-city.mmdb"] {
         let reader = MmdbReader::open(geoip_dir().join(name)).expect("database opens");
-        let mut addrs: Vec<u32> = (0..20_000).map(|_| rng.random()).collect();
-        // Around the networks the test database names, where boundaries are.
+        let mut addrs: Vec<IpAddr> = (0..20_000)
+            .map(|_| IpAddr::V4(rng.random::<u32>().into()))
+            .collect();
+        // IPv6: anywhere, and in 2000::/4 where the allocated networks are, at random
+        // lengths so that short and long networks are both hit.
+        addrs.extend((0..20_000).map(|i| {
+            let bits: u128 = rng.random();
+            let bits = if i % 2 == 0 {
+                bits
+            } else {
+                (2u128 << 124) | (bits >> 4)
+            };
+            let keep = rng.random_range(16..=128u32);
+            IpAddr::V6((bits & (u128::MAX << (128 - keep))).into())
+        }));
+        // Around the networks the test databases name, where boundaries are.
         for base in [
             "81.2.69.0",
             "89.160.20.112",
@@ -293,17 +307,22 @@ fn ipv4_table_matches_the_tree() {
             "216.160.83.56",
         ] {
             let b = u32::from(base.parse::<std::net::Ipv4Addr>().unwrap());
-            addrs.extend((0..512).map(|d| b.wrapping_add(d).wrapping_sub(256)));
+            addrs.extend((0..512).map(|d| IpAddr::V4(b.wrapping_add(d).wrapping_sub(256).into())));
         }
-        let tree: Vec<_> = addrs
-            .iter()
-            .map(|a| reader.lookup(IpAddr::V4((*a).into())).unwrap())
-            .collect();
-        let networks = reader.index_v4().expect("table builds");
-        assert!(networks > 0, "{name}");
+        for base in ["2001:218::", "2a02:cf40::", "2001:480::", "::"] {
+            let b = base.parse::<std::net::Ipv6Addr>().unwrap().to_bits();
+            addrs.extend((0..128).map(|d| IpAddr::V6((b + (d << 64) + d).into())));
+        }
+        let tree: Vec<_> = addrs.iter().map(|a| reader.lookup(*a).unwrap()).collect();
+        let (v4, v6) = reader.index_networks().expect("tables build");
+        assert!(v4 > 0 && v6 > 0, "{name}: {v4} {v6}");
+        let mut answered = 0;
         for (a, expected) in addrs.iter().zip(&tree) {
-            let got = reader.lookup(IpAddr::V4((*a).into())).unwrap();
-            assert_eq!(&got, expected, "{name}: {}", std::net::Ipv4Addr::from(*a));
+            let got = reader.lookup(*a).unwrap();
+            assert_eq!(&got, expected, "{name}: {a}");
+            answered += usize::from(expected.1.is_some());
         }
+        // The country database covers most of the space; the test City database a few spots.
+        assert!(answered > 200, "{name}: only {answered} found");
     }
 }
