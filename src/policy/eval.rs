@@ -10,7 +10,7 @@ use crate::health::HealthSnapshot;
 use super::eligibility::{Census, DcFilter, Group, Judge, Pass};
 use super::explain::{Event, ScopeInput, Trace};
 use super::latency::{LatencyView, RttSource};
-use super::model::{Answer, Service};
+use super::model::{Answers, Service};
 use super::{Client, Outcome, Want};
 
 pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
@@ -23,7 +23,7 @@ pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
     trace: Option<&'t mut Trace>,
     /// Prefix length of the client address the answer depends on so far.
     pub needed: u8,
-    pub answers: Vec<Answer>,
+    pub answers: Answers,
     /// `latency`: where the RTT of the datacenter that answered came from.
     pub rtt_source: Option<RttSource>,
 }
@@ -47,7 +47,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
             rng,
             trace,
             needed: 0,
-            answers: Vec::new(),
+            answers: Answers::new(),
             rtt_source: None,
         }
     }

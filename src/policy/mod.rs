@@ -76,8 +76,8 @@ pub use explain::Trace;
 pub use geo::{GeoMap, Subdivision};
 pub use latency::{LatencyPolicy, LatencyView, RttSource, Ties};
 pub use model::{
-    AllDown, Answer, Datacenter, DatacenterId, Member, Policy, Pool, PoolId, PoolWeight, Selection,
-    Service, WeightBy, WeightMode,
+    AllDown, Answer, Answers, Datacenter, DatacenterId, Member, Policy, Pool, PoolId, PoolWeight,
+    Selection, Service, WeightBy, WeightMode,
 };
 
 use eval::Eval;
@@ -189,7 +189,7 @@ impl Outcome {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     /// Distinct answers of the wanted family, in answer order (at most `max_answers`).
-    pub answers: Vec<Answer>,
+    pub answers: Answers,
     pub ttl: u32,
     /// ECS scope prefix length for the response: `min(needed, source_prefix)`.
     pub ecs_scope: u8,

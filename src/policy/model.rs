@@ -29,6 +29,9 @@ pub enum Answer {
     Name(Arc<str>),
 }
 
+/// A decision's answers: inline up to four, so a typical query allocates nothing.
+pub type Answers = smallvec::SmallVec<[Answer; 4]>;
+
 /// A place members live: used by `nearest` and shown by `explain`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Datacenter {
