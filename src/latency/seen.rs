@@ -1,10 +1,11 @@
 //! Client networks seen in queries: lock-free rings the query path writes and a task drains.
 //!
-//! Recording is two relaxed atomic operations on a ring owned (mostly) by the calling
-//! thread: a per-thread shard index picks one of [`SHARDS`] rings, each with its own
-//! cursor on its own cache line, so threads rarely share a line. A ring that fills before
-//! it is drained overwrites its oldest slots; the drained stream is then a sample of the
-//! traffic, which is all a busiest-networks summary needs. Slots hold [`NetKey`] values
+//! Recording is three relaxed atomic loads and stores (no read-modify-write) on a ring
+//! owned (mostly) by the calling thread: a per-thread shard index picks one of [`SHARDS`]
+//! rings, each with its own cursor on its own cache line, so threads rarely share a line. A
+//! ring that fills before it is drained overwrites its oldest slots, and two threads sharing
+//! a ring may now and then overwrite each other's slot; the drained stream is then a
+//! sample of the traffic, which is all a busiest-networks summary needs. Slots hold [`NetKey`] values
 //! (never 0), so 0 marks an empty slot.
 
 use std::cell::Cell;
@@ -74,8 +75,11 @@ impl Seen {
         let key = self.prefixes.key(addr).raw();
         let shard = THREAD_SHARD.with(Cell::get) % self.rings.len();
         let ring = &self.rings[shard];
-        let i = ring.cursor.fetch_add(1, Ordering::Relaxed) & self.mask;
-        ring.slots[i].store(key, Ordering::Relaxed);
+        // A load and a store, not a read-modify-write: two threads sharing a ring may now
+        // and then write the same slot, which only thins the sample.
+        let i = ring.cursor.load(Ordering::Relaxed);
+        ring.cursor.store(i.wrapping_add(1), Ordering::Relaxed);
+        ring.slots[i & self.mask].store(key, Ordering::Relaxed);
     }
 
     /// Notes the networks of one query: the resolver (packet source) and, when the query

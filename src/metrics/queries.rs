@@ -51,15 +51,12 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
-/// The handles of `zone`, from this thread's last one when it matches.
-fn zone_handles(zone: &str) -> Arc<ZoneHandles> {
+/// Run `f` on the handles of `zone`, from this thread's last one when it matches (no
+/// reference count is touched then).
+fn with_zone<T>(zone: &str, f: impl FnOnce(&ZoneHandles) -> T) -> T {
     LAST_ZONE.with_borrow_mut(|last| match last {
-        Some(z) if &*z.zone == zone => z.clone(),
-        _ => {
-            let z = ZONES.get(zone, ZoneHandles::new);
-            *last = Some(z.clone());
-            z
-        }
+        Some(z) if &*z.zone == zone => f(z),
+        _ => f(last.insert(ZONES.get(zone, ZoneHandles::new))),
     })
 }
 
@@ -71,13 +68,14 @@ pub fn query(zone: Option<&str>, qtype: u16, rcode: u16, transport: &str, timer:
         rcode_index(rcode),
         index_in(&TRANSPORTS, transport),
     );
-    let z = zone_handles(zone.unwrap_or(NO_ZONE));
-    z.queries.increment(query_cell(q, r, t), || {
-        counter!(QUERIES,
-            "zone" => z.zone.clone(),
-            "qtype" => QTYPES.get(q).map_or(OTHER, |e| e.1),
-            "rcode" => RCODES.get(r).map_or(OTHER, |e| e.1),
-            "transport" => label_at(&TRANSPORTS, t))
+    with_zone(zone.unwrap_or(NO_ZONE), |z| {
+        z.queries.increment(query_cell(q, r, t), || {
+            counter!(QUERIES,
+                "zone" => z.zone.clone(),
+                "qtype" => QTYPES.get(q).map_or(OTHER, |e| e.1),
+                "rcode" => RCODES.get(r).map_or(OTHER, |e| e.1),
+                "transport" => label_at(&TRANSPORTS, t))
+        });
     });
     if let (Some(started), Some(slot)) = (timer.0, QUERY_DURATIONS.get(t)) {
         slot.get_or_init(|| histogram!(QUERY_DURATION, "transport" => label_at(&TRANSPORTS, t)))
@@ -90,20 +88,22 @@ pub fn query(zone: Option<&str>, qtype: u16, rcode: u16, transport: &str, timer:
 pub fn decision(zone: &str, service: &str, policy: &str, outcome: Outcome) {
     let p = index_in(&POLICIES, policy);
     let o = outcome as usize;
-    let (z, s) = LAST_SERVICE.with_borrow_mut(|last| match last {
-        Some((z, s)) if &*z.zone == zone && &*s.service == service => (z.clone(), s.clone()),
-        _ => {
-            let z = zone_handles(zone);
-            let s = z.services.get(service, ServiceHandles::new);
-            *last = Some((z.clone(), s.clone()));
-            (z, s)
-        }
-    });
-    s.decisions.increment(decision_cell(p, o), || {
-        counter!(DECISIONS,
-            "zone" => z.zone.clone(),
-            "service" => s.service.clone(),
-            "policy" => label_at(&POLICIES, p),
-            "outcome" => outcome.as_str())
+    LAST_SERVICE.with_borrow_mut(|last| {
+        let (z, s) = match last {
+            Some((z, s)) if &*z.zone == zone && &*s.service == service => (&**z, &**s),
+            _ => {
+                let z = ZONES.get(zone, ZoneHandles::new);
+                let s = z.services.get(service, ServiceHandles::new);
+                let (z, s) = last.insert((z, s));
+                (&**z, &**s)
+            }
+        };
+        s.decisions.increment(decision_cell(p, o), || {
+            counter!(DECISIONS,
+                "zone" => z.zone.clone(),
+                "service" => s.service.clone(),
+                "policy" => label_at(&POLICIES, p),
+                "outcome" => outcome.as_str())
+        });
     });
 }
