@@ -45,7 +45,7 @@ fn messages(path: &str) -> Vec<Vec<u8>> {
 fn replay(path: &str, n: usize) {
     let zones = meridian::config::load_zones(std::path::Path::new("bench/zones")).unwrap();
     let geo = GeoDb::open("bench/out/country.mmdb", None).unwrap();
-    // Let the IPv4 table build (it runs on its own thread).
+    // Let the GeoIP network tables build (they build on their own thread).
     std::thread::sleep(std::time::Duration::from_millis(500));
     let handler = Handler::new(snapshots(zones, geo), 1232);
     let queries = messages(path);

@@ -14,10 +14,11 @@ use std::net::IpAddr;
 use super::Location;
 use super::search_tree::{self, Key, SearchTree};
 
-/// Most distinct records a table holds (24 bits of a value).
-const MAX_RECORDS: usize = (1 << 24) - 1;
 /// The record of a /64 holding IPv6 networks longer than /64: ask the database's tree.
+/// Also the mask of the record's 24 bits in a value.
 const TREE: u32 = (1 << 24) - 1;
+/// Most distinct records a table holds: every 24-bit record index below `TREE`.
+const MAX_RECORDS: usize = TREE as usize;
 
 /// A network's prefix length (8 bits) and record (24 bits).
 fn value(prefix: u8, record: u32) -> u32 {
