@@ -5,8 +5,8 @@
 //! rings, each with its own cursor on its own cache line, so threads rarely share a line. A
 //! ring that fills before it is drained overwrites its oldest slots, and two threads sharing
 //! a ring may now and then overwrite each other's slot; the drained stream is then a
-//! sample of the traffic, which is all a busiest-networks summary needs. Slots hold [`NetKey`] values
-//! (never 0), so 0 marks an empty slot.
+//! sample of the traffic, which is all a busiest-networks summary needs. Slots hold
+//! [`NetKey`] values (never 0), so 0 marks an empty slot.
 
 use std::cell::Cell;
 use std::net::IpAddr;
