@@ -33,6 +33,11 @@ async fn server() -> (Running, tempfile::TempDir) {
         c.admin_token = Some(Secret(TOKEN.to_string()));
     })
     .await;
+    // The health view lists targets once the tracker has them (first probes done).
+    tokio::time::timeout(Duration::from_secs(5), s.health.wait_ready())
+        .await
+        .expect("warm start finishes")
+        .unwrap();
     (s, dir)
 }
 
