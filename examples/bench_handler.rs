@@ -1,4 +1,4 @@
-//! Time `Handler::handle` in-process (no sockets): a rough per-query CPU cost of parsing,
+//! Time the handler in-process (no sockets), as the UDP loop calls it: a rough per-query CPU cost of parsing,
 //! resolving and encoding, for comparing before and after a change. `cargo run --release
 //! --example bench_handler [static|nxdomain|geo+ecs|weighted] [count]`, or
 //! `bench_handler replay bench/out/geo.bin [count]` for the benchmark's own queries.
@@ -10,9 +10,20 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
+use meridian::dns::view::View;
 use meridian::dns::{Handler, Snapshots, Transport};
 use meridian::geo::GeoDb;
 use meridian::health::HealthSnapshot;
+use meridian::zone::key::WireKey;
+
+/// One query answered as the UDP loop answers it: parse, then reply from the thread's view.
+#[inline(never)]
+fn one(handler: &Handler, view: &mut View<'_>, packet: &[u8], out: &mut Vec<u8>) -> bool {
+    let src = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let mut key = WireKey::empty();
+    let parsed = Handler::parse(packet, &mut key);
+    handler.respond(view.load(), parsed, src, Transport::Udp, out)
+}
 
 fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
     let mut m = Message::new(7, MessageType::Query, OpCode::Query);
@@ -49,11 +60,11 @@ fn replay(path: &str, n: usize) {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let handler = Handler::new(snapshots(zones, geo), 1232);
     let queries = messages(path);
-    let src = "127.0.0.1".parse().unwrap();
+    let mut view = handler.view();
     let mut out = Vec::with_capacity(512);
     let start = Instant::now();
     for q in queries.iter().cycle().take(n) {
-        handler.handle_into(q, src, Transport::Udp, &mut out);
+        one(&handler, &mut view, q, &mut out);
     }
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
     println!("{path}: {ns:.0} ns/query over {n} queries");
@@ -105,7 +116,7 @@ fn main() {
             packet("api.gslb.example.com.", RecordType::A, None),
         ),
     ];
-    let src = "127.0.0.1".parse().unwrap();
+    let mut view = handler.view();
     // `bench_handler [case] [count]`: one case only (for callgrind), and how many queries.
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300_000);
     for (label, p) in &cases {
@@ -117,7 +128,7 @@ fn main() {
         // One reply buffer reused, as the UDP loop does.
         let mut out = Vec::with_capacity(512);
         for _ in 0..n {
-            if handler.handle_into(p, src, Transport::Udp, &mut out) {
+            if one(&handler, &mut view, p, &mut out) {
                 bytes += out.len();
             }
         }

@@ -102,6 +102,57 @@ async fn geo_answers_follow_the_client_country_with_exact_scopes() {
     assert_eq!(addrs(&plain), vec![ip("192.0.2.10")]);
 }
 
+/// Queries sent back to back reach the UDP loop as batches, which it parses whole before
+/// answering (prefetching GeoIP data): every reply still goes to its own query, with the
+/// answer and scope of its own subnet.
+#[tokio::test]
+async fn a_burst_of_geo_queries_gets_each_its_own_answer_and_scope() {
+    let w = world().await;
+    let cases = [
+        ("198.51.100.0/24", "198.51.100.10", 24),
+        ("203.0.113.5/32", "203.0.113.10", 25),
+        ("8.8.8.0/24", "192.0.2.10", 24),
+        ("41.1.0.0/16", "198.51.100.10", 11),
+        ("203.0.113.130/32", "203.0.113.10", 26),
+    ];
+    // One client socket per case, sends interleaved: a reply sent to the wrong query's
+    // address lands on a socket expecting another answer.
+    let mut sockets = Vec::new();
+    for _ in cases {
+        sockets.push(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    }
+    let rounds = 40u16;
+    for id in 0..rounds {
+        for ((ecs, _, _), socket) in cases.iter().zip(&sockets) {
+            let mut q = with_edns(query("geo.steer.test.", RecordType::A), 1232, Some(ecs));
+            q.metadata.id = id;
+            let packet = q.to_vec().unwrap();
+            socket
+                .send_to(&packet, w.server.udp_addrs[0])
+                .await
+                .unwrap();
+        }
+    }
+    let mut buf = vec![0u8; 4096];
+    for ((ecs, want, want_scope), socket) in cases.iter().zip(&sockets) {
+        let mut seen = vec![false; usize::from(rounds)];
+        for _ in 0..rounds {
+            let (len, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+                .await
+                .expect("every query is answered")
+                .unwrap();
+            let reply = Message::from_vec(&buf[..len]).unwrap();
+            let id = usize::from(reply.metadata.id);
+            assert!(
+                !std::mem::replace(&mut seen[id], true),
+                "one reply per query"
+            );
+            assert_eq!(addrs(&reply), vec![ip(want)], "{ecs}");
+            assert_eq!(scope(&reply), Some(*want_scope), "scope for {ecs}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn failed_datacenter_leaves_answers_and_returns_with_correct_scope() {
     let w = world().await;

@@ -81,8 +81,8 @@ pub fn explain(
     let mut cx = Context {
         client: client_of(&q),
         geo,
-        health: health.into(),
-        latency: latency.table.into(),
+        health,
+        latency: latency.table,
         now: latency.now,
         rng: &mut rng,
         trace: Some(&mut trace),

@@ -7,9 +7,10 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 
 use super::request::{self, Rejection, Request};
-use super::resolve::{Answer, Context, Snapshot, resolve};
+use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
 use super::rrl::{Rrl, Verdict};
+use super::view::{Loaded, View};
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 use crate::metrics;
@@ -34,6 +35,13 @@ impl Transport {
             Transport::Tcp => "tcp",
         }
     }
+}
+
+/// A query parsed ahead of its answer (so a batch can be parsed, then prefetched, then
+/// answered), with the timer its duration is measured from.
+pub struct Parsed<'p> {
+    timer: metrics::QueryTimer,
+    request: Result<Request<'p>, Rejection<'p>>,
 }
 
 /// The published snapshots the query path reads; each has one writer elsewhere.
@@ -91,6 +99,11 @@ impl Handler {
             .then_some(out)
     }
 
+    /// A view of the published snapshots for a thread that answers many queries.
+    pub fn view(&self) -> View<'_> {
+        View::new(&self.snapshots)
+    }
+
     /// `handle` writing the reply into `out` (cleared first); false means silence.
     pub fn handle_into(
         &self,
@@ -99,19 +112,52 @@ impl Handler {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
-        let timer = metrics::QueryTimer::start();
+        let mut view = self.view();
         let mut key = WireKey::empty();
-        match request::parse(packet, &mut key) {
+        let parsed = Self::parse(packet, &mut key);
+        self.respond(view.load(), parsed, src, transport, out)
+    }
+
+    /// Parse `packet` (its question's key goes to `key`), starting its timer.
+    pub fn parse<'p>(packet: &'p [u8], key: &'p mut WireKey) -> Parsed<'p> {
+        Parsed {
+            timer: metrics::QueryTimer::start(),
+            request: request::parse(packet, key),
+        }
+    }
+
+    /// Start fetching the GeoIP data the answer to `parsed` may read, when the query
+    /// carries a client subnet: such queries bring many distinct networks, whose lookups
+    /// miss the CPU caches, so a batch's lookups then wait for memory together.
+    pub fn prefetch(&self, parsed: &Parsed<'_>) {
+        if let Ok(req) = &parsed.request
+            && let Some(ecs) = req.edns.and_then(|e| e.client_subnet)
+        {
+            self.snapshots.geo.prefetch(ecs.addr);
+        }
+    }
+
+    /// The reply to `parsed` from `src`, answered from `loaded`, in `out` (cleared first);
+    /// false means silence.
+    pub fn respond(
+        &self,
+        loaded: Loaded<'_>,
+        parsed: Parsed<'_>,
+        src: IpAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match parsed.request {
             Ok(req) => {
                 if let Some(send) = self.rate_limit(&req, src, transport, out) {
                     return send;
                 }
-                self.answer(&req, src, transport, out, timer);
+                self.answer(loaded, &req, src, transport, out, parsed.timer);
                 true
             }
             Err(rejection) => match self.reject(rejection, out) {
                 Some((qtype, rcode)) => {
-                    metrics::query(None, qtype, rcode.into(), transport.as_str(), timer);
+                    metrics::query(None, qtype, rcode.into(), transport.as_str(), parsed.timer);
                     true
                 }
                 None => false,
@@ -198,6 +244,7 @@ impl Handler {
     /// Resolve `req` against the current snapshots, encode the reply into `out` and count it.
     fn answer(
         &self,
+        loaded: Loaded<'_>,
         req: &Request,
         src: IpAddr,
         transport: Transport,
@@ -208,7 +255,6 @@ impl Handler {
             .edns
             .as_ref()
             .map(|e| ReplyEdns::for_query(e, self.max_udp_payload));
-        let zones = self.snapshots.zones.load();
         let answer = if req.edns.is_some_and(|e| e.version > 0) {
             Answer::error(ResponseCode::BADVERS)
         } else if req.qclass != CLASS_IN {
@@ -223,13 +269,13 @@ impl Handler {
             let mut cx = Context {
                 client,
                 geo: self.snapshots.geo.as_ref(),
-                health: Snapshot::on_use(&self.snapshots.health),
-                latency: Snapshot::on_use(&self.snapshots.latency.table),
+                health: loaded.health,
+                latency: loaded.latency,
                 now: self.snapshots.latency.now(),
                 rng: &mut rng,
                 trace: None,
             };
-            resolve(&zones, &req.qname, req.qtype, &mut cx)
+            resolve(loaded.zones, &req.qname, req.qtype, &mut cx)
         };
         let edns = match answer.rcode {
             ResponseCode::BADVERS => edns.map(|e| ReplyEdns {

@@ -12,6 +12,7 @@ pub mod rrl;
 pub mod server;
 pub mod service;
 pub mod udp;
+pub mod view;
 pub mod wire;
 
 pub use handler::{Handler, Snapshots, Transport};

@@ -3,10 +3,7 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use std::cell::OnceCell;
-use std::sync::Arc;
 
-use arc_swap::{ArcSwap, Guard};
 use rand::Rng;
 
 use super::answer::holds;
@@ -26,39 +23,12 @@ pub const MAX_CNAME_CHAIN: usize = 8;
 pub struct Context<'a, R: Rng + ?Sized> {
     pub client: Client,
     pub geo: &'a dyn Locate,
-    pub health: Snapshot<'a, HealthSnapshot>,
+    pub health: &'a HealthSnapshot,
     /// The latency table (`LatencyView::none()`: no data) and the time it is read at.
-    pub latency: Snapshot<'a, LatencyTable>,
+    pub latency: &'a LatencyTable,
     pub now: u64,
     pub rng: &'a mut R,
     pub trace: Option<&'a mut Trace>,
-}
-
-/// A published snapshot a policy may read: given, or loaded on first use, so answers that
-/// involve no service never load it.
-pub enum Snapshot<'a, T> {
-    Given(&'a T),
-    OnUse(&'a ArcSwap<T>, OnceCell<Guard<Arc<T>>>),
-}
-
-impl<'a, T> Snapshot<'a, T> {
-    /// Read from `swap` when first needed.
-    pub fn on_use(swap: &'a ArcSwap<T>) -> Self {
-        Self::OnUse(swap, OnceCell::new())
-    }
-
-    pub fn get(&self) -> &T {
-        match self {
-            Self::Given(t) => t,
-            Self::OnUse(swap, loaded) => loaded.get_or_init(|| swap.load()),
-        }
-    }
-}
-
-impl<'a, T> From<&'a T> for Snapshot<'a, T> {
-    fn from(t: &'a T) -> Self {
-        Self::Given(t)
-    }
 }
 
 /// The name one step of the chain answers for: the question, or an in-zone CNAME target.

@@ -60,9 +60,9 @@ pub fn answer_service<'z, R: Rng + ?Sized>(
     };
     let inputs = policy::Inputs {
         geo: cx.geo,
-        health: cx.health.get(),
+        health: cx.health,
         latency: policy::LatencyView {
-            table: cx.latency.get(),
+            table: cx.latency,
             now: cx.now,
         },
     };

@@ -186,6 +186,10 @@ impl GeoDb {
 }
 
 impl Locate for GeoDb {
+    fn prefetch(&self, addr: IpAddr) {
+        self.current.load().primary.prefetch(addr);
+    }
+
     fn locate(&self, addr: IpAddr) -> Option<Location> {
         let generation = self.current.load();
         let (prefix_len, location) = match generation.primary.lookup(addr) {

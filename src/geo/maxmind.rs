@@ -162,6 +162,13 @@ impl MmdbReader {
         self.reader.metadata().ip_version
     }
 
+    /// Start fetching what a lookup of `addr` will read.
+    pub(super) fn prefetch(&self, addr: IpAddr) {
+        if let Some(t) = self.tables.get() {
+            t.prefetch(addr.to_canonical());
+        }
+    }
+
     /// The matched network's prefix length and what the database says about `addr`.
     ///
     /// IPv4-mapped IPv6 addresses are looked up as IPv4; IPv4 prefix lengths are reported

@@ -96,6 +96,9 @@ impl Location {
 pub trait Locate: Send + Sync {
     /// `None` when nothing is known about the address.
     fn locate(&self, addr: IpAddr) -> Option<Location>;
+
+    /// Start fetching what `locate(addr)` will read (a hint; does nothing by default).
+    fn prefetch(&self, _addr: IpAddr) {}
 }
 
 /// A locator that knows nothing (no database configured).

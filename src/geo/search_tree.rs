@@ -152,6 +152,38 @@ impl<K: Key> SearchTree<K> {
         Some((node * B + slot, leaf.keys[slot], leaf.values[slot]))
     }
 
+    /// Start fetching the leaf `floor(x)` will read, so that lookups of several keys can
+    /// wait for memory at the same time instead of one after another.
+    pub fn prefetch(&self, x: K) {
+        let mut node = 0usize;
+        for (depth, level) in self.levels.iter().enumerate() {
+            let below = self
+                .levels
+                .get(depth + 1)
+                .map_or(self.leaves.len(), |l| l.len());
+            let Some(n) = level.get(node) else { return };
+            let j = at_or_below(&n.keys, x);
+            node = (node * (B + 1) + j).min(below.saturating_sub(1));
+        }
+        if let Some(leaf) = self.leaves.get(node) {
+            let p = (leaf as *const Leaf<K>).cast::<i8>();
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                // SAFETY: SSE is part of x86_64; a prefetch never faults, and every line
+                // named lies inside `leaf`.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(p);
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+                    if size_of::<Leaf<K>>() > 128 {
+                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(128));
+                    }
+                }
+            }
+            let _ = p;
+        }
+    }
+
     /// Pairs held.
     pub fn len(&self) -> usize {
         self.len
@@ -179,6 +211,8 @@ mod tests {
         let tree = SearchTree::new(&pairs);
         assert_eq!(tree.len(), keys.len());
         for x in probes {
+            // A hint only, but it walks the same levels: it must not panic anywhere.
+            tree.prefetch(x);
             let got = tree.floor(x);
             match expected(keys, x) {
                 Some(i) => assert_eq!(got, Some((i, keys[i], keys[i].wrapping_mul(7))), "x={x}"),

@@ -194,6 +194,22 @@ impl Tables {
         Some((prefix, self.records.get(record as usize)?.as_ref()))
     }
 
+    /// Start fetching what `lookup(addr)` will read.
+    pub fn prefetch(&self, addr: IpAddr) {
+        match addr {
+            IpAddr::V4(a) => {
+                if let Some(f) = &self.v4 {
+                    f.tree.prefetch(u32::from(a));
+                }
+            }
+            IpAddr::V6(a) => {
+                if let Some(f) = &self.v6 {
+                    f.tree.prefetch((a.to_bits() >> 64) as u64);
+                }
+            }
+        }
+    }
+
     /// Networks held per family (IPv4, IPv6; a /64 left to the tree counts as one).
     pub fn networks(&self) -> (usize, usize) {
         (

@@ -1,0 +1,78 @@
+//! A thread's cached view of the published snapshots: reading them costs one atomic load
+//! each while they are unchanged, and a swap is seen at the next read.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use arc_swap::cache::Cache;
+
+use super::handler::Snapshots;
+use crate::health::HealthSnapshot;
+use crate::latency::LatencyTable;
+use crate::zone::ZoneSet;
+
+type Cached<'h, T> = Cache<&'h ArcSwap<T>, Arc<T>>;
+
+/// Owned by one thread (a UDP socket loop); holds the snapshots it last read, so an old
+/// snapshot is freed at that thread's next read after a swap.
+pub struct View<'h> {
+    zones: Cached<'h, ZoneSet>,
+    health: Cached<'h, HealthSnapshot>,
+    latency: Cached<'h, LatencyTable>,
+}
+
+/// The snapshots one batch of queries is answered from.
+#[derive(Clone, Copy)]
+pub struct Loaded<'v> {
+    pub zones: &'v ZoneSet,
+    pub health: &'v HealthSnapshot,
+    pub latency: &'v LatencyTable,
+}
+
+impl<'h> View<'h> {
+    pub fn new(snapshots: &'h Snapshots) -> Self {
+        Self {
+            zones: Cache::new(&snapshots.zones),
+            health: Cache::new(&*snapshots.health),
+            latency: Cache::new(&snapshots.latency.table),
+        }
+    }
+
+    /// The current snapshots (reloading those that were swapped since the last call).
+    pub fn load(&mut self) -> Loaded<'_> {
+        Loaded {
+            zones: self.zones.load(),
+            health: self.health.load(),
+            latency: self.latency.load(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::Nowhere;
+    use crate::latency::{Live, TableConfig};
+
+    #[test]
+    fn a_swap_is_seen_at_the_next_load_and_the_old_snapshot_let_go() {
+        let snapshots = Snapshots {
+            zones: ArcSwap::from_pointee(ZoneSet::new([])),
+            health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
+            geo: Arc::new(Nowhere),
+            latency: Arc::new(Live::new(TableConfig::default(), 16)),
+        };
+        let mut view = View::new(&snapshots);
+        let first = snapshots.zones.load_full();
+        assert!(std::ptr::eq(view.load().zones, &*first));
+
+        snapshots.zones.store(Arc::new(ZoneSet::new([])));
+        snapshots.health.store(Arc::new(HealthSnapshot::empty()));
+        // The view still holds the old zones until its next load.
+        assert!(Arc::strong_count(&first) > 1);
+        let loaded = view.load();
+        assert!(std::ptr::eq(loaded.zones, &**snapshots.zones.load()));
+        assert!(std::ptr::eq(loaded.health, &**snapshots.health.load()));
+        assert_eq!(Arc::strong_count(&first), 1, "the old zones are freed");
+    }
+}
