@@ -22,7 +22,7 @@ fn one(handler: &Handler, view: &mut View<'_>, packet: &[u8], out: &mut Vec<u8>)
     let src = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     let mut key = WireKey::empty();
     let parsed = Handler::parse(packet, &mut key);
-    handler.respond(view.load(), parsed, src, Transport::Udp, out)
+    handler.respond(view.load(), &parsed, src, Transport::Udp, out)
 }
 
 fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {

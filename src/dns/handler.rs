@@ -115,7 +115,7 @@ impl Handler {
         let mut view = self.view();
         let mut key = WireKey::empty();
         let parsed = Self::parse(packet, &mut key);
-        self.respond(view.load(), parsed, src, transport, out)
+        self.respond(view.load(), &parsed, src, transport, out)
     }
 
     /// Parse `packet` (its question's key goes to `key`), starting its timer.
@@ -142,17 +142,17 @@ impl Handler {
     pub fn respond(
         &self,
         loaded: Loaded<'_>,
-        parsed: Parsed<'_>,
+        parsed: &Parsed<'_>,
         src: IpAddr,
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
-        match parsed.request {
+        match &parsed.request {
             Ok(req) => {
-                if let Some(send) = self.rate_limit(&req, src, transport, out) {
+                if let Some(send) = self.rate_limit(req, src, transport, out) {
                     return send;
                 }
-                self.answer(loaded, &req, src, transport, out, parsed.timer);
+                self.answer(loaded, req, src, transport, out, parsed.timer);
                 true
             }
             Err(rejection) => match self.reject(rejection, out) {
@@ -313,17 +313,17 @@ impl Handler {
 
     /// The reply to a packet that gets no ordinary answer, in `out`, with its qtype and
     /// rcode; `None` for silence.
-    fn reject(&self, rejection: Rejection, out: &mut Vec<u8>) -> Option<(u16, ResponseCode)> {
-        let (header, question, edns, rcode) = match rejection {
+    fn reject(&self, rejection: &Rejection, out: &mut Vec<u8>) -> Option<(u16, ResponseCode)> {
+        let (header, question, edns, rcode) = match *rejection {
             Rejection::Drop => return None,
             Rejection::NotImp {
                 header,
-                question,
+                ref question,
                 edns,
             } => (header, question, edns, ResponseCode::NotImp),
             Rejection::FormErr {
                 header,
-                question,
+                ref question,
                 edns,
             } => (header, question, edns, ResponseCode::FormErr),
         };

@@ -171,12 +171,12 @@ fn answer(handler: &Handler, view: &mut View<'_>, batch: &mut Batch, received: u
     }
     let loaded = view.load();
     *ready = 0;
-    for (i, src, p) in parsed {
+    for (i, src, p) in &parsed {
         let k = *ready;
-        if handler.respond(loaded, p, src, Transport::Udp, &mut replies[k]) {
-            names[k] = names[i];
-            query[k] = i;
-            headers[k].msg_hdr.msg_namelen = headers[i].msg_hdr.msg_namelen;
+        if handler.respond(loaded, p, *src, Transport::Udp, &mut replies[k]) {
+            names[k] = names[*i];
+            query[k] = *i;
+            headers[k].msg_hdr.msg_namelen = headers[*i].msg_hdr.msg_namelen;
             *ready += 1;
         }
     }

@@ -23,6 +23,7 @@ static QUERY_DURATIONS: [OnceLock<Histogram>; TRANSPORTS.len() + 1] =
 pub const DURATION_SAMPLE: u32 = 16;
 
 /// The timing of one query, started for one query in [`DURATION_SAMPLE`] per thread.
+#[derive(Clone, Copy)]
 pub struct QueryTimer(Option<Instant>);
 
 impl QueryTimer {
