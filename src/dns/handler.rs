@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
+use smallvec::SmallVec;
 
 use super::request::{self, Rejection, Request};
 use super::resolve::{Answer, Context, resolve};
@@ -126,14 +127,17 @@ impl Handler {
         }
     }
 
-    /// Start fetching the GeoIP data the answer to `parsed` may read, when the query
-    /// carries a client subnet: such queries bring many distinct networks, whose lookups
-    /// miss the CPU caches, so a batch's lookups then wait for memory together.
-    pub fn prefetch(&self, parsed: &Parsed<'_>) {
-        if let Ok(req) = &parsed.request
-            && let Some(ecs) = req.edns.and_then(|e| e.client_subnet)
-        {
-            self.snapshots.geo.prefetch(ecs.addr);
+    /// Start fetching the GeoIP data the answers to a batch of parsed queries may read,
+    /// for those that carry a client subnet: such queries bring many distinct networks,
+    /// whose lookups miss the CPU caches, and the batch's misses then overlap.
+    pub fn prefetch<'a, 'p: 'a>(&self, batch: impl IntoIterator<Item = &'a Parsed<'p>>) {
+        let subnets: SmallVec<[IpAddr; 32]> = batch
+            .into_iter()
+            .filter_map(|p| p.request.as_ref().ok()?.edns?.client_subnet)
+            .map(|ecs| ecs.addr)
+            .collect();
+        if subnets.len() > 1 {
+            self.snapshots.geo.prefetch(&subnets);
         }
     }
 

@@ -164,11 +164,7 @@ fn answer(handler: &Handler, view: &mut View<'_>, batch: &mut Batch, received: u
         let len = (headers[i].msg_len as usize).min(DATAGRAM);
         parsed.push((i, src, Handler::parse(&buf[..len], key)));
     }
-    if parsed.len() > 1 {
-        for (_, _, p) in &parsed {
-            handler.prefetch(p);
-        }
-    }
+    handler.prefetch(parsed.iter().map(|(_, _, p)| p));
     let loaded = view.load();
     *ready = 0;
     for (i, src, p) in &parsed {

@@ -186,8 +186,8 @@ impl GeoDb {
 }
 
 impl Locate for GeoDb {
-    fn prefetch(&self, addr: IpAddr) {
-        self.current.load().primary.prefetch(addr);
+    fn prefetch(&self, addrs: &[IpAddr]) {
+        self.current.load().primary.prefetch(addrs);
     }
 
     fn locate(&self, addr: IpAddr) -> Option<Location> {

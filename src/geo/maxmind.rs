@@ -162,10 +162,10 @@ impl MmdbReader {
         self.reader.metadata().ip_version
     }
 
-    /// Start fetching what a lookup of `addr` will read.
-    pub(super) fn prefetch(&self, addr: IpAddr) {
+    /// Start fetching what looking up each of `addrs` will read.
+    pub(super) fn prefetch(&self, addrs: &[IpAddr]) {
         if let Some(t) = self.tables.get() {
-            t.prefetch(addr.to_canonical());
+            t.prefetch(addrs);
         }
     }
 

@@ -97,8 +97,9 @@ pub trait Locate: Send + Sync {
     /// `None` when nothing is known about the address.
     fn locate(&self, addr: IpAddr) -> Option<Location>;
 
-    /// Start fetching what `locate(addr)` will read (a hint; does nothing by default).
-    fn prefetch(&self, _addr: IpAddr) {}
+    /// Start fetching what `locate` will read for each of `addrs`, so a batch of lookups
+    /// waits for memory once rather than once per address (a hint; nothing by default).
+    fn prefetch(&self, _addrs: &[IpAddr]) {}
 }
 
 /// A locator that knows nothing (no database configured).

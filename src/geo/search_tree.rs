@@ -46,6 +46,25 @@ pub struct SearchTree<K: Key> {
     len: usize,
 }
 
+/// Keys one prefetch pass follows together (a UDP batch at most).
+const PREFETCH_CHUNK: usize = 32;
+
+/// Ask the CPU to start loading every cache line of `t` (a hint; nothing on other targets).
+fn prefetch_lines<T>(t: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let p = (t as *const T).cast::<i8>();
+        for offset in (0..size_of::<T>()).step_by(64) {
+            // SAFETY: SSE is part of x86_64, a prefetch never faults, and every line named
+            // lies inside `t`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = t;
+}
+
 /// How many of `keys` are at or below `x` (branch-free, so the compiler can vectorise it).
 fn at_or_below<K: Key>(keys: &[K; B], x: K) -> usize {
     keys.iter().map(|k| usize::from(*k <= x)).sum()
@@ -152,35 +171,30 @@ impl<K: Key> SearchTree<K> {
         Some((node * B + slot, leaf.keys[slot], leaf.values[slot]))
     }
 
-    /// Start fetching the leaf `floor(x)` will read, so that lookups of several keys can
-    /// wait for memory at the same time instead of one after another.
-    pub fn prefetch(&self, x: K) {
-        let mut node = 0usize;
-        for (depth, level) in self.levels.iter().enumerate() {
-            let below = self
-                .levels
-                .get(depth + 1)
-                .map_or(self.leaves.len(), |l| l.len());
-            let Some(n) = level.get(node) else { return };
-            let j = at_or_below(&n.keys, x);
-            node = (node * (B + 1) + j).min(below.saturating_sub(1));
+    /// Start fetching the leaves `floor` will read for each of `xs`, level by level: a
+    /// level's nodes are requested for every key before any of them is read, so the cache
+    /// misses of a batch of lookups overlap instead of coming one after another.
+    pub fn prefetch(&self, xs: &[K]) {
+        for chunk in xs.chunks(PREFETCH_CHUNK) {
+            self.prefetch_chunk(chunk);
         }
-        if let Some(leaf) = self.leaves.get(node) {
-            let p = (leaf as *const Leaf<K>).cast::<i8>();
-            #[cfg(target_arch = "x86_64")]
-            {
-                use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-                // SAFETY: SSE is part of x86_64; a prefetch never faults, and every line
-                // named lies inside `leaf`.
-                unsafe {
-                    _mm_prefetch::<_MM_HINT_T0>(p);
-                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-                    if size_of::<Leaf<K>>() > 128 {
-                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(128));
-                    }
-                }
+    }
+
+    fn prefetch_chunk(&self, xs: &[K]) {
+        let mut nodes = [0usize; PREFETCH_CHUNK];
+        for (depth, level) in self.levels.iter().enumerate() {
+            let next = self.levels.get(depth + 1);
+            let below = next.map_or(self.leaves.len(), |l| l.len());
+            for (x, node) in xs.iter().zip(&mut nodes) {
+                let Some(n) = level.get(*node) else {
+                    return;
+                };
+                *node = (*node * (B + 1) + at_or_below(&n.keys, *x)).min(below.saturating_sub(1));
+                match next {
+                    Some(next) => next.get(*node).map(prefetch_lines),
+                    None => self.leaves.get(*node).map(prefetch_lines),
+                };
             }
-            let _ = p;
         }
     }
 
@@ -212,7 +226,7 @@ mod tests {
         assert_eq!(tree.len(), keys.len());
         for x in probes {
             // A hint only, but it walks the same levels: it must not panic anywhere.
-            tree.prefetch(x);
+            tree.prefetch(&[x, x.wrapping_add(1), 0]);
             let got = tree.floor(x);
             match expected(keys, x) {
                 Some(i) => assert_eq!(got, Some((i, keys[i], keys[i].wrapping_mul(7))), "x={x}"),

@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use super::Location;
 use super::search_tree::{self, Key, SearchTree};
 
@@ -194,19 +196,21 @@ impl Tables {
         Some((prefix, self.records.get(record as usize)?.as_ref()))
     }
 
-    /// Start fetching what `lookup(addr)` will read.
-    pub fn prefetch(&self, addr: IpAddr) {
-        match addr {
-            IpAddr::V4(a) => {
-                if let Some(f) = &self.v4 {
-                    f.tree.prefetch(u32::from(a));
-                }
+    /// Start fetching what looking up each of `addrs` will read.
+    pub fn prefetch(&self, addrs: &[IpAddr]) {
+        let mut v4: SmallVec<[u32; 32]> = SmallVec::new();
+        let mut v6: SmallVec<[u64; 32]> = SmallVec::new();
+        for addr in addrs {
+            match addr.to_canonical() {
+                IpAddr::V4(a) => v4.push(u32::from(a)),
+                IpAddr::V6(a) => v6.push((a.to_bits() >> 64) as u64),
             }
-            IpAddr::V6(a) => {
-                if let Some(f) = &self.v6 {
-                    f.tree.prefetch((a.to_bits() >> 64) as u64);
-                }
-            }
+        }
+        if let Some(f) = self.v4.as_ref().filter(|_| !v4.is_empty()) {
+            f.tree.prefetch(&v4);
+        }
+        if let Some(f) = self.v6.as_ref().filter(|_| !v6.is_empty()) {
+            f.tree.prefetch(&v6);
         }
     }
 
