@@ -279,7 +279,7 @@ def meridian_rev():
 
 def main():
     parser = argparse.ArgumentParser(description="Meridian vs gdnsd on loopback")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=8, help="seconds per full-speed run")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--servers", default="meridian,gdnsd")
