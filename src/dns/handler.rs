@@ -93,30 +93,19 @@ impl Handler {
         &self.snapshots
     }
 
-    /// The reply to `packet` from `src`, or `None` when it deserves silence.
-    pub fn handle(&self, packet: &[u8], src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(512);
-        self.handle_into(packet, src, transport, &mut out)
-            .then_some(out)
-    }
-
     /// A view of the published snapshots for a thread that answers many queries.
     pub fn view(&self) -> View<'_> {
         View::new(&self.snapshots)
     }
 
-    /// `handle` writing the reply into `out` (cleared first); false means silence.
-    pub fn handle_into(
-        &self,
-        packet: &[u8],
-        src: IpAddr,
-        transport: Transport,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let mut view = self.view();
+    /// The reply to `packet` from `src`, or `None` when it deserves silence (one query on
+    /// its own: TCP, tests; the UDP loop parses and answers whole batches).
+    pub fn handle(&self, packet: &[u8], src: IpAddr, transport: Transport) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(512);
         let mut key = WireKey::empty();
         let parsed = Self::parse(packet, &mut key);
-        self.respond(view.load(), &parsed, src, transport, out)
+        self.respond(self.view().load(), &parsed, src, transport, &mut out)
+            .then_some(out)
     }
 
     /// Parse `packet` (its question's key goes to `key`), starting its timer.
