@@ -154,21 +154,27 @@ impl<K: Key> SearchTree<K> {
     /// The last pair whose key is at or below `x`: its position and value.
     pub fn floor(&self, x: K) -> Option<(usize, K, u32)> {
         let mut node = 0usize;
-        for (depth, level) in self.levels.iter().enumerate() {
-            let below = self
-                .levels
-                .get(depth + 1)
-                .map_or(self.leaves.len(), |l| l.len());
-            let j = at_or_below(&level.get(node)?.keys, x);
-            // Only the last node of a level has missing children (separators MAX, counted
-            // only for x == MAX): its last real child is the level's last node.
-            node = (node * (B + 1) + j).min(below.checked_sub(1)?);
+        for depth in 0..self.levels.len() {
+            node = self.child(depth, node, x)?;
         }
         let leaf = self.leaves.get(node)?;
         let m = at_or_below(&leaf.keys, x);
         // m == 0 only below the very first key; past `len` only for x == MAX (padding).
         let slot = m.checked_sub(1)?.min((self.len - 1).checked_sub(node * B)?);
         Some((node * B + slot, leaf.keys[slot], leaf.values[slot]))
+    }
+
+    /// The child of node `node` of level `depth` that holds `x`: its index in the level
+    /// below (or among the leaves).
+    fn child(&self, depth: usize, node: usize, x: K) -> Option<usize> {
+        let below = self
+            .levels
+            .get(depth + 1)
+            .map_or(self.leaves.len(), |l| l.len());
+        let j = at_or_below(&self.levels.get(depth)?.get(node)?.keys, x);
+        // Only the last node of a level has missing children (separators MAX, counted only
+        // for x == MAX): its last real child is the level's last node.
+        Some((node * (B + 1) + j).min(below.checked_sub(1)?))
     }
 
     /// Start fetching the leaves `floor` will read for each of `xs`, level by level: a
@@ -182,17 +188,15 @@ impl<K: Key> SearchTree<K> {
 
     fn prefetch_chunk(&self, xs: &[K]) {
         let mut nodes = [0usize; PREFETCH_CHUNK];
-        for (depth, level) in self.levels.iter().enumerate() {
-            let next = self.levels.get(depth + 1);
-            let below = next.map_or(self.leaves.len(), |l| l.len());
+        for depth in 0..self.levels.len() {
             for (x, node) in xs.iter().zip(&mut nodes) {
-                let Some(n) = level.get(*node) else {
+                let Some(child) = self.child(depth, *node, *x) else {
                     return;
                 };
-                *node = (*node * (B + 1) + at_or_below(&n.keys, *x)).min(below.saturating_sub(1));
-                match next {
-                    Some(next) => next.get(*node).map(prefetch_lines),
-                    None => self.leaves.get(*node).map(prefetch_lines),
+                *node = child;
+                match self.levels.get(depth + 1) {
+                    Some(next) => next.get(child).map(prefetch_lines),
+                    None => self.leaves.get(child).map(prefetch_lines),
                 };
             }
         }

@@ -79,6 +79,11 @@ impl<K: Key + Into<u128>> Networks<K> {
     }
 }
 
+/// The IPv6 table's key of an address: its top 64 bits.
+fn v6_key(addr: u128) -> u64 {
+    (addr >> 64) as u64
+}
+
 /// Keys a network of `prefix` bits spans.
 fn size(bits: u32, prefix: u8) -> u128 {
     1u128 << (bits - u32::from(prefix).min(bits))
@@ -146,7 +151,7 @@ impl Builder {
         offset: usize,
         decode: impl FnOnce() -> Option<Location>,
     ) {
-        let key = (start >> 64) as u64;
+        let key = v6_key(start);
         if prefix > 64 {
             // The /64 goes to the tree, once.
             if self.v6.tree.last() != Some((key, value(64, TREE))) {
@@ -186,7 +191,7 @@ impl Tables {
         let (prefix, record) = match addr {
             IpAddr::V4(a) => self.v4.as_ref()?.find(u32::from(a))?,
             IpAddr::V6(a) => {
-                let key = (a.to_bits() >> 64) as u64;
+                let key = v6_key(a.to_bits());
                 if key == 0 {
                     return None;
                 }
@@ -203,7 +208,7 @@ impl Tables {
         for addr in addrs {
             match addr.to_canonical() {
                 IpAddr::V4(a) => v4.push(u32::from(a)),
-                IpAddr::V6(a) => v6.push((a.to_bits() >> 64) as u64),
+                IpAddr::V6(a) => v6.push(v6_key(a.to_bits())),
             }
         }
         if let Some(f) = self.v4.as_ref().filter(|_| !v4.is_empty()) {
