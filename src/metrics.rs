@@ -16,10 +16,13 @@
 //! Per-query cost: [`query`] and [`decision`] do not build metric keys. Each socket thread
 //! keeps the handles of the zone (and service) it counted last; on a miss they come from a
 //! lock-free `ArcSwap` map. A fixed array of lazily registered `Counter` handles is indexed
-//! by the positions of the other labels and incremented. Durations are measured for one
+//! by the positions of the other labels. The thread tallies its counts per cell and adds
+//! them to those counters when [`flush`] is called (the UDP loop: once per batch; single
+//! queries: once each) or when it moves to another zone or service, so a batch costs one
+//! atomic add per cell counted rather than one per query. Durations are measured for one
 //! query in [`DURATION_SAMPLE`] per thread and go to one cached `Histogram` per transport.
-//! After warm-up that is a string comparison, a few short scans of the fixed lists and an
-//! atomic increment, with no allocation (`tests/ops_metrics.rs`, ignored test
+//! After warm-up a query is a string comparison, a few short scans of the fixed lists and
+//! a short scan of the tally, with no allocation (`tests/ops_metrics.rs`, ignored test
 //! `per_query_cost`, measures it). Handles registered before
 //! [`install`] stay no-ops, so install the recorder before serving. Health, probe and reload metrics are
 //! rare and go through the `metrics` macros directly.
@@ -43,7 +46,7 @@ pub use latency::{
     latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
 };
 pub use metrics_exporter_prometheus::PrometheusHandle;
-pub use queries::{DURATION_SAMPLE, QueryTimer, decision, query};
+pub use queries::{DURATION_SAMPLE, QueryTimer, decision, flush, query};
 
 use crate::health::Status;
 use labels::{PROBE_KINDS, PROBE_REASONS, label_in};

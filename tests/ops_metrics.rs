@@ -31,6 +31,7 @@ fn record_everything() {
     metrics::query(None, 16, 5, "udp", metrics::QueryTimer::always());
     metrics::decision("gslb.example.com.", "www", "failover", Outcome::Primary);
     metrics::decision("gslb.example.com.", "www", "failover", Outcome::FailOpen);
+    metrics::flush();
     metrics::target_state("192.0.2.10/web", Status::Up, false);
     metrics::target_state("192.0.2.11/web", Status::Drained, true);
     metrics::health_transition("192.0.2.10/web", Status::Down, Status::Up);
@@ -149,6 +150,7 @@ fn per_query_cost() {
         );
         metrics::decision(zone, "www", "geo", Outcome::Primary);
     }
+    metrics::flush();
     let per = start.elapsed() / n;
     println!("query() + decision(): {per:?} per call pair");
     assert!(per < Duration::from_millis(1));

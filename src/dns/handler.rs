@@ -104,8 +104,9 @@ impl Handler {
         let mut out = Vec::with_capacity(512);
         let mut key = WireKey::empty();
         let parsed = Self::parse(packet, &mut key);
-        self.respond(self.view().load(), &parsed, src, transport, &mut out)
-            .then_some(out)
+        let send = self.respond(self.view().load(), &parsed, src, transport, &mut out);
+        metrics::flush();
+        send.then_some(out)
     }
 
     /// Parse `packet` (its question's key goes to `key`), starting its timer.
@@ -131,7 +132,7 @@ impl Handler {
     }
 
     /// The reply to `parsed` from `src`, answered from `loaded`, in `out` (cleared first);
-    /// false means silence.
+    /// false means silence. Its counts reach the metrics at the next [`metrics::flush`].
     pub fn respond(
         &self,
         loaded: Loaded<'_>,

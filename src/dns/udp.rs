@@ -125,15 +125,18 @@ pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
 }
 
 fn receive(fd: i32, batch: &mut Batch) -> io::Result<usize> {
+    // The system call itself, not libc's wrapper, which brackets it with pthread
+    // cancellation bookkeeping this thread never uses.
     // SAFETY: `headers` holds BATCH initialised mmsghdr whose pointers refer to buffers
     // owned by `batch`, which outlives the call.
     let n = unsafe {
-        libc::recvmmsg(
+        libc::syscall(
+            libc::SYS_recvmmsg,
             fd,
             batch.headers.as_mut_ptr(),
             BATCH as libc::c_uint,
             libc::MSG_WAITFORONE,
-            std::ptr::null_mut(),
+            std::ptr::null_mut::<libc::timespec>(),
         )
     };
     if n < 0 {
@@ -170,12 +173,15 @@ fn answer(handler: &Handler, view: &mut View<'_>, batch: &mut Batch, received: u
     for (i, src, p) in &parsed {
         let k = *ready;
         if handler.respond(loaded, p, *src, Transport::Udp, &mut replies[k]) {
-            names[k] = names[*i];
+            if k != *i {
+                names[k] = names[*i];
+                headers[k].msg_hdr.msg_namelen = headers[*i].msg_hdr.msg_namelen;
+            }
             query[k] = *i;
-            headers[k].msg_hdr.msg_namelen = headers[*i].msg_hdr.msg_namelen;
             *ready += 1;
         }
     }
+    crate::metrics::flush();
 }
 
 /// Send the batch's replies. One too large for the interface (EMSGSIZE: replies are never
@@ -187,9 +193,11 @@ fn send(fd: i32, handler: &Handler, batch: &mut Batch) {
     }
     let mut sent = 0;
     while sent < count {
+        // As in `receive`, the system call without libc's cancellation bookkeeping.
         // SAFETY: headers[sent..count] point at replies and addresses owned by `batch`.
         let n = unsafe {
-            libc::sendmmsg(
+            libc::syscall(
+                libc::SYS_sendmmsg,
                 fd,
                 batch.headers[sent..].as_mut_ptr(),
                 (count - sent) as libc::c_uint,

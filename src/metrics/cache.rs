@@ -88,10 +88,17 @@ impl<const N: usize> Default for Cells<N> {
 }
 
 impl<const N: usize> Cells<N> {
-    /// Increment the counter at `cell`, registering it with `make` the first time.
-    pub fn increment(&self, cell: usize, make: impl FnOnce() -> Counter) {
+    /// Register the counter at `cell` with `make`, unless it already is.
+    pub fn register(&self, cell: usize, make: impl FnOnce() -> Counter) {
         if let Some(slot) = self.0.get(cell) {
-            slot.get_or_init(make).increment(1);
+            slot.get_or_init(make);
+        }
+    }
+
+    /// Add `n` to the counter at `cell`, if it is registered.
+    pub fn add(&self, cell: usize, n: u64) {
+        if let Some(counter) = self.0.get(cell).and_then(OnceLock::get) {
+            counter.increment(n);
         }
     }
 }

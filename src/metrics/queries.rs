@@ -1,13 +1,18 @@
 //! The per-query metrics: the query counter, the sampled duration histogram and the decision
-//! counter, through per-thread caches of their handles (see the parent module).
+//! counter, through per-thread caches of their handles and per-thread tallies (see the
+//! parent module).
 
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Instant;
 
 use metrics::{Histogram, counter, histogram};
+use smallvec::SmallVec;
 
-use super::cache::{Named, ServiceHandles, ZoneHandles, decision_cell, query_cell};
+use super::cache::{
+    Cells, DECISION_CELLS, Named, QUERY_CELLS, ServiceHandles, ZoneHandles, decision_cell,
+    query_cell,
+};
 use super::labels::{
     NO_ZONE, OTHER, POLICIES, QTYPES, RCODES, TRANSPORTS, index_in, label_at, qtype_index,
     rcode_index,
@@ -43,21 +48,88 @@ impl QueryTimer {
     }
 }
 
+/// Most cells one tally holds; one more first adds the tally to the shared counters.
+const TALLY_CELLS: usize = 8;
+
+/// Counts a thread has made and not yet added to the shared counters, by cell of the
+/// handles they belong to: the shared counters are atomics, and adding a batch's counts
+/// at once costs one atomic add per cell instead of one per query.
+struct Tally<H> {
+    handles: Arc<H>,
+    counts: SmallVec<[(usize, u64); TALLY_CELLS]>,
+}
+
+impl<H> Tally<H> {
+    fn new(handles: Arc<H>) -> Self {
+        Self {
+            handles,
+            counts: SmallVec::new(),
+        }
+    }
+
+    /// Count one in `cell`, first adding the tally to `cells` when it is full.
+    fn count<const N: usize>(&mut self, cell: usize, cells: impl Fn(&H) -> &Cells<N>) {
+        if let Some((_, n)) = self.counts.iter_mut().find(|(c, _)| *c == cell) {
+            *n += 1;
+            return;
+        }
+        if self.counts.len() == TALLY_CELLS {
+            self.add_to(cells);
+        }
+        self.counts.push((cell, 1));
+    }
+
+    /// Add the counts to the shared counters and start again from zero.
+    fn add_to<const N: usize>(&mut self, cells: impl Fn(&H) -> &Cells<N>) {
+        for (cell, n) in self.counts.drain(..) {
+            cells(&self.handles).add(cell, n);
+        }
+    }
+}
+
+fn zone_cells(z: &ZoneHandles) -> &Cells<QUERY_CELLS> {
+    &z.queries
+}
+
+fn service_cells(s: &ServiceHandles) -> &Cells<DECISION_CELLS> {
+    &s.decisions
+}
+
 thread_local! {
-    /// The handles of the zone this thread counted last: most queries on a socket are for
-    /// the same zone, so the shared map is not consulted for them.
-    static LAST_ZONE: RefCell<Option<Arc<ZoneHandles>>> = const { RefCell::new(None) };
-    /// Likewise for the service of the last decision.
-    static LAST_SERVICE: RefCell<Option<(Arc<ZoneHandles>, Arc<ServiceHandles>)>> =
+    /// The handles of the zone this thread counted last, with its tally: most queries on
+    /// a socket are for the same zone, so the shared map is not consulted for them.
+    static LAST_ZONE: RefCell<Option<Tally<ZoneHandles>>> = const { RefCell::new(None) };
+    /// Likewise for the service of the last decision (and its zone).
+    static LAST_SERVICE: RefCell<Option<(Arc<ZoneHandles>, Tally<ServiceHandles>)>> =
         const { RefCell::new(None) };
 }
 
-/// Run `f` on the handles of `zone`, from this thread's last one when it matches (no
-/// reference count is touched then).
-fn with_zone<T>(zone: &str, f: impl FnOnce(&ZoneHandles) -> T) -> T {
+/// Add this thread's tallies to the shared counters. The UDP loop calls it once per batch
+/// and single queries once each, so a scrape sees every answered query.
+pub fn flush() {
+    LAST_ZONE.with_borrow_mut(|last| {
+        if let Some(t) = last {
+            t.add_to(zone_cells);
+        }
+    });
+    LAST_SERVICE.with_borrow_mut(|last| {
+        if let Some((_, t)) = last {
+            t.add_to(service_cells);
+        }
+    });
+}
+
+/// Run `f` on the tally of `zone`, this thread's last one when it matches (no reference
+/// count is touched then); a different zone first adds the last one's counts.
+fn with_zone<T>(zone: &str, f: impl FnOnce(&mut Tally<ZoneHandles>) -> T) -> T {
     LAST_ZONE.with_borrow_mut(|last| match last {
-        Some(z) if &*z.zone == zone => f(z),
-        _ => f(last.insert(ZONES.get(zone, ZoneHandles::new))),
+        Some(t) if &*t.handles.zone == zone => f(t),
+        _ => {
+            if let Some(t) = last {
+                t.add_to(zone_cells);
+            }
+            f(last.insert(Tally::new(ZONES.get(zone, ZoneHandles::new))))
+        }
     })
 }
 
@@ -69,14 +141,16 @@ pub fn query(zone: Option<&str>, qtype: u16, rcode: u16, transport: &str, timer:
         rcode_index(rcode),
         index_in(&TRANSPORTS, transport),
     );
-    with_zone(zone.unwrap_or(NO_ZONE), |z| {
-        z.queries.increment(query_cell(q, r, t), || {
+    with_zone(zone.unwrap_or(NO_ZONE), |tally| {
+        let (z, cell) = (&tally.handles, query_cell(q, r, t));
+        z.queries.register(cell, || {
             counter!(QUERIES,
                 "zone" => z.zone.clone(),
                 "qtype" => QTYPES.get(q).map_or(OTHER, |e| e.1),
                 "rcode" => RCODES.get(r).map_or(OTHER, |e| e.1),
                 "transport" => label_at(&TRANSPORTS, t))
         });
+        tally.count(cell, zone_cells);
     });
     if let (Some(started), Some(slot)) = (timer.0, QUERY_DURATIONS.get(t)) {
         slot.get_or_init(|| histogram!(QUERY_DURATION, "transport" => label_at(&TRANSPORTS, t)))
@@ -90,21 +164,26 @@ pub fn decision(zone: &str, service: &str, policy: &str, outcome: Outcome) {
     let p = index_in(&POLICIES, policy);
     let o = outcome as usize;
     LAST_SERVICE.with_borrow_mut(|last| {
-        let (z, s) = match last {
-            Some((z, s)) if &*z.zone == zone && &*s.service == service => (&**z, &**s),
+        let (z, tally) = match last {
+            Some((z, t)) if &*z.zone == zone && &*t.handles.service == service => (z, t),
             _ => {
+                if let Some((_, t)) = last {
+                    t.add_to(service_cells);
+                }
                 let z = ZONES.get(zone, ZoneHandles::new);
                 let s = z.services.get(service, ServiceHandles::new);
-                let (z, s) = last.insert((z, s));
-                (&**z, &**s)
+                let (z, t) = last.insert((z, Tally::new(s)));
+                (z, t)
             }
         };
-        s.decisions.increment(decision_cell(p, o), || {
+        let (s, cell) = (&tally.handles, decision_cell(p, o));
+        s.decisions.register(cell, || {
             counter!(DECISIONS,
                 "zone" => z.zone.clone(),
                 "service" => s.service.clone(),
                 "policy" => label_at(&POLICIES, p),
                 "outcome" => outcome.as_str())
         });
+        tally.count(cell, service_cells);
     });
 }

@@ -41,6 +41,7 @@ fn queries_are_counted_per_label_cell() {
     }
     query(Some("q.test."), 9999, 77, "quic", QueryTimer::always());
     query(None, 1, 5, "tcp", QueryTimer::always());
+    flush();
     let text = rendered(&handle);
     let line =
         r#"meridian_queries_total{zone="q.test.",qtype="AAAA",rcode="NOERROR",transport="udp"} 3"#;
@@ -59,11 +60,40 @@ fn queries_are_counted_per_label_cell() {
 }
 
 #[test]
+fn tallies_reach_the_counters_on_flush_zone_change_and_overflow() {
+    let handle = installed();
+    let line = |zone: &str, qtype: &str, n: u32| {
+        format!(
+            r#"meridian_queries_total{{zone="{zone}",qtype="{qtype}",rcode="NOERROR",transport="udp"}} {n}"#
+        )
+    };
+    query(Some("t1.test."), 1, 0, "udp", QueryTimer::start());
+    assert!(!rendered(&handle).contains(&line("t1.test.", "A", 1)));
+    // Another zone adds the last one's tally.
+    query(Some("t2.test."), 1, 0, "udp", QueryTimer::start());
+    assert!(rendered(&handle).contains(&line("t1.test.", "A", 1)));
+    // More cells than a tally holds: the first ones are added early, none is lost.
+    let qtypes = [1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 43, 255];
+    for _ in 0..3 {
+        for q in qtypes {
+            query(Some("t2.test."), q, 0, "udp", QueryTimer::start());
+        }
+    }
+    flush();
+    let text = rendered(&handle);
+    for (q, name) in [(1, "A"), (2, "NS"), (28, "AAAA"), (255, "ANY")] {
+        let n = if q == 1 { 4 } else { 3 };
+        assert!(text.contains(&line("t2.test.", name, n)), "{name}: {text}");
+    }
+}
+
+#[test]
 fn decisions_carry_zone_service_policy_outcome() {
     let handle = installed();
     decision("d.test.", "www", "failover", Outcome::Failover);
     decision("d.test.", "www", "failover", Outcome::Failover);
     decision("d.test.", "api", "magic", Outcome::FailOpen);
+    flush();
     let text = rendered(&handle);
     assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="www",policy="failover",outcome="failover"} 2"#));
     assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="api",policy="other",outcome="fail_open"} 1"#));
