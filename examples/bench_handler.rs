@@ -10,19 +10,22 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
+use meridian::dns::memo::Memo;
 use meridian::dns::view::View;
 use meridian::dns::{Handler, Snapshots, Transport};
 use meridian::geo::GeoDb;
 use meridian::health::HealthSnapshot;
 use meridian::zone::key::WireKey;
 
-/// One query answered as the UDP loop answers it: parse, then reply from the thread's view.
+/// One query answered as the UDP loop answers it: parse, then reply from the thread's view
+/// and remembered static replies.
 #[inline(never)]
-fn one(handler: &Handler, view: &mut View<'_>, packet: &[u8], out: &mut Vec<u8>) -> bool {
+fn one(handler: &Handler, thread: &mut (View<'_>, Memo), packet: &[u8], out: &mut Vec<u8>) -> bool {
     let src = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     let mut key = WireKey::empty();
     let parsed = Handler::parse(packet, &mut key);
-    handler.respond(view.load(), &parsed, src, Transport::Udp, out)
+    let (view, memo) = thread;
+    handler.respond(view.load(), &parsed, src, Transport::Udp, out, Some(memo))
 }
 
 fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
@@ -60,11 +63,11 @@ fn replay(path: &str, n: usize) {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let handler = Handler::new(snapshots(zones, geo), 1232);
     let queries = messages(path);
-    let mut view = handler.view();
+    let mut thread = (handler.view(), Memo::default());
     let mut out = Vec::with_capacity(512);
     let start = Instant::now();
     for q in queries.iter().cycle().take(n) {
-        one(&handler, &mut view, q, &mut out);
+        one(&handler, &mut thread, q, &mut out);
     }
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
     println!("{path}: {ns:.0} ns/query over {n} queries");
@@ -116,7 +119,7 @@ fn main() {
             packet("api.gslb.example.com.", RecordType::A, None),
         ),
     ];
-    let mut view = handler.view();
+    let mut thread = (handler.view(), Memo::default());
     // `bench_handler [case] [count]`: one case only (for callgrind), and how many queries.
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300_000);
     for (label, p) in &cases {
@@ -128,7 +131,7 @@ fn main() {
         // One reply buffer reused, as the UDP loop does.
         let mut out = Vec::with_capacity(512);
         for _ in 0..n {
-            if one(&handler, &mut view, p, &mut out) {
+            if one(&handler, &mut thread, p, &mut out) {
                 bytes += out.len();
             }
         }

@@ -1,6 +1,7 @@
 //! Replies written from pre-encoded RRsets say exactly what `resolve()` answers as records:
 //! every name of the example and fixture zones (plus a wildcard match and a missing name),
 //! many query types, the question in mixed case, decoded and compared section by section.
+//! Replies a UDP thread remembers (`dns::memo`) are byte for byte the replies written afresh.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -8,14 +9,18 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, Record, RecordType};
+use meridian::dns::memo::Memo;
 use meridian::dns::qname::QName;
 use meridian::dns::resolve::{Context, resolve};
+use meridian::dns::view::View;
 use meridian::dns::{Handler, Snapshots, Transport};
 use meridian::geo::Nowhere;
 use meridian::health::HealthSnapshot;
 use meridian::policy::{Client, LatencyView};
 use meridian::zone::ZoneSet;
+use meridian::zone::key::WireKey;
 use rand::SeedableRng;
 
 const QTYPES: [RecordType; 12] = [
@@ -98,9 +103,7 @@ fn questions(zones: &ZoneSet) -> Vec<Name> {
     out
 }
 
-fn check(dir: &str) -> usize {
-    let zones = meridian::config::load_zones(Path::new(dir)).expect("zones load");
-    let health = HealthSnapshot::empty();
+fn handler_for(dir: &str) -> Handler {
     let snapshots = Arc::new(Snapshots {
         zones: ArcSwap::from_pointee(meridian::config::load_zones(Path::new(dir)).unwrap()),
         health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
@@ -110,7 +113,13 @@ fn check(dir: &str) -> usize {
             0,
         )),
     });
-    let handler = Handler::new(snapshots, 4096);
+    Handler::new(snapshots, 4096)
+}
+
+fn check(dir: &str) -> usize {
+    let zones = meridian::config::load_zones(Path::new(dir)).expect("zones load");
+    let health = HealthSnapshot::empty();
+    let handler = handler_for(dir);
     let src: IpAddr = "127.0.0.1".parse().unwrap();
     let mut compared = 0;
     for name in questions(&zones) {
@@ -156,4 +165,116 @@ fn check(dir: &str) -> usize {
 fn pre_encoded_replies_match_resolved_records() {
     let n = check("zones") + check("tests/fixtures/good");
     assert!(n > 500, "compared {n} replies");
+}
+
+/// The same question asked in ways a remembered reply must honour: case, ID, RD, no EDNS,
+/// EDNS with a small payload and DO, ECS of either family.
+fn variants(name: &Name, qtype: RecordType) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (i, qname) in [name.clone(), mixed(name)].into_iter().enumerate() {
+        for edns in 0..4 {
+            let mut m = Message::new(100 + i as u16 * 7 + edns, MessageType::Query, OpCode::Query);
+            m.metadata.recursion_desired = edns % 2 == 0;
+            m.add_query(Query::query(qname.clone(), qtype));
+            if edns > 0 {
+                let mut e = Edns::new();
+                e.set_max_payload(if edns == 1 { 512 } else { 1232 });
+                e.set_dnssec_ok(edns == 1);
+                let subnet = match edns {
+                    2 => Some("198.51.100.0/24"),
+                    3 => Some("2001:db8:1234::/48"),
+                    _ => None,
+                };
+                if let Some(s) = subnet {
+                    let s: ClientSubnet = s.parse().unwrap();
+                    e.options_mut().insert(EdnsOption::Subnet(s));
+                }
+                m.set_edns(e);
+            }
+            out.push(m.to_vec().expect("query encodes"));
+        }
+    }
+    out
+}
+
+/// The reply through a UDP thread's view and memo.
+fn remembered(handler: &Handler, view: &mut View<'_>, memo: &mut Memo, packet: &[u8]) -> Vec<u8> {
+    let src: IpAddr = "127.0.0.1".parse().unwrap();
+    let mut key = WireKey::empty();
+    let parsed = Handler::parse(packet, &mut key);
+    let mut out = Vec::new();
+    assert!(handler.respond(
+        view.load(),
+        &parsed,
+        src,
+        Transport::Udp,
+        &mut out,
+        Some(memo)
+    ));
+    out
+}
+
+#[test]
+fn remembered_replies_are_the_replies_written_afresh() {
+    let src: IpAddr = "127.0.0.1".parse().unwrap();
+    let mut hits = 0;
+    for dir in ["zones", "tests/fixtures/good"] {
+        let zones = meridian::config::load_zones(Path::new(dir)).expect("zones load");
+        let handler = handler_for(dir);
+        let mut view = handler.view();
+        let mut memo = Memo::default();
+        for name in questions(&zones) {
+            for qtype in QTYPES {
+                for packet in variants(&name, qtype) {
+                    let fresh = handler
+                        .handle(&packet, src, Transport::Udp)
+                        .expect("a reply");
+                    let first = remembered(&handler, &mut view, &mut memo, &packet);
+                    let generation = view.load().generation;
+                    let kept = memo.get(generation, &WireKey::new(&name), qtype).is_some();
+                    let again = remembered(&handler, &mut view, &mut memo, &packet);
+                    let what = format!("{name} {qtype} in {dir}");
+                    assert_eq!(first, fresh, "{what}");
+                    assert_eq!(again, fresh, "{what}, remembered");
+                    hits += usize::from(kept);
+                }
+            }
+        }
+        // Service names are decided per query and never remembered.
+        for zone in zones.iter() {
+            for name in zone.names() {
+                if zone.node(name).is_none_or(|n| n.service.is_none()) {
+                    continue;
+                }
+                for qtype in [RecordType::A, RecordType::AAAA] {
+                    for packet in variants(name, qtype) {
+                        remembered(&handler, &mut view, &mut memo, &packet);
+                        let generation = view.load().generation;
+                        assert!(memo.get(generation, &WireKey::new(name), qtype).is_none());
+                    }
+                }
+            }
+        }
+    }
+    assert!(hits > 500, "only {hits} replies were remembered");
+}
+
+#[test]
+fn a_new_zone_snapshot_is_answered_from_not_the_remembered_reply() {
+    let handler = handler_for("zones");
+    let mut view = handler.view();
+    let mut memo = Memo::default();
+    let name = Name::from_ascii("gslb.example.com.").unwrap();
+    let packet = &variants(&name, RecordType::SOA)[0];
+    for _ in 0..2 {
+        let reply = Message::from_vec(&remembered(&handler, &mut view, &mut memo, packet)).unwrap();
+        assert_eq!(reply.answers.len(), 1);
+    }
+    let other = meridian::config::load_zones(Path::new("tests/fixtures/good")).unwrap();
+    handler.snapshots().zones.store(Arc::new(other));
+    let reply = Message::from_vec(&remembered(&handler, &mut view, &mut memo, packet)).unwrap();
+    assert_eq!(
+        reply.response_code,
+        hickory_proto::op::ResponseCode::Refused
+    );
 }

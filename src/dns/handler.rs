@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 use smallvec::SmallVec;
 
+use super::memo::Memo;
 use super::request::{self, Rejection, Request};
 use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
@@ -43,6 +44,15 @@ impl Transport {
 pub struct Parsed<'p> {
     timer: metrics::QueryTimer,
     request: Result<Request<'p>, Rejection<'p>>,
+}
+
+/// One query being answered: the request, who sent it, how, and its timer.
+#[derive(Clone, Copy)]
+struct Asked<'a, 'p> {
+    req: &'a Request<'p>,
+    src: IpAddr,
+    transport: Transport,
+    timer: metrics::QueryTimer,
 }
 
 /// The published snapshots the query path reads; each has one writer elsewhere.
@@ -104,7 +114,7 @@ impl Handler {
         let mut out = Vec::with_capacity(512);
         let mut key = WireKey::empty();
         let parsed = Self::parse(packet, &mut key);
-        let send = self.respond(self.view().load(), &parsed, src, transport, &mut out);
+        let send = self.respond(self.view().load(), &parsed, src, transport, &mut out, None);
         metrics::flush();
         send.then_some(out)
     }
@@ -132,7 +142,9 @@ impl Handler {
     }
 
     /// The reply to `parsed` from `src`, answered from `loaded`, in `out` (cleared first);
-    /// false means silence. Its counts reach the metrics at the next [`metrics::flush`].
+    /// false means silence. `memo`: the thread's remembered static replies, used and
+    /// filled (a UDP socket loop). Its counts reach the metrics at the next
+    /// [`metrics::flush`].
     pub fn respond(
         &self,
         loaded: Loaded<'_>,
@@ -140,13 +152,20 @@ impl Handler {
         src: IpAddr,
         transport: Transport,
         out: &mut Vec<u8>,
+        memo: Option<&mut Memo>,
     ) -> bool {
         match &parsed.request {
             Ok(req) => {
                 if let Some(send) = self.rate_limit(req, src, transport, out) {
                     return send;
                 }
-                self.answer(loaded, req, src, transport, out, parsed.timer);
+                let asked = Asked {
+                    req,
+                    src,
+                    transport,
+                    timer: parsed.timer,
+                };
+                self.answer(loaded, &asked, out, memo);
                 true
             }
             Err(rejection) => match self.reject(rejection, out) {
@@ -197,7 +216,7 @@ impl Handler {
     }
 
     /// The sampled query log: a per-thread counter, so no shared state is touched.
-    fn log_query(&self, req: &Request, src: IpAddr, transport: Transport, answer: &Answer<'_>) {
+    fn log_query(&self, asked: &Asked, rcode: ResponseCode, zone: Option<&str>, scope: u8) {
         if self.log_sample == 0 {
             return;
         }
@@ -208,13 +227,13 @@ impl Handler {
         });
         if n.is_multiple_of(self.log_sample) {
             tracing::info!(
-                client = %src,
-                name = %req.qname,
-                qtype = %req.qtype,
-                rcode = %answer.rcode,
-                zone = answer.zone.map_or("-", |z| &*z.name),
-                scope = answer.ecs_scope,
-                transport = transport.as_str(),
+                client = %asked.src,
+                name = %asked.req.qname,
+                qtype = %asked.req.qtype,
+                rcode = %rcode,
+                zone = zone.unwrap_or("-"),
+                scope,
+                transport = asked.transport.as_str(),
                 "query"
             );
         }
@@ -235,16 +254,21 @@ impl Handler {
         response::encode_truncated(&reply, out);
     }
 
-    /// Resolve `req` against the current snapshots, encode the reply into `out` and count it.
+    /// Resolve the query against the current snapshots (or take its remembered reply),
+    /// encode the reply into `out` and count it.
     fn answer(
         &self,
         loaded: Loaded<'_>,
-        req: &Request,
-        src: IpAddr,
-        transport: Transport,
+        asked: &Asked<'_, '_>,
         out: &mut Vec<u8>,
-        timer: metrics::QueryTimer,
+        memo: Option<&mut Memo>,
     ) {
+        let Asked {
+            req,
+            src,
+            transport,
+            timer,
+        } = *asked;
         let edns = req
             .edns
             .as_ref()
@@ -259,6 +283,18 @@ impl Handler {
                 .from_ecs
                 .then_some((client.addr, client.source_prefix));
             self.snapshots.latency.record_query(src, ecs);
+            let key = req.qname.key();
+            if let Some(hit) = memo
+                .as_deref()
+                .and_then(|m| m.get(loaded.generation, key, req.qtype))
+            {
+                let question = (&req.qname, req.qtype, req.qclass);
+                response::encode_remembered(req.header, question, &hit, edns.as_ref(), out);
+                let zone = hit.zone.map(|z| &**z);
+                self.log_query(asked, ResponseCode::NoError, zone, 0);
+                metrics::query(zone, u16::from(req.qtype), 0, transport.as_str(), timer);
+                return;
+            }
             let mut rng = rand::rng();
             let mut cx = Context {
                 client,
@@ -284,11 +320,24 @@ impl Handler {
             answer: &answer,
             edns,
         };
-        response::encode_into(&reply, self.limit(req, transport), out);
+        let whole = response::encode_into(&reply, self.limit(req, transport), out);
+        if let (Some(memo), Some(sections_end)) = (memo, whole) {
+            let question_end = 12 + req.qname.wire().len() + 4;
+            let at = (question_end, sections_end);
+            memo.put(
+                loaded.generation,
+                req.qname.key(),
+                req.qtype,
+                &answer,
+                out,
+                at,
+            );
+        }
         record_decision(&answer);
-        self.log_query(req, src, transport, &answer);
+        let zone = answer.zone.map(|z| &*z.name);
+        self.log_query(asked, answer.rcode, zone, answer.ecs_scope);
         metrics::query(
-            answer.zone.map(|z| &*z.name),
+            zone,
             u16::from(req.qtype),
             answer.rcode.into(),
             transport.as_str(),

@@ -4,6 +4,7 @@ pub mod answer;
 pub mod client_subnet;
 pub mod explain;
 pub mod handler;
+pub mod memo;
 pub mod qname;
 pub mod request;
 pub mod resolve;

@@ -4,6 +4,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 use super::client_subnet::ClientSubnet;
+use super::memo::Hit;
 use super::qname::QName;
 use super::request::{Edns, Header};
 use super::resolve::{Answer, Section};
@@ -13,6 +14,8 @@ use super::wire::{EncodeError, Writer};
 pub const PLAIN_UDP_LIMIT: usize = 512;
 /// Largest DNS message at all (TCP length prefix).
 pub const MAX_MESSAGE: usize = 65_535;
+/// Longest OPT record we write: 11 bytes, and an ECS option of 8 + 16 address bytes.
+pub const MAX_OPT: usize = 11 + 8 + 16;
 
 /// How the reply's OPT record is written.
 #[derive(Debug, Clone, Copy)]
@@ -49,20 +52,51 @@ pub fn encode(reply: &Reply<'_, '_>, limit: usize) -> Vec<u8> {
     buf
 }
 
-/// `encode` into `buf` (cleared first), so a socket loop can reuse its buffers.
-pub fn encode_into(reply: &Reply<'_, '_>, limit: usize, buf: &mut Vec<u8>) {
+/// `encode` into `buf` (cleared first), so a socket loop can reuse its buffers. Returns
+/// where the sections end (the OPT record, if any, follows) when the reply is whole: no
+/// record dropped, TC clear.
+pub fn encode_into(reply: &Reply<'_, '_>, limit: usize, buf: &mut Vec<u8>) -> Option<usize> {
     let limit = limit.clamp(PLAIN_UDP_LIMIT, MAX_MESSAGE);
-    write(reply, true, true, false, buf);
+    let end = write(reply, true, true, false, buf);
     if buf.len() <= limit {
-        return;
+        return Some(end);
     }
     if !reply.answer.additional.is_empty() && !reply.answer.is_referral() {
         write(reply, true, false, false, buf);
         if buf.len() <= limit {
-            return;
+            return None;
         }
     }
     write(reply, false, false, true, buf);
+    None
+}
+
+/// A reply from remembered sections (see `memo`): header, the question as the client
+/// wrote it, the sections as they were encoded, and this query's OPT record.
+pub fn encode_remembered(
+    header: Header,
+    question: (&QName<'_>, RecordType, u16),
+    hit: &Hit<'_>,
+    edns: Option<&ReplyEdns>,
+    buf: &mut Vec<u8>,
+) {
+    buf.clear();
+    let mut flags: u16 = 0x8000 | (u16::from(header.opcode) << 11);
+    flags |= u16::from(hit.authoritative) << 10;
+    flags |= u16::from(header.rd) << 8;
+    flags |= u16::from(header.cd) << 4;
+    let [an, ns, ar] = hit.counts;
+    for word in [header.id, flags, 1, an, ns, ar + u16::from(edns.is_some())] {
+        buf.extend_from_slice(&word.to_be_bytes());
+    }
+    let (name, qtype, qclass) = question;
+    buf.extend_from_slice(name.wire());
+    buf.extend_from_slice(&u16::from(qtype).to_be_bytes());
+    buf.extend_from_slice(&qclass.to_be_bytes());
+    buf.extend_from_slice(hit.sections);
+    if let Some(edns) = edns {
+        write_opt(buf, edns, 0, 0);
+    }
 }
 
 /// An empty reply with TC=1: "ask again over TCP" (for rate-limited clients).
@@ -70,13 +104,14 @@ pub fn encode_truncated(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) {
     write(reply, false, false, true, buf);
 }
 
+/// Returns where the sections end.
 fn write(
     reply: &Reply<'_, '_>,
     records: bool,
     additional: bool,
     truncated: bool,
     buf: &mut Vec<u8>,
-) {
+) -> usize {
     let a = reply.answer;
     buf.clear();
     let rcode = u16::from(a.rcode);
@@ -108,9 +143,11 @@ fn write(
         // answer SERVFAIL rather than a corrupt packet.
         return servfail(reply, buf);
     }
+    let end = buf.len();
     if let Some(edns) = &reply.edns {
         write_opt(buf, edns, rcode, a.ecs_scope);
     }
+    end
 }
 
 fn emit_sections(
@@ -137,7 +174,7 @@ fn emit_sections(
     Ok(())
 }
 
-fn servfail(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) {
+fn servfail(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) -> usize {
     let answer = Answer::error(ResponseCode::ServFail);
     let fallback = Reply {
         header: reply.header,
@@ -145,7 +182,7 @@ fn servfail(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) {
         answer: &answer,
         edns: reply.edns,
     };
-    write(&fallback, false, false, false, buf);
+    write(&fallback, false, false, false, buf)
 }
 
 /// The OPT pseudo-record: root owner, our payload size, extended rcode, DO copied, ECS echoed.

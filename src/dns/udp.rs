@@ -5,7 +5,8 @@
 //! replies. That trades two system calls per query for two per batch, which is where an
 //! authoritative server's time goes. The handler parses the whole batch first and starts
 //! fetching the GeoIP data of queries with a client subnet, so those cache misses overlap
-//! instead of coming one per query. The read timeout lets the loop notice cancellation.
+//! instead of coming one per query. Each thread remembers the replies to static names
+//! (`memo`). The read timeout lets the loop notice cancellation.
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::handler::{Handler, Parsed, Transport};
+use super::memo::Memo;
 use super::view::View;
 use crate::zone::key::WireKey;
 
@@ -95,6 +97,7 @@ pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
     }
     let fd = socket.as_raw_fd();
     let mut view = handler.view();
+    let mut memo = Memo::default();
     let mut batch = Batch::new();
     batch.arm_receive(BATCH);
     while !cancel.is_cancelled() {
@@ -118,7 +121,7 @@ pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
                 continue;
             }
         };
-        answer(&handler, &mut view, &mut batch, received);
+        answer(&handler, (&mut view, &mut memo), &mut batch, received);
         send(fd, &handler, &mut batch);
         batch.arm_receive(received);
     }
@@ -148,7 +151,12 @@ fn receive(fd: i32, batch: &mut Batch) -> io::Result<usize> {
 /// Run the handler over the received datagrams: parse them all, start the GeoIP fetches,
 /// then answer; keep the replies in arrival order and compact the address slots so reply
 /// `k` goes to the sender of its query.
-fn answer(handler: &Handler, view: &mut View<'_>, batch: &mut Batch, received: usize) {
+fn answer(
+    handler: &Handler,
+    (view, memo): (&mut View<'_>, &mut Memo),
+    batch: &mut Batch,
+    received: usize,
+) {
     let Batch {
         bufs,
         names,
@@ -172,7 +180,8 @@ fn answer(handler: &Handler, view: &mut View<'_>, batch: &mut Batch, received: u
     *ready = 0;
     for (i, src, p) in &parsed {
         let k = *ready;
-        if handler.respond(loaded, p, *src, Transport::Udp, &mut replies[k]) {
+        let memo = Some(&mut *memo);
+        if handler.respond(loaded, p, *src, Transport::Udp, &mut replies[k], memo) {
             if k != *i {
                 names[k] = names[*i];
                 headers[k].msg_hdr.msg_namelen = headers[*i].msg_hdr.msg_namelen;

@@ -19,6 +19,9 @@ pub struct View<'h> {
     zones: Cached<'h, ZoneSet>,
     health: Cached<'h, HealthSnapshot>,
     latency: Cached<'h, LatencyTable>,
+    /// The address of the zones last loaded, and how many different ones were loaded.
+    zones_at: usize,
+    generation: u64,
 }
 
 /// The snapshots one batch of queries is answered from.
@@ -27,6 +30,9 @@ pub struct Loaded<'v> {
     pub zones: &'v ZoneSet,
     pub health: &'v HealthSnapshot,
     pub latency: &'v LatencyTable,
+    /// Counts the zone snapshots this view has loaded (from 1): it changes exactly when
+    /// `zones` does, for what is remembered per snapshot (`memo`).
+    pub generation: u64,
 }
 
 impl<'h> View<'h> {
@@ -35,15 +41,26 @@ impl<'h> View<'h> {
             zones: Cache::new(&snapshots.zones),
             health: Cache::new(&*snapshots.health),
             latency: Cache::new(&snapshots.latency.table),
+            zones_at: 0,
+            generation: 0,
         }
     }
 
     /// The current snapshots (reloading those that were swapped since the last call).
     pub fn load(&mut self) -> Loaded<'_> {
+        let zones = self.zones.load();
+        // A new snapshot is allocated while this view still holds the one it replaces, so
+        // its address differs from the held one's: a different address is a new snapshot.
+        let at = Arc::as_ptr(zones) as usize;
+        if at != self.zones_at {
+            self.zones_at = at;
+            self.generation += 1;
+        }
         Loaded {
-            zones: self.zones.load(),
+            zones,
             health: self.health.load(),
             latency: self.latency.load(),
+            generation: self.generation,
         }
     }
 }
@@ -65,12 +82,20 @@ mod tests {
         let mut view = View::new(&snapshots);
         let first = snapshots.zones.load_full();
         assert!(std::ptr::eq(view.load().zones, &*first));
+        assert_eq!(view.load().generation, 1);
+        snapshots.health.store(Arc::new(HealthSnapshot::empty()));
+        assert_eq!(
+            view.load().generation,
+            1,
+            "only a zone swap is a new generation"
+        );
 
         snapshots.zones.store(Arc::new(ZoneSet::new([])));
         snapshots.health.store(Arc::new(HealthSnapshot::empty()));
         // The view still holds the old zones until its next load.
         assert!(Arc::strong_count(&first) > 1);
         let loaded = view.load();
+        assert_eq!(loaded.generation, 2);
         assert!(std::ptr::eq(loaded.zones, &**snapshots.zones.load()));
         assert!(std::ptr::eq(loaded.health, &**snapshots.health.load()));
         assert_eq!(Arc::strong_count(&first), 1, "the old zones are freed");

@@ -103,11 +103,22 @@ impl<const N: usize> Cells<N> {
     }
 }
 
+/// Handles whose counters take counts by cell (a thread's tally adds them).
+pub trait Counted {
+    fn add(&self, cell: usize, n: u64);
+}
+
 /// A zone's handles: its origin, query counters and per-service decision counters.
 pub struct ZoneHandles {
     pub zone: Arc<str>,
     pub queries: Cells<QUERY_CELLS>,
     pub services: Named<ServiceHandles>,
+}
+
+impl Counted for ZoneHandles {
+    fn add(&self, cell: usize, n: u64) {
+        self.queries.add(cell, n);
+    }
 }
 
 impl ZoneHandles {
@@ -124,6 +135,12 @@ impl ZoneHandles {
 pub struct ServiceHandles {
     pub service: Arc<str>,
     pub decisions: Cells<DECISION_CELLS>,
+}
+
+impl Counted for ServiceHandles {
+    fn add(&self, cell: usize, n: u64) {
+        self.decisions.add(cell, n);
+    }
 }
 
 impl ServiceHandles {

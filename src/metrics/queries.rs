@@ -9,10 +9,7 @@ use std::time::Instant;
 use metrics::{Histogram, counter, histogram};
 use smallvec::SmallVec;
 
-use super::cache::{
-    Cells, DECISION_CELLS, Named, QUERY_CELLS, ServiceHandles, ZoneHandles, decision_cell,
-    query_cell,
-};
+use super::cache::{Counted, Named, ServiceHandles, ZoneHandles, decision_cell, query_cell};
 use super::labels::{
     NO_ZONE, OTHER, POLICIES, QTYPES, RCODES, TRANSPORTS, index_in, label_at, qtype_index,
     rcode_index,
@@ -53,13 +50,14 @@ const TALLY_CELLS: usize = 8;
 
 /// Counts a thread has made and not yet added to the shared counters, by cell of the
 /// handles they belong to: the shared counters are atomics, and adding a batch's counts
-/// at once costs one atomic add per cell instead of one per query.
-struct Tally<H> {
+/// at once costs one atomic add per cell instead of one per query. Dropping a tally (the
+/// thread moved to other handles, or ended) adds what it holds.
+struct Tally<H: Counted> {
     handles: Arc<H>,
     counts: SmallVec<[(usize, u64); TALLY_CELLS]>,
 }
 
-impl<H> Tally<H> {
+impl<H: Counted> Tally<H> {
     fn new(handles: Arc<H>) -> Self {
         Self {
             handles,
@@ -67,32 +65,30 @@ impl<H> Tally<H> {
         }
     }
 
-    /// Count one in `cell`, first adding the tally to `cells` when it is full.
-    fn count<const N: usize>(&mut self, cell: usize, cells: impl Fn(&H) -> &Cells<N>) {
+    /// Count one in `cell`, first adding the tally to the counters when it is full.
+    fn count(&mut self, cell: usize) {
         if let Some((_, n)) = self.counts.iter_mut().find(|(c, _)| *c == cell) {
             *n += 1;
             return;
         }
         if self.counts.len() == TALLY_CELLS {
-            self.add_to(cells);
+            self.add();
         }
         self.counts.push((cell, 1));
     }
 
     /// Add the counts to the shared counters and start again from zero.
-    fn add_to<const N: usize>(&mut self, cells: impl Fn(&H) -> &Cells<N>) {
+    fn add(&mut self) {
         for (cell, n) in self.counts.drain(..) {
-            cells(&self.handles).add(cell, n);
+            self.handles.add(cell, n);
         }
     }
 }
 
-fn zone_cells(z: &ZoneHandles) -> &Cells<QUERY_CELLS> {
-    &z.queries
-}
-
-fn service_cells(s: &ServiceHandles) -> &Cells<DECISION_CELLS> {
-    &s.decisions
+impl<H: Counted> Drop for Tally<H> {
+    fn drop(&mut self) {
+        self.add();
+    }
 }
 
 thread_local! {
@@ -109,12 +105,12 @@ thread_local! {
 pub fn flush() {
     LAST_ZONE.with_borrow_mut(|last| {
         if let Some(t) = last {
-            t.add_to(zone_cells);
+            t.add();
         }
     });
     LAST_SERVICE.with_borrow_mut(|last| {
         if let Some((_, t)) = last {
-            t.add_to(service_cells);
+            t.add();
         }
     });
 }
@@ -124,12 +120,7 @@ pub fn flush() {
 fn with_zone<T>(zone: &str, f: impl FnOnce(&mut Tally<ZoneHandles>) -> T) -> T {
     LAST_ZONE.with_borrow_mut(|last| match last {
         Some(t) if &*t.handles.zone == zone => f(t),
-        _ => {
-            if let Some(t) = last {
-                t.add_to(zone_cells);
-            }
-            f(last.insert(Tally::new(ZONES.get(zone, ZoneHandles::new))))
-        }
+        _ => f(last.insert(Tally::new(ZONES.get(zone, ZoneHandles::new)))),
     })
 }
 
@@ -150,7 +141,7 @@ pub fn query(zone: Option<&str>, qtype: u16, rcode: u16, transport: &str, timer:
                 "rcode" => RCODES.get(r).map_or(OTHER, |e| e.1),
                 "transport" => label_at(&TRANSPORTS, t))
         });
-        tally.count(cell, zone_cells);
+        tally.count(cell);
     });
     if let (Some(started), Some(slot)) = (timer.0, QUERY_DURATIONS.get(t)) {
         slot.get_or_init(|| histogram!(QUERY_DURATION, "transport" => label_at(&TRANSPORTS, t)))
@@ -167,9 +158,6 @@ pub fn decision(zone: &str, service: &str, policy: &str, outcome: Outcome) {
         let (z, tally) = match last {
             Some((z, t)) if &*z.zone == zone && &*t.handles.service == service => (z, t),
             _ => {
-                if let Some((_, t)) = last {
-                    t.add_to(service_cells);
-                }
                 let z = ZONES.get(zone, ZoneHandles::new);
                 let s = z.services.get(service, ServiceHandles::new);
                 let (z, t) = last.insert((z, Tally::new(s)));
@@ -184,6 +172,6 @@ pub fn decision(zone: &str, service: &str, policy: &str, outcome: Outcome) {
                 "policy" => label_at(&POLICIES, p),
                 "outcome" => outcome.as_str())
         });
-        tally.count(cell, service_cells);
+        tally.count(cell);
     });
 }

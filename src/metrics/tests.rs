@@ -60,7 +60,7 @@ fn queries_are_counted_per_label_cell() {
 }
 
 #[test]
-fn tallies_reach_the_counters_on_flush_zone_change_and_overflow() {
+fn tallies_reach_the_counters_on_flush_zone_change_overflow_and_thread_exit() {
     let handle = installed();
     let line = |zone: &str, qtype: &str, n: u32| {
         format!(
@@ -85,6 +85,11 @@ fn tallies_reach_the_counters_on_flush_zone_change_and_overflow() {
         let n = if q == 1 { 4 } else { 3 };
         assert!(text.contains(&line("t2.test.", name, n)), "{name}: {text}");
     }
+    // A thread that ends adds what it tallied.
+    std::thread::spawn(|| query(Some("t3.test."), 1, 0, "udp", QueryTimer::start()))
+        .join()
+        .unwrap();
+    assert!(rendered(&handle).contains(&line("t3.test.", "A", 1)));
 }
 
 #[test]
