@@ -186,3 +186,23 @@ fn apex_soa_is_answered() {
     assert_eq!(a.answer[0].ttl, 600);
     assert!(a.authority.is_empty());
 }
+
+#[test]
+fn a_zone_without_cuts_finds_wildcards_and_nxdomain_below_its_apex() {
+    let z = zones();
+    let a = ask(&z, "X.w.child.example.test.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::NoError);
+    assert_eq!(a.answer.len(), 1);
+    assert_eq!(a.answer[0].name.to_ascii(), "X.w.child.example.test.");
+    assert_eq!(a.answer[0].data, RData::A("192.0.2.201".parse().unwrap()));
+    for name in ["x.child.example.test.", "x.y.child.example.test."] {
+        let a = ask(&z, name, RecordType::A);
+        assert_eq!(a.rcode, ResponseCode::NXDomain, "{name}");
+        assert_eq!(types(&a.authority), vec![RecordType::SOA], "{name}");
+    }
+    let a = ask(&z, "w.child.example.test.", RecordType::A);
+    assert_eq!(a.rcode, ResponseCode::NoError, "an empty non-terminal");
+    assert!(a.answer.is_empty());
+    let a = ask(&z, "www.child.example.test.", RecordType::A);
+    assert_eq!(a.answer.len(), 1);
+}

@@ -1,6 +1,7 @@
 //! The `weighted` policy: members or pools drawn by weight, at random or by client-subnet hash.
 
 use rand::Rng;
+use smallvec::SmallVec;
 
 use super::Outcome;
 use super::eligibility::{DcFilter, Group, Pass};
@@ -32,22 +33,23 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
             ))
         })
     };
-    let (mut any_up, mut any_down) = (false, false);
-    for (_, g) in groups() {
+    // Each pool is judged once: the census walks every member's health.
+    let mut up: SmallVec<[(u32, Group<'a>); 4]> = SmallVec::new();
+    let mut any_down = false;
+    for (w, g) in groups() {
         let census = judge.census(g);
         ev.note_pool(g, census, pass);
-        any_up |= census.up();
+        if census.up() {
+            up.push((w, g));
+        }
         any_down |= !census.up() && census.total > 0;
     }
-    if !any_up {
+    if up.is_empty() {
         return None;
     }
     match by {
         WeightBy::Member => {
-            let cands = groups()
-                .map(|(_, g)| g)
-                .filter(move |g| judge.census(*g).up())
-                .flat_map(move |g| judge.candidates(g));
+            let cands = up.iter().flat_map(move |&(_, g)| judge.candidates(g));
             match mode {
                 WeightMode::Random => {
                     ev.draw_weighted(cands, ev.service.cap(Selection::Weighted, ev.want))
@@ -56,8 +58,7 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
             }
         }
         WeightBy::Pool => {
-            let up = groups().filter(move |(_, g)| judge.census(*g).up());
-            let g = draw_pool(ev, up, mode, pass)?;
+            let g = draw_pool(ev, up.iter().copied(), mode, pass)?;
             ev.select(g, judge);
         }
     }

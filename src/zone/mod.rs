@@ -216,7 +216,12 @@ impl Zone {
         let (apex, depth) = (self.origin_labels, key.labels());
         let mut found = None;
         for n in apex + 1..=depth {
-            let Some(node) = self.nodes.get(key.suffix(n)) else {
+            // Without cuts the whole name was looked up above, and missed.
+            let known_miss = n == depth && !self.has_cuts;
+            let Some(node) = (!known_miss)
+                .then(|| self.nodes.get(key.suffix(n)))
+                .flatten()
+            else {
                 return self.wildcard(key.suffix(n - 1));
             };
             if node.cut && !(n == depth && ds_at_cut) {
