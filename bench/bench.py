@@ -216,7 +216,8 @@ def server_large(server, args, results):
     holder = {}
 
     def steady():
-        holder["stats"], _ = dnsperf(server.port, "static", seconds, extra=["-Q", str(args.reload_rate)])
+        holder["stats"], _ = dnsperf(server.port, "static", seconds,
+                                     extra=["-Q", str(args.reload_rate), "-v"])
 
     runner = threading.Thread(target=steady)
     runner.start()
@@ -230,14 +231,27 @@ def server_large(server, args, results):
         "sent": stats.get("sent"),
         "completed": stats.get("completed"),
         "lost": stats.get("lost"),
+        "latency": reload_latency(stats.get("latencies", [])),
         "rss_kb_peak": server.peak_rss_kb() if server.alive() else None,
     })
     print(f"  {server.name:8} large: start {fmt(startup, 2)} s, reload {fmt(reload_s, 2)} s, "
           f"sent {entry['sent']} completed {entry['completed']} lost {entry['lost']}, "
+          f"latency p99/p99.9/max {fmt_us(entry['latency']['p99'])}/"
+          f"{fmt_us(entry['latency']['p99.9'])}/{fmt_us(entry['latency']['max'])} us, "
           f"peak RSS {entry['rss_kb_peak']} kB")
     if reload_s is not None and reload_s + 2 > seconds:
         entry["note"] = "the reload outlasted the steady dnsperf run"
         print(f"  {server.name:8} note: {entry['note']}")
+
+
+def reload_latency(latencies):
+    """Reply latency over the steady run around a reload (seconds): percentiles, the
+    slowest reply, and how many took longer than 10 ms."""
+    lat = sorted(latencies)
+    return {f"p{p}": percentile(lat, p) for p in (50, 99, 99.9)} | {
+        "max": lat[-1] if lat else None,
+        "over_10ms": sum(1 for v in lat if v > 0.010),
+        "samples": len(lat)}
 
 
 def fmt(value, digits):

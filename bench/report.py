@@ -101,6 +101,10 @@ def other_table(results):
             return "n/a"
         return f"{large['sent'] - large['completed']} of {large['sent']} (dnsperf lost: {large['lost']})"
 
+    def reload_latency(lat):
+        ms = [f"{lat[k] * 1e3:.2f}" for k in ("p99", "p99.9", "max")]
+        return f"{' / '.join(ms)} ms ({lat['over_10ms']} of {lat['samples']})"
+
     return [
         "| | Meridian | gdnsd |",
         "| --- | ---: | ---: |",
@@ -110,6 +114,8 @@ def other_table(results):
         row("large config: reload (Meridian SIGHUP → \"reload ok\"; gdnsd `gdnsdctl replace`)",
             lambda e: f"{e['large']['reload_s']:.2f} s" + (f" ({e['large']['note']})" if e["large"].get("note") else "")),
         row("large config: queries unanswered during the reload run", lambda e: lost(e["large"])),
+        row("large config: reply latency during the reload run, p99 / p99.9 / max "
+            "(replies over 10 ms)", lambda e: reload_latency(e["large"]["latency"])),
         row("large config: peak RSS (VmHWM after reload)", lambda e: mb(e["large"]["rss_kb_peak"])),
     ]
 

@@ -3,6 +3,7 @@
 mod control;
 mod explain;
 mod latency;
+mod retire;
 
 pub use explain::{ExplainArgs, explain};
 
@@ -232,7 +233,7 @@ impl Shared {
         let result = match config::load_zones(&self.config.zones_dir) {
             Ok(zones) => {
                 let targets = zones.targets();
-                self.snapshots.zones.store(Arc::new(zones));
+                retire::retire(self.snapshots.zones.swap(Arc::new(zones)));
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 if let Ok(mut health) = self.scheduler.lock() {
                     let r = health.reconcile(targets);
