@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record};
 use smallvec::SmallVec;
 
@@ -30,6 +30,9 @@ pub enum Rr<'z> {
     Set { owner: Owner, set: &'z RRset },
     /// One address a decision chose, owned by the question name.
     Addr { ttl: u32, addr: IpAddr },
+    /// A CNAME a decision chose, owned by the question name: the member's host name as
+    /// the configuration compiler spells it (absolute, dotted).
+    Cname { ttl: u32, target: Arc<str> },
     /// A record built for this answer (synthesized, or owned by a name met on the way).
     Record(Box<Record>),
 }
@@ -42,7 +45,7 @@ impl Rr<'_> {
     pub fn count(&self) -> usize {
         match self {
             Rr::Set { set, .. } => set.records.len(),
-            Rr::Addr { .. } | Rr::Record(_) => 1,
+            Rr::Addr { .. } | Rr::Cname { .. } | Rr::Record(_) => 1,
         }
     }
 
@@ -63,6 +66,10 @@ impl Rr<'_> {
                 })
                 .collect(),
             Rr::Addr { ttl, addr } => vec![address(qname.clone(), *ttl, *addr)],
+            Rr::Cname { ttl, target } => Name::from_ascii(target.as_ref())
+                .map(|t| Record::from_rdata(qname.clone(), *ttl, RData::CNAME(CNAME(t))))
+                .into_iter()
+                .collect(),
             Rr::Record(r) => vec![(**r).clone()],
         }
     }

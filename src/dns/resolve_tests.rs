@@ -107,6 +107,43 @@ fn cname_chains_are_followed_in_zone_only() {
 }
 
 #[test]
+fn cname_services_continue_in_zone_and_stop_outside() {
+    let z = crate::config::load_zones(Path::new("tests/fixtures/cname_service")).unwrap();
+    let target = |r: &hickory_proto::rr::Record| match &r.data {
+        RData::CNAME(c) => c.0.to_ascii(),
+        other => other.to_string(),
+    };
+    // Inside the zone: the service's CNAME, then the target's addresses.
+    let a = ask(&z, "INSIDE.cname.test.", RecordType::A);
+    assert_eq!(
+        types(&a.answer),
+        [RecordType::CNAME, RecordType::A, RecordType::A]
+    );
+    assert_eq!(a.answer[0].name.to_ascii(), "INSIDE.cname.test.");
+    assert_eq!(target(&a.answer[0]), "Edge.cname.test.");
+    assert_eq!(a.answer[0].ttl, 45);
+    // Asked for the CNAME itself, the chain stops there.
+    let a = ask(&z, "inside.cname.test.", RecordType::CNAME);
+    assert_eq!(types(&a.answer), [RecordType::CNAME]);
+    // Outside the zone: the CNAME alone, for the resolver to follow.
+    let a = ask(&z, "outside.cname.test.", RecordType::A);
+    assert_eq!(types(&a.answer), [RecordType::CNAME]);
+    assert_eq!(target(&a.answer[0]), "edge.cdn.example.net.");
+    // Reached through a static CNAME: the service's record is owned by its own name.
+    let a = ask(&z, "via.cname.test.", RecordType::A);
+    let owners: Vec<String> = a.answer.iter().map(|r| r.name.to_ascii()).collect();
+    assert_eq!(
+        owners,
+        [
+            "via.cname.test.",
+            "inside.cname.test.",
+            "edge.cname.test.",
+            "edge.cname.test."
+        ]
+    );
+}
+
+#[test]
 fn dangling_and_looping_cnames_end_cleanly() {
     let z = zones();
     let a = ask(&z, "dangling.example.test.", RecordType::A);

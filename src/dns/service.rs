@@ -9,7 +9,9 @@ use rand::Rng;
 
 use super::answer::address;
 use super::resolve::{Answer, At, Context, Rr, answer_node, negative_soa};
+use super::wire::text_wire;
 use crate::policy::{self, Outcome, Policy, Service, Want};
+use crate::zone::key::WireKey;
 use crate::zone::{Node, Zone};
 
 /// What the resolver does after a service answered.
@@ -106,24 +108,45 @@ pub fn answer_service<'z, R: Rng + ?Sized>(
                 Some(t) => Rr::Record(Box::new(address(t.clone(), decision.ttl, *addr))),
             }),
             policy::Answer::Name(n) => {
-                let Ok(target) = Name::from_ascii(n.as_ref()) else {
-                    continue;
-                };
-                if first {
-                    follow = Some(target.clone());
+                if first && qtype != RecordType::CNAME {
+                    follow = target_inside(zone, at, n);
                 }
-                let data = RData::CNAME(CNAME(target));
-                out.answer.push(Rr::Record(Box::new(Record::from_rdata(
-                    at.name(),
-                    decision.ttl,
-                    data,
-                ))));
+                match at.target {
+                    None => out.answer.push(Rr::Cname {
+                        ttl: decision.ttl,
+                        target: Arc::clone(n),
+                    }),
+                    Some(owner) => {
+                        let Ok(target) = Name::from_ascii(n.as_ref()) else {
+                            continue;
+                        };
+                        let data = RData::CNAME(CNAME(target));
+                        out.answer.push(Rr::Record(Box::new(Record::from_rdata(
+                            owner.clone(),
+                            decision.ttl,
+                            data,
+                        ))));
+                    }
+                }
             }
         }
         first = false;
     }
-    match follow {
-        Some(t) if qtype != RecordType::CNAME && zone.origin.zone_of(&t) => Step::Follow(t),
-        _ => Step::Done,
+    follow.map_or(Step::Done, Step::Follow)
+}
+
+/// A CNAME service's target as a name to follow, when it lies inside the zone. The usual
+/// target, outside the zone, is told apart without building a `Name`: the question is in
+/// the zone, so its last `origin_labels` labels are the origin's.
+fn target_inside(zone: &Zone, at: &At<'_>, text: &str) -> Option<Name> {
+    let mut wire = [0u8; 256];
+    let n = zone.origin_labels;
+    let outside = text_wire(text, &mut wire)
+        .and_then(|len| WireKey::from_wire(&wire[..len]))
+        .is_some_and(|(key, _)| key.labels() < n || key.suffix(n) != at.qname.key().suffix(n));
+    if outside {
+        return None;
     }
+    let name = Name::from_ascii(text).ok()?;
+    zone.origin.zone_of(&name).then_some(name)
 }

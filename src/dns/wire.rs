@@ -56,6 +56,11 @@ impl<'a> Writer<'a> {
 
     /// One section entry: pre-encoded sets and addresses are copied, the rest encoded.
     pub fn rr(&mut self, rr: &Rr<'_>) -> Result<(), EncodeError> {
+        if let Rr::Cname { ttl, target } = rr
+            && self.cname(*ttl, target)
+        {
+            return self.check_size();
+        }
         let owner = match rr {
             Rr::Set {
                 owner: Owner::Question,
@@ -99,6 +104,40 @@ impl<'a> Writer<'a> {
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         self.u16(bytes.len() as u16);
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// A CNAME owned by the question name, its target given as text and compressed
+    /// against the question. Writes nothing and returns false when there is no question or
+    /// the text is not plain labels (escapes), for the record path to handle.
+    fn cname(&mut self, ttl: u32, target: &str) -> bool {
+        let Some(question) = self.question else {
+            return false;
+        };
+        let mut wire = [0u8; 256];
+        let Some(len) = text_wire(target, &mut wire) else {
+            return false;
+        };
+        let Some((key, _)) = WireKey::from_wire(&wire[..len]) else {
+            return false;
+        };
+        self.buf.extend_from_slice(&[0xc0, QUESTION_AT as u8]);
+        self.u16(u16::from(RecordType::CNAME));
+        self.u16(1);
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let at = self.buf.len();
+        self.u16(0);
+        let shared = shared_suffix(&key, question.key());
+        self.buf
+            .extend_from_slice(&wire[..key.suffix_start(shared)]);
+        if shared > 0 {
+            let to = QUESTION_AT + question.key().suffix_start(shared);
+            self.u16(0xc000 | to as u16);
+        } else {
+            self.buf.push(0);
+        }
+        let rdlen = (self.buf.len() - at - 2) as u16;
+        self.buf[at..at + 2].copy_from_slice(&rdlen.to_be_bytes());
+        true
     }
 
     fn check_size(&self) -> Result<(), EncodeError> {
@@ -152,6 +191,28 @@ fn write_name(out: &mut Vec<u8>, question: Option<&QName<'_>>, name: &Name) {
     }
 }
 
+/// The wire form (with its root byte) of an absolute host name written as plain dotted
+/// labels, in `out`; its length, or `None` for escapes, empty or long labels, or a name
+/// over 255 bytes.
+pub fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
+    let labels = text.strip_suffix('.').unwrap_or(text);
+    if labels.contains('\\') {
+        return None;
+    }
+    let mut len = 0;
+    for label in labels.split('.').filter(|_| !labels.is_empty()) {
+        let n = label.len();
+        if n == 0 || n > 63 || len + 1 + n + 1 > 255 {
+            return None;
+        }
+        out[len] = n as u8;
+        out[len + 1..len + 1 + n].copy_from_slice(label.as_bytes());
+        len += 1 + n;
+    }
+    out[len] = 0;
+    Some(len + 1)
+}
+
 /// How many trailing labels two keys share.
 fn shared_suffix(a: &WireKey, b: &WireKey) -> usize {
     let max = a.labels().min(b.labels());
@@ -190,5 +251,55 @@ mod tests {
         assert_eq!(m.answers[1].name, other);
         assert_eq!(m.answers[3].data, records[3].data);
         assert!(buf.len() < 120, "names compressed: {} bytes", buf.len());
+    }
+
+    #[test]
+    fn host_names_as_text_become_wire_labels_or_are_refused() {
+        let mut out = [0u8; 256];
+        let len = text_wire("Edge.cdn-a.example.NET.", &mut out).unwrap();
+        assert_eq!(&out[..len], b"\x04Edge\x05cdn-a\x07example\x03NET\x00");
+        assert_eq!(
+            text_wire("example.net", &mut out),
+            Some(13),
+            "relative spelling"
+        );
+        assert_eq!(text_wire(".", &mut out), Some(1));
+        assert_eq!(out[0], 0, "the root");
+        assert_eq!(text_wire("a\\.b.example.", &mut out), None, "escapes");
+        assert_eq!(text_wire("a..example.", &mut out), None, "empty label");
+        let long = format!("{}.example.", "x".repeat(64));
+        assert_eq!(text_wire(&long, &mut out), None, "64-byte label");
+        let many = "abcdefghi.".repeat(26);
+        assert_eq!(text_wire(&many, &mut out), None, "261 bytes");
+    }
+
+    #[test]
+    fn cname_targets_as_text_are_compressed_against_the_question() {
+        let q = Name::from_ascii("Static.GSLB.example.com.").unwrap();
+        let question = QName::from_name(&q);
+        let cases = [
+            ("edge.gslb.example.com.", true),
+            ("edge.cdn-a.example.net.", false),
+        ];
+        for (target, compressed) in cases {
+            let mut buf = vec![0, 1, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0];
+            let mut w = Writer::new(&mut buf);
+            w.question(&question, RecordType::A, 1, None);
+            let rr = Rr::Cname {
+                ttl: 300,
+                target: target.into(),
+            };
+            w.rr(&rr).unwrap();
+            let m = Message::from_vec(&buf).unwrap();
+            let want = Record::from_rdata(
+                q.clone(),
+                300,
+                RData::CNAME(CNAME(Name::from_ascii(target).unwrap())),
+            );
+            assert_eq!(m.answers, [want], "{target}");
+            assert_eq!(m.answers[0].name.to_ascii(), "Static.GSLB.example.com.");
+            let pointer = buf[buf.len() - 2] & 0xc0 == 0xc0;
+            assert_eq!(pointer, compressed, "{target}");
+        }
     }
 }

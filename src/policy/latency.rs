@@ -21,6 +21,7 @@
 use std::sync::Arc;
 
 use rand::Rng;
+use smallvec::SmallVec;
 
 use crate::geo::Locate;
 use crate::latency::{LatencyTable, Rtt};
@@ -30,7 +31,7 @@ use super::eval::Eval;
 use super::explain::{Event, ScopeInput};
 pub use super::latency_trace::{Basis, LatencyEvent};
 use super::model::{DatacenterId, PoolId};
-use super::nearest::{Ranked, biased_km, haversine_km};
+use super::nearest::{RankedList, biased_km, haversine_km};
 use super::rendezvous::{bytes_hash, mix};
 
 /// Speed of light in fibre, km per millisecond (one way).
@@ -119,9 +120,12 @@ impl LatencyView<'static> {
 
 /// The ranking and, per ranked datacenter, where its RTT came from.
 pub(super) struct Ranking {
-    pub ranked: Vec<Ranked>,
-    sources: Vec<Option<RttSource>>,
+    pub ranked: RankedList,
+    sources: SmallVec<[Option<RttSource>; 8]>,
 }
+
+/// Candidate datacenters, inline up to eight (no allocation per query).
+type Candidates = SmallVec<[Candidate; 8]>;
 
 struct Candidate {
     dc: Option<DatacenterId>,
@@ -140,7 +144,7 @@ pub(super) fn rank<R: Rng + ?Sized>(
     geo: &dyn Locate,
 ) -> Ranking {
     let judge = ev.judge(Pass::IgnoreDrain);
-    let mut cands: Vec<Candidate> = Vec::new();
+    let mut cands = Candidates::new();
     let members = p
         .pools
         .iter()
@@ -164,7 +168,7 @@ pub(super) fn rank<R: Rng + ?Sized>(
         let ranked = cands.iter().map(|c| (c.dc, None)).collect();
         return Ranking {
             ranked,
-            sources: vec![None; cands.len()],
+            sources: smallvec::smallvec![None; cands.len()],
         };
     }
     measure(ev, p, &mut cands);
@@ -230,7 +234,7 @@ fn estimate<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, geo: &dyn Locate, cands: 
 fn order<R: Rng + ?Sized>(
     ev: &mut Eval<'_, '_, R>,
     p: &LatencyPolicy,
-    mut cands: Vec<Candidate>,
+    mut cands: Candidates,
 ) -> Ranking {
     let best = cands.iter().filter_map(|c| c.rtt).min_by(f64::total_cmp);
     let within = best.map_or(0.0, |b| p.tolerance_ms.max(b * p.tolerance_percent / 100.0));

@@ -32,6 +32,9 @@ pub fn biased_km(distance_km: f64, bias: i8) -> f64 {
 /// A ranked datacenter: id (`None`: no datacenter) and raw/biased distance when known.
 pub(super) type Ranked = (Option<DatacenterId>, Option<(f64, f64)>);
 
+/// Datacenters in rank order: inline up to eight, so ranking allocates nothing per query.
+pub(super) type RankedList = smallvec::SmallVec<[Ranked; 8]>;
+
 /// Ranks candidate datacenters for the client, recording the scope the ranking relies on.
 ///
 /// Pools map to datacenters through their members: the candidates are (datacenter, pool)
@@ -45,9 +48,9 @@ pub(super) fn rank<R: Rng + ?Sized>(
     ev: &mut Eval<'_, '_, R>,
     pools: &[PoolId],
     geo: &dyn Locate,
-) -> Vec<Ranked> {
+) -> RankedList {
     let judge = ev.judge(Pass::IgnoreDrain);
-    let mut ranked: Vec<Ranked> = Vec::new();
+    let mut ranked = RankedList::new();
     let members = pools
         .iter()
         .filter_map(|&p| ev.service.pool(p))

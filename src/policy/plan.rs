@@ -8,7 +8,7 @@ use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
 use super::latency::Ranking;
 use super::model::{Policy, PoolId, PoolWeight, WeightBy, WeightMode};
-use super::nearest::Ranked;
+use super::nearest::RankedList;
 use super::{Outcome, geo, latency, nearest, weighted};
 
 /// What a policy resolved to for this client, before health is applied.
@@ -22,7 +22,7 @@ pub(super) enum Plan<'a> {
     },
     Nearest {
         pools: &'a [PoolId],
-        ranked: Vec<Ranked>,
+        ranked: RankedList,
     },
     Latency {
         pools: &'a [PoolId],

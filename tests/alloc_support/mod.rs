@@ -1,0 +1,176 @@
+//! For the allocation tests: a global allocator that counts the calling thread's
+//! allocations, and every kind of question the reference zone answers, asked through
+//! `Handler::parse` and `Handler::respond` as the UDP socket loop asks.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use hickory_proto::rr::{Name, RecordType};
+use meridian::dns::memo::Memo;
+use meridian::dns::view::View;
+use meridian::dns::{Handler, Snapshots, Transport};
+use meridian::geo::GeoDb;
+use meridian::health::HealthSnapshot;
+use meridian::zone::key::WireKey;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every call is passed to the system allocator unchanged; counting touches only a
+// const-initialised thread-local cell, which does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: the caller's contract for `alloc` is passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+pub fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
+    let mut m = Message::new(4242, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    if let Some(e) = ecs {
+        let subnet: ClientSubnet = e.parse().unwrap();
+        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+    }
+    m.set_edns(edns);
+    m.to_vec().unwrap()
+}
+
+/// Every kind of answer the reference zone gives: static, CNAME, wildcard, referral, NODATA,
+/// NXDOMAIN, REFUSED, and each policy, with client subnets from several continents.
+pub fn questions() -> Vec<Vec<u8>> {
+    let zone = "gslb.example.com.";
+    let mut out = vec![
+        packet(&format!("www.{zone}"), RecordType::A, None),
+        packet(&format!("www.{zone}"), RecordType::AAAA, None),
+        packet(&format!("www.{zone}"), RecordType::MX, None),
+        packet(zone, RecordType::SOA, None),
+        packet(zone, RecordType::NS, None),
+        packet(&format!("x1.apps.{zone}"), RecordType::A, None),
+        packet(&format!("host.legacy.{zone}"), RecordType::A, None),
+        packet(&format!("nope.{zone}"), RecordType::A, None),
+        packet(&format!("b.deep.{zone}"), RecordType::A, None),
+        packet("www.example.org.", RecordType::A, None),
+        packet(&format!("login.{zone}"), RecordType::A, None),
+        packet(&format!("api.{zone}"), RecordType::A, None),
+        packet(&format!("static.{zone}"), RecordType::A, None),
+    ];
+    let subnets = [
+        "81.2.69.0/24",
+        "8.8.8.0/24",
+        "1.0.16.0/24",
+        "203.0.113.0/26",
+        "2001:4860::/48",
+        "2a02:2e0::/32",
+    ];
+    for subnet in subnets {
+        for service in ["geo", "near", "fast"] {
+            out.push(packet(
+                &format!("{service}.{zone}"),
+                RecordType::A,
+                Some(subnet),
+            ));
+        }
+    }
+    out
+}
+
+/// The reference zones and GeoIP database behind a handler, and one socket thread's state.
+pub fn handler() -> Handler {
+    let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
+    let geo = GeoDb::open("geoip/geo-whois-asn-country.mmdb", None).unwrap();
+    let snapshots = Arc::new(Snapshots {
+        zones: ArcSwap::from_pointee(zones),
+        health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
+        geo: Arc::new(geo),
+        latency: Arc::new(meridian::latency::Live::new(
+            meridian::latency::TableConfig::default(),
+            10_000,
+        )),
+    });
+    Handler::new(snapshots, 1232)
+}
+
+/// Answers questions as one UDP socket thread does, with its view, memo and reply buffer.
+pub struct Thread<'h> {
+    handler: &'h Handler,
+    view: View<'h>,
+    memo: Memo,
+    out: Vec<u8>,
+}
+
+impl<'h> Thread<'h> {
+    pub fn new(handler: &'h Handler) -> Self {
+        Self {
+            handler,
+            view: handler.view(),
+            memo: Memo::default(),
+            out: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Whether `q` got a reply.
+    pub fn ask(&mut self, q: &[u8]) -> bool {
+        let src = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let mut key = WireKey::empty();
+        let parsed = Handler::parse(q, &mut key);
+        let loaded = self.view.load();
+        self.handler.respond(
+            loaded,
+            &parsed,
+            src,
+            Transport::Udp,
+            &mut self.out,
+            Some(&mut self.memo),
+        )
+    }
+
+    /// Every question `rounds` times, flushing the metric tallies after each round as
+    /// the socket loop does after each batch.
+    pub fn rounds(&mut self, questions: &[Vec<u8>], rounds: usize) -> usize {
+        let mut replies = 0;
+        for _ in 0..rounds {
+            for q in questions {
+                replies += usize::from(self.ask(q));
+            }
+            meridian::metrics::flush();
+        }
+        replies
+    }
+}
