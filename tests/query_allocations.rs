@@ -3,6 +3,7 @@
 //! Meridian's own code is counted; `query_allocations_exported.rs` adds the recorder).
 
 mod alloc_support;
+mod support;
 
 use alloc_support::{Thread, allocations, handler, questions};
 

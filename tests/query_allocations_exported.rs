@@ -3,6 +3,7 @@
 //! until a scrape or the upkeep task folds them into buckets.
 
 mod alloc_support;
+mod support;
 
 use alloc_support::{Thread, allocations, handler, questions};
 

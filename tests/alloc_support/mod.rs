@@ -8,15 +8,15 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::RecordType;
 use meridian::dns::memo::Memo;
 use meridian::dns::view::View;
 use meridian::dns::{Handler, Snapshots, Transport};
 use meridian::geo::GeoDb;
 use meridian::health::HealthSnapshot;
 use meridian::zone::key::WireKey;
+
+use super::support::{query, with_edns};
 
 struct Counting;
 
@@ -60,16 +60,7 @@ pub fn allocations() -> u64 {
 }
 
 fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
-    let mut m = Message::new(4242, MessageType::Query, OpCode::Query);
-    m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    if let Some(e) = ecs {
-        let subnet: ClientSubnet = e.parse().unwrap();
-        edns.options_mut().insert(EdnsOption::Subnet(subnet));
-    }
-    m.set_edns(edns);
-    m.to_vec().unwrap()
+    with_edns(query(name, qtype), 1232, ecs).to_vec().unwrap()
 }
 
 /// Every kind of answer the reference zone gives: static, CNAME, wildcard, referral, NODATA,
