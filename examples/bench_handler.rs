@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
@@ -14,7 +13,6 @@ use meridian::dns::memo::Memo;
 use meridian::dns::view::View;
 use meridian::dns::{Handler, Snapshots, Transport};
 use meridian::geo::GeoDb;
-use meridian::health::HealthSnapshot;
 use meridian::zone::key::WireKey;
 
 /// One query answered as the UDP loop answers it: parse, then reply from the thread's view
@@ -74,16 +72,8 @@ fn replay(path: &str, n: usize) {
 }
 
 fn snapshots(zones: meridian::zone::ZoneSet, geo: GeoDb) -> Arc<Snapshots> {
-    Arc::new(Snapshots {
-        zones: ArcSwap::from_pointee(zones),
-        health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
-        geo: Arc::new(geo),
-        // Default settings: busiest-network tracking on, as a server runs.
-        latency: Arc::new(meridian::latency::Live::new(
-            meridian::latency::TableConfig::default(),
-            10_000,
-        )),
-    })
+    // Default settings: busiest-network tracking on, as a server runs.
+    Snapshots::fixed(zones, Arc::new(geo), 10_000)
 }
 
 fn main() {

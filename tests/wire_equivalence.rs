@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, Record, RecordType};
@@ -104,16 +103,8 @@ fn questions(zones: &ZoneSet) -> Vec<Name> {
 }
 
 fn handler_for(dir: &str) -> Handler {
-    let snapshots = Arc::new(Snapshots {
-        zones: ArcSwap::from_pointee(meridian::config::load_zones(Path::new(dir)).unwrap()),
-        health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
-        geo: Arc::new(Nowhere),
-        latency: Arc::new(meridian::latency::Live::new(
-            meridian::latency::TableConfig::default(),
-            0,
-        )),
-    });
-    Handler::new(snapshots, 4096)
+    let zones = meridian::config::load_zones(Path::new(dir)).unwrap();
+    Handler::new(Snapshots::fixed(zones, Arc::new(Nowhere), 0), 4096)
 }
 
 fn check(dir: &str) -> usize {

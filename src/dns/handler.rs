@@ -66,6 +66,23 @@ pub struct Snapshots {
     pub latency: Arc<crate::latency::Live>,
 }
 
+impl Snapshots {
+    /// Snapshots nothing else writes: `zones` with every target unprobed, no latency data,
+    /// and busiest-network tracking of `busiest` networks (tools and tests; `serve` wires
+    /// the health tracker and latency ingest in).
+    pub fn fixed(zones: ZoneSet, geo: Arc<dyn Locate>, busiest: usize) -> Arc<Self> {
+        Arc::new(Self {
+            zones: ArcSwap::from_pointee(zones),
+            health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
+            geo,
+            latency: Arc::new(crate::latency::Live::new(
+                crate::latency::TableConfig::default(),
+                busiest,
+            )),
+        })
+    }
+}
+
 /// Answers packets from the current snapshots. Cheap to share across sockets.
 #[derive(Clone)]
 pub struct Handler {

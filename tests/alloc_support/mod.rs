@@ -7,13 +7,11 @@ use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use hickory_proto::rr::RecordType;
 use meridian::dns::memo::Memo;
 use meridian::dns::view::View;
 use meridian::dns::{Handler, Snapshots, Transport};
 use meridian::geo::GeoDb;
-use meridian::health::HealthSnapshot;
 use meridian::zone::key::WireKey;
 
 use super::support::{query, with_edns};
@@ -106,15 +104,7 @@ pub fn questions() -> Vec<Vec<u8>> {
 pub fn handler() -> Handler {
     let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
     let geo = GeoDb::open("geoip/geo-whois-asn-country.mmdb", None).unwrap();
-    let snapshots = Arc::new(Snapshots {
-        zones: ArcSwap::from_pointee(zones),
-        health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
-        geo: Arc::new(geo),
-        latency: Arc::new(meridian::latency::Live::new(
-            meridian::latency::TableConfig::default(),
-            10_000,
-        )),
-    });
+    let snapshots = Snapshots::fixed(zones, Arc::new(geo), 10_000);
     Handler::new(snapshots, 1232)
 }
 
