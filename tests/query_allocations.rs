@@ -1,16 +1,16 @@
 //! The UDP query path allocates nothing per query: every kind of question the reference
-//! zone answers, counted by a global allocator (no metrics recorder installed, so only
-//! Meridian's own code is counted; `query_allocations_exported.rs` adds the recorder).
+//! zone answers, with a country database and with a City database (subdivisions), counted
+//! by a global allocator (no metrics recorder installed, so only Meridian's own code is
+//! counted; `query_allocations_exported.rs` adds the recorder).
 
 mod alloc_support;
 mod support;
 
-use alloc_support::{Thread, allocations, handler, questions};
+use alloc_support::{CITY_SUBNETS, COUNTRY_SUBNETS, Thread, allocations, handler, questions};
 
-#[test]
-fn answering_allocates_nothing_per_query() {
-    let handler = handler();
-    let questions = questions();
+fn allocations_per_question(geoip: &str, subnets: &[&str]) {
+    let handler = handler(geoip);
+    let questions = questions(subnets);
     let mut thread = Thread::new(&handler);
     // Warm-up: metric handles, the memo, the decoded-GeoIP cache, the weighted draw.
     assert_eq!(thread.rounds(&questions, 64), 64 * questions.len());
@@ -26,13 +26,23 @@ fn answering_allocates_nothing_per_query() {
             allocating.push(format!("question {i}: {n} allocations in 64 replies"));
         }
     }
-    assert!(allocating.is_empty(), "{allocating:#?}");
+    assert!(allocating.is_empty(), "{geoip}: {allocating:#?}");
     let before = allocations();
     let replies = thread.rounds(&questions, 256);
     let allocated = allocations() - before;
     assert_eq!(replies, 256 * questions.len());
     assert_eq!(
         allocated, 0,
-        "{allocated} allocations over {replies} queries"
+        "{geoip}: {allocated} allocations over {replies} queries"
     );
+}
+
+#[test]
+fn answering_allocates_nothing_per_query() {
+    allocations_per_question("geoip/geo-whois-asn-country.mmdb", &COUNTRY_SUBNETS);
+}
+
+#[test]
+fn answering_with_a_city_database_allocates_nothing_per_query() {
+    allocations_per_question("geoip/test-city.mmdb", &CITY_SUBNETS);
 }

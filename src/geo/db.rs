@@ -113,6 +113,12 @@ impl GeoDb {
         self.current.load().primary.description().map(str::to_owned)
     }
 
+    /// Memory the location database's network tables take: 0 until they are built (lookups
+    /// walk the database's tree until then).
+    pub fn table_bytes(&self) -> usize {
+        self.current.load().primary.table_bytes()
+    }
+
     /// Metadata of the location database in use.
     pub fn info(&self) -> DatabaseInfo {
         DatabaseInfo::from(&self.current.load().primary)

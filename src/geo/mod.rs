@@ -13,6 +13,7 @@ mod testdb;
 mod tests;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub use countries::{country_centroid, country_continent};
 pub use db::{DatabaseInfo, GeoDb};
@@ -73,7 +74,7 @@ pub struct Location {
     /// ISO 3166-2 subdivision code without the country prefix (e.g. "CA" for US-CA) from
     /// MaxMind-layout databases; flat-layout databases (DB-IP lite) give the region name
     /// (`state1`, e.g. "California") instead.
-    pub subdivision: Option<String>,
+    pub subdivision: Option<Arc<str>>,
     /// Latitude and longitude in degrees; the country centroid when the database has none.
     pub coordinates: Option<(f64, f64)>,
     pub asn: Option<u32>,

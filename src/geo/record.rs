@@ -1,6 +1,7 @@
 //! Borrowed decoding of one GeoIP record (MaxMind City/Country/ASN and flat DB-IP layouts).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
@@ -90,7 +91,7 @@ impl Record<'_> {
         let location = Location {
             country,
             continent,
-            subdivision: self.subdivision().map(str::to_owned),
+            subdivision: self.subdivision().map(Arc::from),
             coordinates: self
                 .coordinates()
                 .or_else(|| country.and_then(country_centroid)),

@@ -47,7 +47,7 @@ fn loc(
     Location {
         country: Some([c[0], c[1]]),
         continent: Some(continent),
-        subdivision: subdivision.map(str::to_owned),
+        subdivision: subdivision.map(std::sync::Arc::from),
         coordinates: Some(coordinates),
         asn,
         prefix_len,

@@ -66,7 +66,7 @@ fn place(
     Location {
         country: Some(*country),
         continent: Some(continent),
-        subdivision: sub.map(str::to_owned),
+        subdivision: sub.map(std::sync::Arc::from),
         coordinates: coords,
         asn: Some(asn),
         prefix_len: 0,

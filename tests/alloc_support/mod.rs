@@ -1,6 +1,7 @@
 //! For the allocation tests: a global allocator that counts the calling thread's
 //! allocations, and every kind of question the reference zone answers, asked through
 //! `Handler::parse` and `Handler::respond` as the UDP socket loop asks.
+#![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -63,7 +64,7 @@ fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
 
 /// Every kind of answer the reference zone gives: static, CNAME, wildcard, referral, NODATA,
 /// NXDOMAIN, REFUSED, and each policy, with client subnets from several continents.
-pub fn questions() -> Vec<Vec<u8>> {
+pub fn questions(subnets: &[&str]) -> Vec<Vec<u8>> {
     let zone = "gslb.example.com.";
     let mut out = vec![
         packet(&format!("www.{zone}"), RecordType::A, None),
@@ -80,14 +81,6 @@ pub fn questions() -> Vec<Vec<u8>> {
         packet(&format!("api.{zone}"), RecordType::A, None),
         packet(&format!("static.{zone}"), RecordType::A, None),
     ];
-    let subnets = [
-        "81.2.69.0/24",
-        "8.8.8.0/24",
-        "1.0.16.0/24",
-        "203.0.113.0/26",
-        "2001:4860::/48",
-        "2a02:2e0::/32",
-    ];
     for subnet in subnets {
         for service in ["geo", "near", "fast"] {
             out.push(packet(
@@ -100,11 +93,39 @@ pub fn questions() -> Vec<Vec<u8>> {
     out
 }
 
-/// The reference zones and GeoIP database behind a handler, and one socket thread's state.
-pub fn handler() -> Handler {
+/// Client subnets from every continent and both families, for the default database.
+pub const COUNTRY_SUBNETS: [&str; 6] = [
+    "81.2.69.0/24",
+    "8.8.8.0/24",
+    "1.0.16.0/24",
+    "203.0.113.0/26",
+    "2001:4860::/48",
+    "2a02:2e0::/32",
+];
+
+/// Subnets of `geoip/test-city.mmdb` networks that have subdivisions (City layout).
+pub const CITY_SUBNETS: [&str; 5] = [
+    "192.0.2.0/26",
+    "192.0.2.128/26",
+    "198.51.100.64/26",
+    "203.0.113.128/26",
+    "198.18.0.0/24",
+];
+
+/// The reference zones and the GeoIP database at `geoip` behind a handler, once the
+/// database's network tables are built (lookups walk its tree until then).
+pub fn handler(geoip: &str) -> Handler {
     let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
-    let geo = GeoDb::open("geoip/geo-whois-asn-country.mmdb", None).unwrap();
-    let snapshots = Snapshots::fixed(zones, Arc::new(geo), 10_000);
+    let geo = Arc::new(GeoDb::open(geoip, None).unwrap());
+    let snapshots = Snapshots::fixed(zones, geo.clone(), 10_000);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while geo.table_bytes() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{geoip}: tables not built"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     Handler::new(snapshots, 1232)
 }
 
