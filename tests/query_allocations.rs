@@ -6,14 +6,21 @@
 mod alloc_support;
 mod support;
 
-use alloc_support::{CITY_SUBNETS, COUNTRY_SUBNETS, Thread, allocations, handler, questions};
+use alloc_support::{
+    CITY_SUBNETS, COUNTRY_SUBNETS, Thread, allocations, handler, packet, questions,
+};
+use hickory_proto::rr::RecordType;
+use meridian::dns::Handler;
 
 fn allocations_per_question(geoip: &str, subnets: &[&str]) {
-    let handler = handler(geoip);
-    let questions = questions(subnets);
-    let mut thread = Thread::new(&handler);
+    let handler = handler("zones", geoip);
+    assert_no_allocations(&handler, &questions(subnets), geoip);
+}
+
+fn assert_no_allocations(handler: &Handler, questions: &[Vec<u8>], what: &str) {
+    let mut thread = Thread::new(handler);
     // Warm-up: metric handles, the memo, the decoded-GeoIP cache, the weighted draw.
-    assert_eq!(thread.rounds(&questions, 64), 64 * questions.len());
+    assert_eq!(thread.rounds(questions, 64), 64 * questions.len());
     // Each question on its own, then all of them interleaved.
     let mut allocating = Vec::new();
     for (i, q) in questions.iter().enumerate() {
@@ -26,14 +33,14 @@ fn allocations_per_question(geoip: &str, subnets: &[&str]) {
             allocating.push(format!("question {i}: {n} allocations in 64 replies"));
         }
     }
-    assert!(allocating.is_empty(), "{geoip}: {allocating:#?}");
+    assert!(allocating.is_empty(), "{what}: {allocating:#?}");
     let before = allocations();
-    let replies = thread.rounds(&questions, 256);
+    let replies = thread.rounds(questions, 256);
     let allocated = allocations() - before;
     assert_eq!(replies, 256 * questions.len());
     assert_eq!(
         allocated, 0,
-        "{geoip}: {allocated} allocations over {replies} queries"
+        "{what}: {allocated} allocations over {replies} queries"
     );
 }
 
@@ -45,4 +52,17 @@ fn answering_allocates_nothing_per_query() {
 #[test]
 fn answering_with_a_city_database_allocates_nothing_per_query() {
     allocations_per_question("geoip/test-city.mmdb", &CITY_SUBNETS);
+}
+
+#[test]
+fn cname_services_allocate_nothing_per_query_in_or_out_of_the_zone() {
+    let handler = handler(
+        "tests/fixtures/cname_service",
+        "geoip/geo-whois-asn-country.mmdb",
+    );
+    let questions: Vec<Vec<u8>> = ["inside.cname.test.", "outside.cname.test."]
+        .iter()
+        .map(|name| packet(name, RecordType::A, None))
+        .collect();
+    assert_no_allocations(&handler, &questions, "cname_service");
 }

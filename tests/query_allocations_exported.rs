@@ -11,7 +11,7 @@ use alloc_support::{COUNTRY_SUBNETS, Thread, allocations, handler, questions};
 fn with_the_recorder_only_histogram_blocks_are_allocated() {
     // As `serve` does: the recorder first, so every metric handle is a real one.
     meridian::metrics::install().unwrap();
-    let handler = handler("geoip/geo-whois-asn-country.mmdb");
+    let handler = handler("zones", "geoip/geo-whois-asn-country.mmdb");
     let questions = questions(&COUNTRY_SUBNETS);
     let mut thread = Thread::new(&handler);
     assert_eq!(thread.rounds(&questions, 64), 64 * questions.len());

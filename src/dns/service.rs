@@ -9,7 +9,7 @@ use rand::Rng;
 
 use super::answer::address;
 use super::resolve::{Answer, At, Context, Rr, answer_node, negative_soa};
-use super::wire::text_wire;
+use super::wire::{text_name, text_wire};
 use crate::policy::{self, Outcome, Policy, Service, Want};
 use crate::zone::key::WireKey;
 use crate::zone::{Node, Zone};
@@ -117,7 +117,7 @@ pub fn answer_service<'z, R: Rng + ?Sized>(
                         target: Arc::clone(n),
                     }),
                     Some(owner) => {
-                        let Ok(target) = Name::from_ascii(n.as_ref()) else {
+                        let Some(target) = text_name(n) else {
                             continue;
                         };
                         let data = RData::CNAME(CNAME(target));
@@ -147,6 +147,6 @@ fn target_inside(zone: &Zone, at: &At<'_>, text: &str) -> Option<Name> {
     if outside {
         return None;
     }
-    let name = Name::from_ascii(text).ok()?;
+    let name = text_name(text)?;
     zone.origin.zone_of(&name).then_some(name)
 }

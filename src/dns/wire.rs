@@ -2,6 +2,7 @@
 //! compressed against the question and their RDATA through `zone::wire::rdata`.
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinDecodable;
 
 use super::answer::{Owner, Rr};
 use super::qname::QName;
@@ -82,6 +83,7 @@ impl<'a> Writer<'a> {
                 self.address(*ttl, *addr);
                 self.check_size()
             }
+            (Rr::Record(record), _, _) => self.record(record),
             _ => {
                 let qname = self.question.map_or_else(Name::root, QName::to_name);
                 for record in rr.records(&qname) {
@@ -211,6 +213,16 @@ pub fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
     }
     out[len] = 0;
     Some(len + 1)
+}
+
+/// A host name written as text, as a `Name`: decoded from its wire form when it is plain
+/// labels (no allocation for names of up to 32 bytes), else parsed with its escapes.
+pub fn text_name(text: &str) -> Option<Name> {
+    let mut wire = [0u8; 256];
+    match text_wire(text, &mut wire) {
+        Some(len) => Name::from_bytes(&wire[..len]).ok(),
+        None => Name::from_ascii(text).ok(),
+    }
 }
 
 /// How many trailing labels two keys share.

@@ -58,7 +58,7 @@ pub fn allocations() -> u64 {
     ALLOCATIONS.with(Cell::get)
 }
 
-fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
+pub fn packet(name: &str, qtype: RecordType, ecs: Option<&str>) -> Vec<u8> {
     with_edns(query(name, qtype), 1232, ecs).to_vec().unwrap()
 }
 
@@ -112,10 +112,10 @@ pub const CITY_SUBNETS: [&str; 5] = [
     "198.18.0.0/24",
 ];
 
-/// The reference zones and the GeoIP database at `geoip` behind a handler, once the
+/// The zones in `zones` and the GeoIP database at `geoip` behind a handler, once the
 /// database's network tables are built (lookups walk its tree until then).
-pub fn handler(geoip: &str) -> Handler {
-    let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
+pub fn handler(zones: &str, geoip: &str) -> Handler {
+    let zones = meridian::config::load_zones(std::path::Path::new(zones)).unwrap();
     let geo = Arc::new(GeoDb::open(geoip, None).unwrap());
     let snapshots = Snapshots::fixed(zones, geo.clone(), 10_000);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
