@@ -9,6 +9,7 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record};
 use smallvec::SmallVec;
 
+use super::wire::text_name;
 use crate::policy::{Outcome, RttSource};
 use crate::zone::{RRset, Zone};
 
@@ -66,7 +67,7 @@ impl Rr<'_> {
                 })
                 .collect(),
             Rr::Addr { ttl, addr } => vec![address(qname.clone(), *ttl, *addr)],
-            Rr::Cname { ttl, target } => Name::from_ascii(target.as_ref())
+            Rr::Cname { ttl, target } => text_name(target)
                 .map(|t| Record::from_rdata(qname.clone(), *ttl, RData::CNAME(CNAME(t))))
                 .into_iter()
                 .collect(),

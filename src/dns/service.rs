@@ -9,9 +9,8 @@ use rand::Rng;
 
 use super::answer::address;
 use super::resolve::{Answer, At, Context, Rr, answer_node, negative_soa};
-use super::wire::{text_name, text_wire};
+use super::wire::{text_key, text_name};
 use crate::policy::{self, Outcome, Policy, Service, Want};
-use crate::zone::key::WireKey;
 use crate::zone::{Node, Zone};
 
 /// What the resolver does after a service answered.
@@ -141,9 +140,8 @@ pub fn answer_service<'z, R: Rng + ?Sized>(
 fn target_inside(zone: &Zone, at: &At<'_>, text: &str) -> Option<Name> {
     let mut wire = [0u8; 256];
     let n = zone.origin_labels;
-    let outside = text_wire(text, &mut wire)
-        .and_then(|len| WireKey::from_wire(&wire[..len]))
-        .is_some_and(|(key, _)| key.labels() < n || key.suffix(n) != at.qname.key().suffix(n));
+    let outside = text_key(text, &mut wire)
+        .is_some_and(|key| key.labels() < n || key.suffix(n) != at.qname.key().suffix(n));
     if outside {
         return None;
     }

@@ -116,10 +116,7 @@ impl<'a> Writer<'a> {
             return false;
         };
         let mut wire = [0u8; 256];
-        let Some(len) = text_wire(target, &mut wire) else {
-            return false;
-        };
-        let Some((key, _)) = WireKey::from_wire(&wire[..len]) else {
+        let Some(key) = text_key(target, &mut wire) else {
             return false;
         };
         self.buf.extend_from_slice(&[0xc0, QUESTION_AT as u8]);
@@ -213,6 +210,12 @@ pub fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
     }
     out[len] = 0;
     Some(len + 1)
+}
+
+/// A host name written as plain labels: its wire form in `out` and its lookup key.
+pub fn text_key(text: &str, out: &mut [u8; 256]) -> Option<WireKey> {
+    let len = text_wire(text, out)?;
+    WireKey::from_wire(&out[..len]).map(|(key, _)| key)
 }
 
 /// A host name written as text, as a `Name`: decoded from its wire form when it is plain
