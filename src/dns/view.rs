@@ -69,16 +69,10 @@ impl<'h> View<'h> {
 mod tests {
     use super::*;
     use crate::geo::Nowhere;
-    use crate::latency::{Live, TableConfig};
 
     #[test]
     fn a_swap_is_seen_at_the_next_load_and_the_old_snapshot_let_go() {
-        let snapshots = Snapshots {
-            zones: ArcSwap::from_pointee(ZoneSet::new([])),
-            health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
-            geo: Arc::new(Nowhere),
-            latency: Arc::new(Live::new(TableConfig::default(), 16)),
-        };
+        let snapshots = Snapshots::fixed(ZoneSet::new([]), Arc::new(Nowhere), 16);
         let mut view = View::new(&snapshots);
         let first = snapshots.zones.load_full();
         assert!(std::ptr::eq(view.load().zones, &*first));
