@@ -7,11 +7,11 @@
 # silence, never a panic, and every reply obeys fuzz/src/oracle.rs) and compile_zone (any
 # text into compile_zone; errors or a zone, never a panic). Needs a nightly toolchain and
 # cargo-fuzz (`cargo install cargo-fuzz`). The stable test suite runs the same properties
-# as bounded loops (tests/fuzz_loops.rs, tests/wire_properties.rs).
+# as bounded loops (tests/it/wire/fuzz_loops.rs, tests/it/wire/properties.rs).
 #
 # A crash is saved under fuzz/artifacts/TARGET/; reproduce it with
 #   cd fuzz && cargo +nightly fuzz run TARGET artifacts/TARGET/crash-...
-# and turn it into a regression test in tests/fault_injection/regressions.rs.
+# and turn it into a regression test in tests/it/fault_injection/regressions.rs.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 

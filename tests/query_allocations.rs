@@ -4,7 +4,10 @@
 //! counted; `query_allocations_exported.rs` adds the recorder).
 
 mod alloc_support;
-mod support;
+// The integration harness's DNS helpers (query building), shared rather than copied.
+#[allow(dead_code)]
+#[path = "it/support/dns.rs"]
+mod dns;
 
 use alloc_support::{
     CITY_SUBNETS, COUNTRY_SUBNETS, Thread, allocations, handler, packet, questions,

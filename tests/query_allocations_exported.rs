@@ -3,7 +3,10 @@
 //! until a scrape or the upkeep task folds them into buckets.
 
 mod alloc_support;
-mod support;
+// The integration harness's DNS helpers (query building), shared rather than copied.
+#[allow(dead_code)]
+#[path = "it/support/dns.rs"]
+mod dns;
 
 use alloc_support::{COUNTRY_SUBNETS, Thread, allocations, handler, questions};
 

@@ -1,4 +1,5 @@
-//! For the allocation tests: a global allocator that counts the calling thread's
+//! For the allocation tests (two harnesses of their own, since a global allocator is per
+//! binary and only one of them installs the metrics recorder): a global allocator that counts the calling thread's
 //! allocations, and every kind of question the reference zone answers, asked through
 //! `Handler::parse` and `Handler::respond` as the UDP socket loop asks.
 #![allow(dead_code)]
@@ -15,7 +16,7 @@ use meridian::dns::{Handler, Snapshots, Transport};
 use meridian::geo::GeoDb;
 use meridian::zone::key::WireKey;
 
-use super::support::{query, with_edns};
+use super::dns::{query, with_edns};
 
 struct Counting;
 

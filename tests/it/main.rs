@@ -1,0 +1,17 @@
+//! The integration test harness: one binary whose modules each own an area, over one set of
+//! helpers (`support`). Run one area with `cargo test --test it <module>`.
+
+mod abuse;
+mod admin_live;
+mod cli;
+mod config_errors;
+mod delegation;
+mod dns_server;
+mod fault_injection;
+mod latency;
+mod ops;
+mod reload_load;
+mod steering;
+mod support;
+mod udp_mtu;
+mod wire;

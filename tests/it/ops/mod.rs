@@ -1,0 +1,6 @@
+//! Operations: the admin API against a stand-in control, the `/metrics` exposition, and the packaging files (Dockerfile, systemd unit, compose, dashboard).
+
+mod admin;
+mod control;
+mod metrics;
+mod packaging;
