@@ -1,4 +1,4 @@
-//! Invariants checked against every policy over random services, health and clients.
+//! Invariants checked against every policy over random services, health, clients and latency tables.
 
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
@@ -12,9 +12,17 @@ use rand::{Rng, SeedableRng};
 use super::addr_bits::{from_bits, mask, to_bits};
 use super::fixtures::{client, datacenters, world};
 use super::model::*;
-use super::{CidrMap, Client, Decision, GeoMap, Outcome, PoolList, Trace, Want, evaluate};
+use super::{
+    CidrMap, Client, Decision, GeoMap, Inputs, LatencyPolicy, LatencyView, Outcome, PoolList, Ties,
+    Trace, Want, evaluate_with,
+};
 use crate::geo::Continent;
 use crate::health::{HealthSnapshot, Status, TargetHealth};
+use crate::latency::{LatencyTable, TableConfig};
+
+/// The clock of the latency tables; a case reads them at `NOW` or an hour after (all stale).
+const NOW: u64 = 1_800_000_000;
+const MAX_AGE: u64 = 3600;
 
 fn pick<T: Clone>(rng: &mut StdRng, items: &[T]) -> T {
     items[(rng.next_u32() as usize) % items.len()].clone()
@@ -24,11 +32,12 @@ fn chance(rng: &mut StdRng, percent: u32) -> bool {
     rng.next_u32() % 100 < percent
 }
 
-fn random_pools(rng: &mut StdRng) -> Vec<Arc<Pool>> {
+/// One to four pools of `members.0` up to `members.1` members each.
+fn random_pools(rng: &mut StdRng, members: (u32, u32)) -> Vec<Arc<Pool>> {
     let mut next = 0;
     (0..1 + rng.next_u32() % 4)
         .map(|p| {
-            let members = (0..rng.next_u32() % 5)
+            let members = (0..members.0 + rng.next_u32() % (members.1 - members.0 + 1))
                 .map(|_| {
                     next += 1;
                     let answer = match rng.next_u32() % 5 {
@@ -97,9 +106,11 @@ fn random_geo(rng: &mut StdRng, n: usize) -> GeoMap {
 }
 
 fn random_service(rng: &mut StdRng) -> Service {
-    let pools = random_pools(rng);
+    let kind = rng.next_u32() % 5;
+    // A latency service ranks only between two or more datacenters: more members.
+    let pools = random_pools(rng, if kind == 4 { (3, 10) } else { (0, 4) });
     let n = pools.len();
-    let policy = match rng.next_u32() % 4 {
+    let policy = match kind {
         0 => Policy::Failover {
             pools: random_list(rng, n),
         },
@@ -115,9 +126,16 @@ fn random_service(rng: &mut StdRng) -> Service {
                 .collect(),
         },
         2 => Policy::Geo(random_geo(rng, n)),
-        _ => Policy::Nearest {
+        3 => Policy::Nearest {
             pools: random_list(rng, n),
         },
+        _ => Policy::Latency(LatencyPolicy {
+            pools: random_list(rng, n),
+            tolerance_ms: pick(rng, &[0.0, 5.0, 30.0]),
+            tolerance_percent: pick(rng, &[0.0, 10.0, 50.0]),
+            ties: pick(rng, &[Ties::Hash, Ties::Order]),
+            min_samples: pick(rng, &[1, 1, 2, 3]),
+        }),
     };
     let fallback = vec![
         Answer::Addr("203.0.113.9".parse().unwrap()),
@@ -173,6 +191,30 @@ fn random_health(rng: &mut StdRng, service: &Service) -> HealthSnapshot {
     HealthSnapshot::new(1, targets)
 }
 
+/// Measurements for the networks the random clients come from (10.0-11.0-3.x/24 and
+/// 2001:db8:0-3::/48), none, some or most of them, to the three datacenters and one the
+/// services do not know; some too old or with too few samples to count.
+fn random_table(rng: &mut StdRng) -> LatencyTable {
+    let mut table = LatencyTable::new(TableConfig {
+        max_age_secs: MAX_AGE,
+        ..TableConfig::default()
+    });
+    let v4 = (0..12 * 4).map(|i| format!("10.{}.{}.0", i / 4, i % 4));
+    let v6 = (0..4).map(|i| format!("2001:db8:{i}::"));
+    let density = pick(rng, &[0, 50, 90]);
+    for net in v4.chain(v6) {
+        let key = table.prefixes().key(net.parse().unwrap());
+        for dc in ["fra", "iad", "sin", "nowhere"] {
+            if chance(rng, density) {
+                let rtt = pick(rng, &[1.0, 4.0, 20.0, 21.0, 25.0, 80.0, 200.0]);
+                let age = pick(rng, &[10, 600, 600, MAX_AGE + 60]);
+                let _ = table.record(key, dc, rtt, 1 + rng.next_u32() % 3, NOW - age, NOW);
+            }
+        }
+    }
+    table
+}
+
 fn random_client(rng: &mut StdRng) -> Client {
     if chance(rng, 60) {
         let addr = format!(
@@ -192,23 +234,31 @@ fn random_client(rng: &mut StdRng) -> Client {
     }
 }
 
+/// What a decision depends on besides the service and the client (and the fake GeoIP).
+struct Conditions<'a> {
+    health: &'a HealthSnapshot,
+    table: &'a LatencyTable,
+    now: u64,
+}
+
 fn decide(
     s: &Service,
     want: Want,
     c: &Client,
-    health: &HealthSnapshot,
+    w: &Conditions<'_>,
     seed: u64,
     trace: Option<&mut Trace>,
 ) -> Decision {
-    evaluate(
-        s,
-        want,
-        c,
-        &world(),
-        health,
-        &mut StdRng::seed_from_u64(seed),
-        trace,
-    )
+    let geo = world();
+    let inputs = Inputs {
+        geo: &geo,
+        health: w.health,
+        latency: LatencyView {
+            table: w.table,
+            now: w.now,
+        },
+    };
+    evaluate_with(s, want, c, &inputs, &mut StdRng::seed_from_u64(seed), trace)
 }
 
 fn usable(s: &Service, health: &HealthSnapshot, a: &Answer) -> bool {
@@ -246,23 +296,31 @@ fn reachable_lists(s: &Service) -> Vec<Vec<PoolId>> {
 fn invariants_hold_for_every_policy() {
     let mut rng = StdRng::seed_from_u64(0x5eed);
     let mut outcomes: HashMap<(&str, Outcome), u32> = HashMap::new();
-    for case in 0..4000u64 {
+    let tables: Vec<LatencyTable> = (0..16).map(|_| random_table(&mut rng)).collect();
+    let mut measured = 0;
+    for case in 0..5000u64 {
         let s = random_service(&mut rng);
         let health = random_health(&mut rng, &s);
         let c = random_client(&mut rng);
         let want = pick(&mut rng, &[Want::V4, Want::V6, Want::Name]);
-        let d = decide(&s, want, &c, &health, case, None);
+        let w = Conditions {
+            health: &health,
+            table: &tables[case as usize % tables.len()],
+            now: if chance(&mut rng, 90) {
+                NOW
+            } else {
+                NOW + MAX_AGE
+            },
+        };
+        let d = decide(&s, want, &c, &w, case, None);
         let ctx = format!("case {case}: {want:?} {c:?} {:?} -> {d:?}", s.policy.kind());
+        measured += u32::from(d.rtt_source == Some(super::RttSource::Measured));
         *outcomes.entry((s.policy.kind(), d.outcome)).or_default() += 1;
 
         // Determinism, with and without a trace.
-        assert_eq!(decide(&s, want, &c, &health, case, None), d, "{ctx}");
+        assert_eq!(decide(&s, want, &c, &w, case, None), d, "{ctx}");
         let mut trace = Trace::new();
-        assert_eq!(
-            decide(&s, want, &c, &health, case, Some(&mut trace)),
-            d,
-            "{ctx}"
-        );
+        assert_eq!(decide(&s, want, &c, &w, case, Some(&mut trace)), d, "{ctx}");
         assert!(!trace.to_string().is_empty());
 
         // Answers: of the wanted family, distinct, capped, empty only for NoData/ServFail.
@@ -295,9 +353,13 @@ fn invariants_hold_for_every_policy() {
 
         // Scope: never more than the source prefix.
         assert!(d.ecs_scope <= c.source_prefix, "{ctx}");
-        check_scope_covers_same_answer(&s, want, &c, &health, case, &d, &mut rng, &ctx);
+        check_scope_covers_same_answer(&s, want, &c, &w, case, &d, &mut rng, &ctx);
     }
-    for policy in ["failover", "weighted", "geo", "nearest"] {
+    assert!(
+        measured >= 50,
+        "latency: only {measured} answers by measured RTT"
+    );
+    for policy in ["failover", "weighted", "geo", "nearest", "latency"] {
         for outcome in [
             Outcome::Primary,
             Outcome::Failover,
@@ -319,7 +381,7 @@ fn check_scope_covers_same_answer(
     s: &Service,
     want: Want,
     c: &Client,
-    health: &HealthSnapshot,
+    w: &Conditions<'_>,
     seed: u64,
     d: &Decision,
     rng: &mut StdRng,
@@ -337,7 +399,7 @@ fn check_scope_covers_same_answer(
                 & (u128::MAX >> (128 - u32::from(width))));
         let addr: IpAddr = from_bits(other, width);
         let neighbour = client(&addr.to_string(), c.source_prefix);
-        let e = decide(s, want, &neighbour, health, seed, None);
+        let e = decide(s, want, &neighbour, w, seed, None);
         let sorted = |d: &Decision| {
             let mut v: Vec<String> = d.answers.iter().map(ToString::to_string).collect();
             v.sort();
