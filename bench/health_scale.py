@@ -110,15 +110,25 @@ def health_sample(last_at, gaps):
 
 
 def start_dnsperf(seconds, rate):
-    """dnsperf in the background (sampling goes on meanwhile); finish_dnsperf() reads it."""
+    """dnsperf in the background (sampling goes on meanwhile); finish_dnsperf() reads it.
+
+    Its output (with -v, one line per query) goes to a file: in a pipe nobody reads until
+    dnsperf exits, those lines fill the pipe and dnsperf blocks (it then sent ~1,900 of
+    50,000 queries)."""
     cmd = ["taskset", "-c", "1", "dnsperf", "-d", os.path.join(HEALTH, "static.txt"),
            "-s", "127.0.0.1", "-p", str(DNS_PORT), "-l", str(seconds), "-Q", str(rate),
            "-n", str(seconds * rate), "-c", "1", "-q", "100", "-t", "2", "-v"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    path = os.path.join(HEALTH, "dnsperf.txt")
+    with open(path, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    return proc, path
 
 
-def finish_dnsperf(proc, seconds, rate):
-    out, _ = proc.communicate(timeout=seconds + 30)
+def finish_dnsperf(dns, seconds, rate):
+    proc, path = dns
+    proc.wait(timeout=seconds + 30)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        out = f.read()
     lat, sent, completed = [], 0, 0
     for line in out.splitlines():
         words = line.split()
