@@ -28,6 +28,7 @@
 //! rare and go through the `metrics` macros directly.
 
 mod cache;
+mod cluster;
 pub mod labels;
 mod latency;
 mod queries;
@@ -42,6 +43,10 @@ use tokio_util::sync::CancellationToken;
 /// What a decision did: its `as_str` is the `outcome` label of `meridian_decisions_total`.
 pub use crate::policy::Outcome;
 pub use cache::MAX_NAMES;
+pub use cluster::{
+    cluster_connected, cluster_ignored, cluster_member, cluster_members, cluster_votes,
+    cluster_watch_restart,
+};
 pub use latency::{
     latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
 };
@@ -71,6 +76,13 @@ pub const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
 pub const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
 pub const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
 pub const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
+pub const CLUSTER_CONNECTED: &str = "meridian_cluster_connected";
+pub const CLUSTER_MEMBERS: &str = "meridian_cluster_members";
+pub const CLUSTER_DRIFT: &str = "meridian_cluster_drift_members";
+pub const CLUSTER_MEMBER: &str = "meridian_cluster_member_info";
+pub const CLUSTER_VOTES: &str = "meridian_cluster_votes";
+pub const CLUSTER_WATCH_RESTARTS: &str = "meridian_cluster_watch_restarts_total";
+pub const CLUSTER_IGNORED: &str = "meridian_cluster_ignored_values_total";
 
 /// Query handling time: 5 µs to 50 ms (answers are computed in memory).
 pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
@@ -117,7 +129,49 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 20] = [
+pub const ALL: [MetricDef; 27] = [
+    def(
+        CLUSTER_CONNECTED,
+        Kind::Gauge,
+        &[],
+        "Cluster mode: 1 while this instance is in touch with etcd, else 0 (always 0 outside cluster mode).",
+    ),
+    def(
+        CLUSTER_MEMBERS,
+        Kind::Gauge,
+        &[],
+        "Cluster mode: instances whose lease is alive, this one included.",
+    ),
+    def(
+        CLUSTER_DRIFT,
+        Kind::Gauge,
+        &[],
+        "Cluster mode: live instances serving compiled zones that differ from this instance's (configuration drift).",
+    ),
+    def(
+        CLUSTER_MEMBER,
+        Kind::Gauge,
+        &["instance", "region", "version", "zone_digest"],
+        "Cluster mode: 1 per live instance with its region, version and zone digest; 0 once its lease is gone.",
+    ),
+    def(
+        CLUSTER_VOTES,
+        Kind::Gauge,
+        &["target", "state"],
+        "Cluster mode: live instances voting each target up or down.",
+    ),
+    def(
+        CLUSTER_WATCH_RESTARTS,
+        Kind::Counter,
+        &[],
+        "Cluster mode: times the watch on the cluster's keys was started again.",
+    ),
+    def(
+        CLUSTER_IGNORED,
+        Kind::Counter,
+        &["reason"],
+        "Cluster mode: values under the cluster's prefix ignored, by reason (garbage, foreign_key, future_version, invalid).",
+    ),
     def(
         RRL_ACTIONS,
         Kind::Counter,
@@ -287,6 +341,7 @@ fn describe() {
         counter!(RELOADS, "result" => result).increment(0);
     }
     latency::zeroes();
+    cluster::zeroes();
     for action in ["drop", "slip"] {
         counter!(RRL_ACTIONS, "action" => action).increment(0);
     }

@@ -28,6 +28,22 @@ pub trait Control: Send + Sync + 'static {
     fn reload(&self) -> Result<u64, Vec<String>>;
     /// Force the targets `selector` names into `state` until cleared.
     fn set_override(&self, selector: &str, state: OverrideState) -> Result<(), ControlError>;
+    /// `set_override` with who, why and for how long; in cluster mode it is stored for
+    /// every instance. The default ignores the extra detail.
+    fn set_override_with(
+        &self,
+        selector: &str,
+        state: OverrideState,
+        _ask: &crate::cluster::OverrideAsk,
+    ) -> Result<(), ControlError> {
+        self.set_override(selector, state)
+    }
+    /// Cluster mode: members, liveness, versions and zone digests (404 when off).
+    fn cluster(&self) -> Result<crate::cluster::ClusterStatus, ControlError> {
+        Err(ControlError::NotFound(
+            "cluster mode is off (no [cluster] section)".into(),
+        ))
+    }
     /// Remove the override on `selector`; probes decide again.
     fn clear_override(&self, selector: &str) -> Result<(), ControlError>;
     /// True once zones are loaded and every known target has been probed (or timed out).
@@ -135,6 +151,10 @@ pub struct TargetView {
     /// True when an operator override decides `state`.
     pub forced: bool,
     pub last_probe: Option<ProbeView>,
+    /// Cluster mode: this instance's verdict, every instance's vote, the rule and the
+    /// effective state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::health::Verdict>,
 }
 
 /// The latest probe of a target.

@@ -169,6 +169,11 @@ pub async fn reload(State(s): State<Shared>) -> ApiResult<Json<Value>> {
 struct OverrideBody {
     selector: String,
     state: OverrideState,
+    /// Who asks and why (kept with the override in cluster mode).
+    who: Option<String>,
+    reason: Option<String>,
+    /// Seconds or a duration (`"30m"`); the override clears itself after it (cluster mode).
+    expires_in: Option<crate::config::service_file::Seconds>,
 }
 
 #[derive(Deserialize)]
@@ -188,11 +193,39 @@ pub async fn set_override(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let OverrideBody { selector, state } = json_body(body)?;
+    let OverrideBody {
+        selector,
+        state,
+        who,
+        reason,
+        expires_in,
+    } = json_body(body)?;
     let selector = checked_name("selector", selector.trim())?;
+    let expires_in = match expires_in.map(|e| e.0) {
+        None => None,
+        Some(Ok(secs)) if secs >= 1.0 && secs <= 366.0 * 86_400.0 => {
+            Some(std::time::Duration::from_secs_f64(secs))
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "`expires_in` must be a duration from 1s to 366 days, e.g. 3600 or \"1h\"",
+            ));
+        }
+    };
+    let ask = crate::cluster::OverrideAsk {
+        who,
+        reason,
+        expires_in,
+    };
     let (control, sel) = (s.control.clone(), selector.clone());
-    blocking(move || control.set_override(&sel, state)).await??;
+    blocking(move || control.set_override_with(&sel, state, &ask)).await??;
     Ok(Json(json!({ "selector": selector, "state": state })))
+}
+
+pub async fn cluster(State(s): State<Shared>) -> ApiResult<Json<Value>> {
+    let status = s.control.cluster()?;
+    Ok(Json(json!(status)))
 }
 
 pub async fn clear_override_body(

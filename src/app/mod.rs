@@ -20,11 +20,12 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
 use crate::admin::{self, ReloadView};
+use crate::cluster::{self, ClusterHandle};
 use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
 use crate::dns::server::{self, Listen};
 use crate::dns::{Handler, Snapshots};
 use crate::geo::{GeoDb, Locate, Nowhere};
-use crate::health::{Health, HealthConfig, HealthHandle};
+use crate::health::{ClusterLink, Health, HealthConfig, HealthHandle, ProbeSource, VoteUpdate};
 use crate::metrics;
 use crate::signals::{self, Event};
 
@@ -49,6 +50,8 @@ pub struct Shared {
     pub health: HealthHandle,
     /// The latency writer and the representative map agents are given.
     pub latency: latency::Latency,
+    /// Cluster mode: the link to the other instances.
+    pub cluster: Option<ClusterHandle>,
     scheduler: Mutex<Health>,
     generation: AtomicU64,
     last_reload: Mutex<Option<ReloadView>>,
@@ -100,8 +103,22 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let geo = open_geo(&config, &cancel, &tracker)?;
-    let health = Health::start(health_config(&config), zones.targets(), &cancel, &tracker)
+    let cluster_settings = cluster_settings(&config, zones.digest())?;
+    let (votes_tx, votes_rx) = tokio::sync::mpsc::unbounded_channel::<VoteUpdate>();
+    let mut health_config = health_config(&config);
+    health_config.cluster = cluster_settings.as_ref().map(|s| ClusterLink {
+        instance: s.instance.clone(),
+        votes: votes_tx,
+    });
+    let health = Health::start(health_config, zones.targets(), &cancel, &tracker)
         .context("starting health checks")?;
+    let cluster = match cluster_settings {
+        Some(s) => Some(
+            cluster::start(s, health.handle(), votes_rx, &cancel, &tracker)
+                .map_err(|e| config_error("cluster", e.to_string()))?,
+        ),
+        None => None,
+    };
     let latency = latency::Latency::start(&config, &cancel, &tracker);
     let snapshots = Arc::new(Snapshots {
         zones: ArcSwap::from_pointee(zones),
@@ -128,6 +145,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let shared = Arc::new(Shared {
         health: health.handle(),
         latency,
+        cluster,
         snapshots: snapshots.clone(),
         scheduler: Mutex::new(health),
         generation: AtomicU64::new(1),
@@ -209,8 +227,40 @@ fn health_config(config: &ServerConfig) -> HealthConfig {
     HealthConfig {
         state_file: path(&config.health_state_file),
         override_file: path(&config.health_override_file),
+        probe_source: ProbeSource {
+            v4: config.probe_source_v4,
+            v6: config.probe_source_v6,
+        },
         ..HealthConfig::default()
     }
+}
+
+/// The cluster task's settings, when `[cluster]` is set; a binary built without the
+/// `cluster` feature refuses it as invalid configuration (exit 2).
+fn cluster_settings(
+    config: &ServerConfig,
+    zone_digest: String,
+) -> Result<Option<cluster::Settings>, StartError> {
+    let Some(c) = &config.cluster else {
+        return Ok(None);
+    };
+    if !cluster::AVAILABLE {
+        return Err(config_error(
+            "cluster",
+            cluster::ClusterError::NotBuilt.to_string(),
+        ));
+    }
+    let secrets = c.read_secrets().map_err(|e| config_error("cluster", e))?;
+    let settings =
+        cluster::Settings::new(c, secrets, zone_digest).map_err(|e| config_error("cluster", e))?;
+    Ok(Some(settings))
+}
+
+fn config_error(what: &str, message: impl Into<String>) -> StartError {
+    StartError::Config(ConfigErrors(vec![config::ConfigError::file(
+        std::path::Path::new(what),
+        message.into(),
+    )]))
 }
 
 fn list(addrs: &[SocketAddr]) -> String {
@@ -233,6 +283,9 @@ impl Shared {
         let result = match config::load_zones(&self.config.zones_dir) {
             Ok(zones) => {
                 let targets = zones.targets();
+                if let Some(cluster) = &self.cluster {
+                    cluster.zone_digest(zones.digest());
+                }
                 retire::retire(self.snapshots.zones.swap(Arc::new(zones)));
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 if let Ok(mut health) = self.scheduler.lock() {

@@ -65,6 +65,12 @@ fn compile_check(
     if let Some(v) = &f.fall {
         spec.fall = errors.ranged(v, 1..=100, "fall").unwrap_or(spec.fall);
     }
+    if let Some(q) = &f.quorum {
+        match q.get_ref().parse() {
+            Ok(rule) => spec.quorum = Some(rule),
+            Err(e) => errors.at(q.span(), e),
+        }
+    }
     if errors.list.len() > before {
         return None;
     }

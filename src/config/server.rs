@@ -1,7 +1,7 @@
 //! Server settings: a TOML file, `MERIDIAN_*` environment overrides and embedded defaults.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -85,6 +85,13 @@ pub struct ServerConfig {
     pub latency_state_file: PathBuf,
     /// Network → address agents probe instead of its first usable address (`IP` or `IP:PORT`).
     pub latency_representatives: BTreeMap<String, String>,
+    // --- health probes and cluster mode ---
+    /// Health probes to IPv4 / IPv6 targets are sent from this local address; unset = the
+    /// kernel chooses (multi-homed hosts; one vantage point per instance).
+    pub probe_source_v4: Option<IpAddr>,
+    pub probe_source_v6: Option<IpAddr>,
+    /// Cluster mode over etcd; absent = this instance decides alone.
+    pub cluster: Option<super::cluster::ClusterConfig>,
 }
 
 /// A string kept out of `Debug` output (tokens).
@@ -154,6 +161,9 @@ impl Default for ServerConfig {
             latency_import: PathBuf::new(),
             latency_state_file: PathBuf::new(),
             latency_representatives: BTreeMap::new(),
+            probe_source_v4: None,
+            probe_source_v6: None,
+            cluster: None,
         }
     }
 }
@@ -227,6 +237,12 @@ impl ServerConfig {
             "LATENCY_TOP_NETWORKS" => self.latency_top_networks = parse(value)?,
             "LATENCY_IMPORT" => self.latency_import = PathBuf::from(value),
             "LATENCY_STATE_FILE" => self.latency_state_file = PathBuf::from(value),
+            "PROBE_SOURCE_V4" => self.probe_source_v4 = optional(value)?,
+            "PROBE_SOURCE_V6" => self.probe_source_v6 = optional(value)?,
+            _ if name.starts_with("CLUSTER_") => self
+                .cluster
+                .get_or_insert_with(Default::default)
+                .set(&name["CLUSTER_".len()..], value)?,
             "LATENCY_REPRESENTATIVES" => {
                 self.latency_representatives = value
                     .split(',')
@@ -274,7 +290,22 @@ impl ServerConfig {
             return fail("`rrl_table_size` must be within 1..=16777216");
         }
         self.validate_latency()
+            .map_err(|m| ConfigError::file(path, m))?;
+        self.validate_probes()
             .map_err(|m| ConfigError::file(path, m))
+    }
+
+    fn validate_probes(&self) -> Result<(), String> {
+        if self.probe_source_v4.is_some_and(|a| !a.is_ipv4()) {
+            return Err("`probe_source_v4` must be an IPv4 address".into());
+        }
+        if self.probe_source_v6.is_some_and(|a| !a.is_ipv6()) {
+            return Err("`probe_source_v6` must be an IPv6 address".into());
+        }
+        match &self.cluster {
+            Some(cluster) => cluster.validate(),
+            None => Ok(()),
+        }
     }
 
     fn validate_latency(&self) -> Result<(), String> {
@@ -336,6 +367,17 @@ where
         .trim()
         .parse()
         .map_err(|e| format!("invalid value {value:?}: {e}"))
+}
+
+/// An optional value: empty means unset.
+fn optional<T: std::str::FromStr>(value: &str) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    match value.trim() {
+        "" => Ok(None),
+        v => parse(v).map(Some),
+    }
 }
 
 fn parse_list<T: std::str::FromStr>(value: &str) -> Result<Vec<T>, String>

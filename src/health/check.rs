@@ -44,6 +44,8 @@ pub struct CheckSpec {
     pub rise: u32,
     pub fall: u32,
     pub jitter: Duration,
+    /// Cluster mode: this check's quorum rule; None = the cluster's `quorum`.
+    pub quorum: Option<super::quorum::QuorumRule>,
 }
 
 /// The closed set of check kinds.
@@ -185,6 +187,7 @@ impl CheckSpec {
             rise: RISE_DEFAULT,
             fall: FALL_DEFAULT,
             jitter: JITTER_DEFAULT,
+            quorum: None,
         }
     }
 

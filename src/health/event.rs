@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::overrides::{ForcedBy, Source};
 use super::probe::ProbeFailure;
+use super::quorum::{DecidedBy, QuorumRule, Tally};
 use super::snapshot::Status;
 use super::state::{Observed, Transition};
 
@@ -20,6 +21,15 @@ pub enum Event {
         key: Arc<str>,
         status: Status,
         by: Option<ForcedBy>,
+    },
+    /// Cluster mode: the effective state changed (votes, members or the store's reachability).
+    Verdict {
+        key: Arc<str>,
+        from: Observed,
+        to: Observed,
+        decided_by: DecidedBy,
+        tally: Tally,
+        rule: QuorumRule,
     },
 }
 
@@ -62,10 +72,10 @@ impl fmt::Display for Event {
                 status,
                 by: Some(by),
             } => {
-                let source = if by.source == Source::Api {
-                    "api"
-                } else {
-                    "override file"
+                let source = match by.source {
+                    Source::Api => "api",
+                    Source::File => "override file",
+                    Source::Cluster => "cluster",
                 };
                 write!(
                     f,
@@ -74,6 +84,28 @@ impl fmt::Display for Event {
                     by.selector,
                     status_word(*status)
                 )
+            }
+            Event::Verdict {
+                key,
+                from,
+                to,
+                decided_by,
+                tally,
+                rule,
+            } => {
+                let word = |o: &Observed| match o {
+                    Observed::Unknown => "UNKNOWN",
+                    Observed::Up => "UP",
+                    Observed::Down => "DOWN",
+                };
+                write!(f, "target {key} {} (was {}): ", word(to), word(from))?;
+                let votes = format!("{} up, {} down", tally.up, tally.down);
+                match decided_by {
+                    DecidedBy::Quorum => write!(f, "cluster {rule} of {votes}"),
+                    DecidedBy::TooFewVoters => write!(f, "local view, too few voters ({votes})"),
+                    DecidedBy::Stale => f.write_str("local view, cluster store out of reach"),
+                    DecidedBy::Local => f.write_str("local view"),
+                }
             }
             Event::Forced {
                 key,

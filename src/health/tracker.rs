@@ -17,6 +17,7 @@ use super::report::HealthReport;
 use super::snapshot::{HealthSnapshot, Status};
 use super::state::Observed;
 use super::target::{ProbeKey, TargetSpec};
+use super::votes::{ClusterVotes, VoteUpdate};
 
 /// Everything the tracker is told; it is the only way to change health state.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub enum TrackerMsg {
     FileOverrides(Vec<Override>),
     /// An operator command; the reply is sent once its effect is published.
     Command(Command, oneshot::Sender<bool>),
+    /// Cluster mode: a new view of every instance's votes and the cluster's overrides.
+    Cluster(Arc<ClusterVotes>),
 }
 
 /// An operator command from the API.
@@ -49,6 +52,8 @@ pub struct Outputs {
     pub snapshot: Arc<ArcSwap<HealthSnapshot>>,
     pub report: Arc<ArcSwap<HealthReport>>,
     pub ready: watch::Sender<bool>,
+    /// Cluster mode: where this instance's own votes go to be published.
+    pub votes: Option<mpsc::UnboundedSender<VoteUpdate>>,
 }
 
 #[derive(Debug)]
@@ -128,9 +133,12 @@ impl Tracker {
         let events = match msg {
             TrackerMsg::Targets(targets) => {
                 self.have_targets = true;
-                self.ledger.set_targets(targets, now)
+                let events = self.ledger.set_targets(targets, now);
+                self.send_votes(VoteUpdate::All(self.ledger.local_votes()));
+                events
             }
             TrackerMsg::Outcome(probe, outcome) => self.ledger.record(&probe, &outcome, now),
+            TrackerMsg::Cluster(view) => self.ledger.set_cluster(view),
             TrackerMsg::FileOverrides(overrides) => self.ledger.replace_file_overrides(overrides),
             TrackerMsg::Command(command, reply) => {
                 let (result, events) = self.command(command);
@@ -140,8 +148,19 @@ impl Tracker {
         };
         for event in &events {
             log_event(event);
+            if let Event::Observed { key, .. } = event
+                && let Some(vote) = self.ledger.local_vote(key)
+            {
+                self.send_votes(VoteUpdate::Set(key.clone(), vote));
+            }
         }
         self.changed = true;
+    }
+
+    fn send_votes(&self, update: VoteUpdate) {
+        if let Some(tx) = &self.out.votes {
+            let _ = tx.send(update);
+        }
     }
 
     fn command(&mut self, command: Command) -> (bool, Vec<Event>) {

@@ -88,6 +88,20 @@ impl ProbeOutcome {
     }
 }
 
+/// The local addresses probes are sent from; `None` lets the kernel choose.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProbeSource {
+    pub v4: Option<std::net::IpAddr>,
+    pub v6: Option<std::net::IpAddr>,
+}
+
+impl ProbeSource {
+    /// The source for a probe of `addr` (its own address family).
+    pub fn for_target(&self, addr: std::net::SocketAddr) -> Option<std::net::IpAddr> {
+        if addr.is_ipv4() { self.v4 } else { self.v6 }
+    }
+}
+
 /// A ready-to-run probe for one probe key (the HTTP client is built once and reused).
 #[derive(Debug)]
 pub enum Prober {
@@ -96,11 +110,16 @@ pub enum Prober {
 }
 
 impl Prober {
-    pub fn new(key: &ProbeKey) -> Self {
+    pub fn new(key: &ProbeKey, source: ProbeSource) -> Self {
+        let source = source.for_target(key.addr);
         match &key.kind {
-            CheckKind::Http(check) => Prober::Http(http::HttpProber::new(key, check, false)),
-            CheckKind::Https(check) => Prober::Http(http::HttpProber::new(key, check, true)),
-            CheckKind::Tcp(check) => Prober::Tcp(tcp::TcpProber::new(key, check)),
+            CheckKind::Http(check) => {
+                Prober::Http(http::HttpProber::new(key, check, false, source))
+            }
+            CheckKind::Https(check) => {
+                Prober::Http(http::HttpProber::new(key, check, true, source))
+            }
+            CheckKind::Tcp(check) => Prober::Tcp(tcp::TcpProber::new(key, check, source)),
         }
     }
 
@@ -115,7 +134,9 @@ impl Prober {
 
 /// Probes one target once (builds a fresh client; the scheduler reuses a [`Prober`] instead).
 pub async fn probe(target: &TargetSpec) -> ProbeOutcome {
-    Prober::new(&target.probe_key()).probe().await
+    Prober::new(&target.probe_key(), ProbeSource::default())
+        .probe()
+        .await
 }
 
 /// Runs `work` under `timeout`, timing it; a timeout is the `Timeout` failure.
