@@ -203,7 +203,7 @@ pub async fn set_override(
     let selector = checked_name("selector", selector.trim())?;
     let expires_in = match expires_in.map(|e| e.0) {
         None => None,
-        Some(Ok(secs)) if secs >= 1.0 && secs <= 366.0 * 86_400.0 => {
+        Some(Ok(secs)) if (1.0..=366.0 * 86_400.0).contains(&secs) => {
             Some(std::time::Duration::from_secs_f64(secs))
         }
         Some(_) => {

@@ -20,7 +20,9 @@ use super::{ClusterStatus, Request, Settings, unix_ms};
 use crate::health::{HealthHandle, Vote, VoteUpdate};
 
 /// Bound on one etcd call; a slower store counts as out of reach.
-const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bound on connecting to one member.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Reconnect backoff: doubles from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
 
@@ -38,6 +40,11 @@ pub(super) struct Link {
     stale: bool,
     /// When the link was last known good (or the task started).
     lost_at: Instant,
+    /// The endpoint the next session tries: one member per session, the next one after a
+    /// failure, so a dead member is never waited on twice in a row.
+    next_endpoint: usize,
+    /// Operator requests that arrived while reconnecting; refused after [`CALL_TIMEOUT`].
+    pending: Vec<(Instant, Request)>,
 }
 
 /// A live session: the client, the lease and the streams that keep it.
@@ -80,6 +87,8 @@ impl Link {
             connected: false,
             stale: false,
             lost_at: Instant::now(),
+            next_endpoint: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -98,9 +107,14 @@ impl Link {
                 s = self.connect() => s,
             };
             match attempt {
-                Ok(session) => {
+                Ok(mut session) => {
                     backoff = BACKOFF.0;
                     logged_down = false;
+                    let pending = std::mem::take(&mut self.pending);
+                    for (_, request) in pending {
+                        // A failure here shows again in the session's first call.
+                        let _ = self.answer(&mut session, request).await;
+                    }
                     let why = self
                         .serve(session, &mut votes, &mut requests, &cancel)
                         .await;
@@ -118,8 +132,11 @@ impl Link {
                     }
                 }
             }
+            // Every member gets a quick try before the backoff grows.
             let retry_at = Instant::now() + backoff;
-            backoff = (backoff * 2).min(BACKOFF.1);
+            if self.next_endpoint.is_multiple_of(self.s.endpoints.len()) {
+                backoff = (backoff * 2).min(BACKOFF.1);
+            }
             if !self
                 .wait(retry_at, &mut votes, &mut requests, &cancel)
                 .await
@@ -139,9 +156,11 @@ impl Link {
     ) -> bool {
         loop {
             let stale_at = self.lost_at + self.s.stale_after;
+            let oldest = self.pending.first().map(|(at, _)| *at + CALL_TIMEOUT);
             tokio::select! {
                 _ = cancel.cancelled() => return false,
                 _ = sleep_until(until) => return true,
+                _ = sleep_until(oldest.unwrap_or(until)), if oldest.is_some() => self.refuse_old(),
                 _ = sleep_until(stale_at), if !self.stale => self.go_stale(),
                 Some(update) = votes.recv() => drop(self.remember(update)),
                 Some(request) = requests.recv() => self.offline(request),
@@ -149,14 +168,24 @@ impl Link {
         }
     }
 
-    /// A request while etcd is out of reach: writes are refused, the digest kept for later.
+    /// A request while etcd is out of reach: writes wait for the next session (at most
+    /// [`CALL_TIMEOUT`]); the digest is kept for the next registration.
     fn offline(&mut self, request: Request) {
-        let why = || "etcd is out of reach; use the override file for a local override".to_string();
         match request {
-            Request::SetOverride(_, _, reply) => drop(reply.send(Err(why()))),
-            Request::ClearOverride(_, reply) => drop(reply.send(Err(why()))),
             Request::ZoneDigest(digest) => self.s.zone_digest = digest,
+            other if self.stale => refuse(other),
+            other => self.pending.push((Instant::now(), other)),
         }
+    }
+
+    fn refuse_old(&mut self) {
+        let now = Instant::now();
+        let (old, young) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(at, _)| *at + CALL_TIMEOUT <= now);
+        self.pending = young;
+        old.into_iter()
+            .for_each(|(_, r): (Instant, Request)| refuse(r));
     }
 
     fn went_down(&mut self) {
@@ -176,7 +205,9 @@ impl Link {
     }
 
     async fn connect(&mut self) -> Fallible<Session> {
-        let mut client = bounded(Client::connect(&self.s.endpoints, Some(self.options()))).await?;
+        let endpoint = self.s.endpoints[self.next_endpoint % self.s.endpoints.len()].clone();
+        self.next_endpoint += 1;
+        let mut client = bounded(Client::connect([&endpoint], Some(self.options()))).await?;
         let lease = bounded(client.lease_grant(ttl_secs(self.s.lease_ttl), None))
             .await?
             .id();
@@ -192,8 +223,9 @@ impl Link {
         self.connected = true;
         self.stale = false;
         crate::metrics::cluster_connected(true);
+        self.next_endpoint -= 1; // stay with a member that works
         info!(
-            "cluster: joined {} as {} (lease {lease:x}, revision {})",
+            "cluster: joined {} as {} through {endpoint} (lease {lease:x}, revision {})",
             self.s.cluster, self.s.instance, self.revision
         );
         self.publish();
@@ -202,7 +234,7 @@ impl Link {
 
     fn options(&self) -> ConnectOptions {
         let mut o = ConnectOptions::new()
-            .with_connect_timeout(CALL_TIMEOUT)
+            .with_connect_timeout(CONNECT_TIMEOUT)
             .with_timeout(CALL_TIMEOUT)
             .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
         if let Some((user, password)) = &self.s.secrets.user {
@@ -534,6 +566,15 @@ async fn keep_alive(session: &mut Session) -> Fallible<()> {
         Some(r) if r.ttl() > 0 => Ok(()),
         Some(_) => Err("the lease expired".into()),
         None => Err("the keep-alive stream ended".into()),
+    }
+}
+
+fn refuse(request: Request) {
+    let why = || "etcd is out of reach; use the override file for a local override".to_string();
+    match request {
+        Request::SetOverride(_, _, reply) => drop(reply.send(Err(why()))),
+        Request::ClearOverride(_, reply) => drop(reply.send(Err(why()))),
+        Request::ZoneDigest(_) => {}
     }
 }
 

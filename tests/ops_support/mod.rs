@@ -56,6 +56,7 @@ impl Control for TestControl {
             since: Some(1_700_000_000),
             forced: false,
             last_probe: None,
+            cluster: None,
         }]
     }
 
