@@ -5,6 +5,7 @@ pub mod compile_check;
 pub mod compile_latency;
 pub mod compile_pool;
 pub mod compile_service;
+pub mod env;
 pub mod error;
 pub mod file;
 pub mod rdata;
