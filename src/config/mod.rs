@@ -1,4 +1,4 @@
-//! Configuration: the only place that reads config files; server settings and zone policy files.
+//! Configuration: the only reader of configuration files (server settings, zone policy files and the files they name); runtime data files are read by their owners (README, Layout).
 
 pub mod compile;
 pub mod compile_check;
