@@ -32,6 +32,7 @@ mod cluster;
 pub mod labels;
 mod latency;
 mod queries;
+mod targets;
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,6 +53,7 @@ pub use latency::{
 };
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use queries::{DURATION_SAMPLE, QueryTimer, decision, flush, query};
+pub use targets::{render, target_removed, target_state};
 
 use crate::health::Status;
 use labels::{PROBE_KINDS, PROBE_REASONS, label_in};
@@ -83,6 +85,7 @@ pub const CLUSTER_MEMBER: &str = "meridian_cluster_member_info";
 pub const CLUSTER_VOTES: &str = "meridian_cluster_votes";
 pub const CLUSTER_WATCH_RESTARTS: &str = "meridian_cluster_watch_restarts_total";
 pub const CLUSTER_IGNORED: &str = "meridian_cluster_ignored_values_total";
+pub const OVERRIDE_FILE_UNKNOWN: &str = "meridian_health_override_file_unknown_selectors";
 
 /// Query handling time: 5 µs to 50 ms (answers are computed in memory).
 pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
@@ -129,7 +132,7 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 27] = [
+pub const ALL: [MetricDef; 28] = [
     def(
         CLUSTER_CONNECTED,
         Kind::Gauge,
@@ -213,6 +216,12 @@ pub const ALL: [MetricDef; 27] = [
         Kind::Gauge,
         &["target"],
         "1 while an operator override decides the target's state, else 0.",
+    ),
+    def(
+        OVERRIDE_FILE_UNKNOWN,
+        Kind::Gauge,
+        &[],
+        "Lines of the override file whose selector names no configured target (each is logged); they change nothing.",
     ),
     def(
         TRANSITIONS,
@@ -340,6 +349,7 @@ fn describe() {
     for result in ["ok", "error"] {
         counter!(RELOADS, "result" => result).increment(0);
     }
+    gauge!(OVERRIDE_FILE_UNKNOWN).set(0.0);
     latency::zeroes();
     cluster::zeroes();
     for action in ["drop", "slip"] {
@@ -369,23 +379,9 @@ pub fn state_label(status: Status) -> &'static str {
     }
 }
 
-const STATES: [Status; 4] = [Status::Unknown, Status::Up, Status::Down, Status::Drained];
-
-/// Publish a target's current state (call whenever the tracker publishes it).
-pub fn target_state(target: &str, status: Status, forced: bool) {
-    for s in STATES {
-        let value = if s == status { 1.0 } else { 0.0 };
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(value);
-    }
-    gauge!(TARGET_FORCED, "target" => target.to_string()).set(if forced { 1.0 } else { 0.0 });
-}
-
-/// A target left the configuration: every state gauge drops to 0 (series stay until restart).
-pub fn target_removed(target: &str) {
-    for s in STATES {
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(0.0);
-    }
-    gauge!(TARGET_FORCED, "target" => target.to_string()).set(0.0);
+/// How many override-file selectors name no configured target now.
+pub fn override_file_unknown_selectors(count: usize) {
+    gauge!(OVERRIDE_FILE_UNKNOWN).set(count as f64);
 }
 
 /// A target's status changed. Counted only when it enters (`up`) or leaves (`down`) the

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::server::Secret;
 use crate::health::QuorumRule;
@@ -36,7 +36,7 @@ impl std::fmt::Debug for Secrets {
 }
 
 /// `[cluster]`: run as one of several instances sharing health votes and overrides over etcd.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// etcd client URLs, e.g. `["http://10.0.0.1:2379", "https://10.0.0.2:2379"]`.
@@ -87,58 +87,6 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
-    /// Sets one key from a `MERIDIAN_CLUSTER_<KEY>` variable (`name` is `<KEY>`).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let path = || Some(PathBuf::from(value));
-        match name {
-            "ENDPOINTS" => {
-                self.endpoints = value
-                    .split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            }
-            "NAME" => self.name = value.into(),
-            "INSTANCE" => self.instance = value.into(),
-            "REGION" => self.region = value.into(),
-            "TLS_CA" => self.tls_ca = path(),
-            "TLS_CERT" => self.tls_cert = path(),
-            "TLS_KEY" => self.tls_key = path(),
-            "USER" => self.user = Some(value.into()),
-            "PASSWORD" => self.password = Some(Secret(value.into())),
-            "TOKEN_FILE" => self.token_file = path(),
-            "LEASE_TTL_SECS" => self.lease_ttl_secs = number(value)?,
-            "STALE_AFTER_SECS" => self.stale_after_secs = number(value)?,
-            "QUORUM" => self.quorum = value.into(),
-            "MIN_VOTERS" => self.min_voters = number(value)?,
-            other => {
-                return Err(format!(
-                    "unknown cluster setting `{}`",
-                    other.to_lowercase()
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The keys `set` accepts, for the list of known variables.
-    pub const KEYS: &[&str] = &[
-        "ENDPOINTS",
-        "NAME",
-        "INSTANCE",
-        "REGION",
-        "TLS_CA",
-        "TLS_CERT",
-        "TLS_KEY",
-        "USER",
-        "PASSWORD",
-        "TOKEN_FILE",
-        "LEASE_TTL_SECS",
-        "STALE_AFTER_SECS",
-        "QUORUM",
-        "MIN_VOTERS",
-    ];
-
     /// Every problem with these settings, each naming its key.
     pub fn validate(&self) -> Result<(), String> {
         if self.endpoints.is_empty() {
@@ -207,16 +155,6 @@ impl ClusterConfig {
     }
 }
 
-fn number<T: std::str::FromStr>(value: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid value {value:?}: {e}"))
-}
-
 fn ranged<T: PartialOrd + std::fmt::Display>(
     key: &str,
     v: T,
@@ -272,17 +210,7 @@ mod tests {
     }
 
     #[test]
-    fn every_key_has_a_variable_and_bad_values_are_named() {
-        let mut c = good();
-        for key in ClusterConfig::KEYS {
-            let value = match *key {
-                "LEASE_TTL_SECS" | "STALE_AFTER_SECS" | "MIN_VOTERS" => "5",
-                "QUORUM" => "any",
-                _ => "x",
-            };
-            c.set(key, value).unwrap();
-        }
-        assert!(c.set("LEASE_TTL", "5").unwrap_err().contains("lease_ttl"));
+    fn bad_values_are_named() {
         let mut c = good();
         c.lease_ttl_secs = 1;
         assert!(c.validate().unwrap_err().contains("lease_ttl_secs"));
@@ -292,5 +220,37 @@ mod tests {
         let mut c = good();
         c.instance = "a/b".into();
         assert!(c.validate().unwrap_err().contains("cluster.instance"));
+    }
+
+    #[test]
+    fn cluster_variables_turn_cluster_mode_on_and_typos_are_errors() {
+        use crate::config::ServerConfig;
+        let mut s = ServerConfig::default();
+        s.apply_env([
+            (
+                "MERIDIAN_CLUSTER_ENDPOINTS",
+                "http://127.0.0.1:2379,http://127.0.0.1:2380",
+            ),
+            ("MERIDIAN_CLUSTER_INSTANCE", "ns1"),
+            ("MERIDIAN_CLUSTER_LEASE_TTL_SECS", "5"),
+            ("MERIDIAN_CLUSTER_QUORUM", "up_fraction>0.18"),
+            ("MERIDIAN_PROBE_SOURCE_V4", "127.0.0.11"),
+        ])
+        .unwrap();
+        let c = s.cluster.as_ref().unwrap();
+        assert_eq!(c.endpoints.len(), 2);
+        assert_eq!((c.instance.as_str(), c.lease_ttl_secs), ("ns1", 5));
+        assert_eq!(s.probe_source_v4, Some("127.0.0.11".parse().unwrap()));
+        let mut s = ServerConfig::default();
+        let e = s
+            .apply_env([
+                ("MERIDIAN_CLUSTER_ENDPOINTS", "http://127.0.0.1:2379"),
+                ("MERIDIAN_CLUSTER_LEASE_TTL", "5"),
+            ])
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("MERIDIAN_CLUSTER_LEASE_TTL"),
+            "{e}"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Health events worth an info log line: observed transitions and override changes.
+//! Health events worth an info log line: observed transitions, override changes, removals.
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,6 +31,8 @@ pub enum Event {
         tally: Tally,
         rule: QuorumRule,
     },
+    /// The target left the configuration (a reload removed it).
+    Removed { key: Arc<str> },
 }
 
 pub fn status_word(status: Status) -> &'static str {
@@ -107,6 +109,7 @@ impl fmt::Display for Event {
                     DecidedBy::Local => f.write_str("local view"),
                 }
             }
+            Event::Removed { key } => write!(f, "target {key} removed from the configuration"),
             Event::Forced {
                 key,
                 status,

@@ -68,6 +68,8 @@ pub struct Tracker {
     ready: bool,
     /// Something changed since the last publish.
     changed: bool,
+    /// Override-file selectors that name no target, as last logged.
+    unknown_file: Vec<Selector>,
     replies: Vec<(oneshot::Sender<bool>, bool)>,
 }
 
@@ -89,6 +91,7 @@ impl Tracker {
             have_targets: false,
             ready: false,
             changed: false,
+            unknown_file: Vec::new(),
             replies: Vec::new(),
         }
     }
@@ -130,6 +133,8 @@ impl Tracker {
 
     fn handle(&mut self, msg: TrackerMsg) {
         let now = SystemTime::now();
+        let selectors_may_change =
+            matches!(msg, TrackerMsg::Targets(_) | TrackerMsg::FileOverrides(_));
         let events = match msg {
             TrackerMsg::Targets(targets) => {
                 self.have_targets = true;
@@ -154,6 +159,9 @@ impl Tracker {
                 self.send_votes(VoteUpdate::Set(key.clone(), vote));
             }
         }
+        if selectors_may_change && self.have_targets {
+            self.check_file_selectors();
+        }
         self.changed = true;
     }
 
@@ -161,6 +169,22 @@ impl Tracker {
         if let Some(tx) = &self.out.votes {
             let _ = tx.send(update);
         }
+    }
+
+    /// Logs and counts the override file's selectors that name nothing, when they change.
+    fn check_file_selectors(&mut self) {
+        let unknown = self.ledger.unknown_file_selectors();
+        if unknown == self.unknown_file {
+            return;
+        }
+        crate::metrics::override_file_unknown_selectors(unknown.len());
+        for selector in unknown.iter().filter(|s| !self.unknown_file.contains(s)) {
+            tracing::warn!(
+                "health: override file: {selector} changes nothing: {}",
+                selector.names_nothing()
+            );
+        }
+        self.unknown_file = unknown;
     }
 
     fn command(&mut self, command: Command) -> (bool, Vec<Event>) {
@@ -236,6 +260,9 @@ impl Tracker {
 
 fn log_event(event: &Event) {
     tracing::info!("{event}");
+    if let Event::Removed { key } = event {
+        crate::metrics::target_removed(key);
+    }
     if let Event::Observed {
         key, transition, ..
     } = event

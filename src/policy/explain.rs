@@ -11,7 +11,7 @@ use super::geo::GeoKey;
 use super::model::Answer;
 use super::{Client, Outcome, Want};
 
-/// Everything one evaluation looked at, in order. Filled only when passed to `evaluate`.
+/// Everything one evaluation looked at, in order. Filled only when passed to `evaluate_with`.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     pub events: Vec<Event>,
