@@ -154,7 +154,7 @@ pub const ALL: [MetricDef; 28] = [
     def(
         CLUSTER_MEMBER,
         Kind::Gauge,
-        &["instance", "region", "version", "zone_digest"],
+        &["member", "region", "version", "zone_digest"],
         "Cluster mode: 1 per live instance with its region, version and zone digest; 0 once its lease is gone.",
     ),
     def(

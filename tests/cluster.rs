@@ -324,3 +324,70 @@ async fn instances_serve_on_without_etcd_and_resync_when_it_returns() {
         .await;
     }
 }
+
+#[test]
+fn check_refuses_cluster_settings_only_without_the_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("m.toml");
+    let zones = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    std::fs::write(
+        &config,
+        format!(
+            "zones_dir = \"{}\"\ngeoip = \"\"\n[cluster]\nendpoints = [\"http://127.0.0.1:9\"]\ninstance = \"ns1\"\n",
+            zones.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env_remove("MERIDIAN_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if meridian::cluster::AVAILABLE {
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    } else {
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("`cluster` feature"), "{stderr}");
+    }
+    // A bad cluster setting is a configuration error either way.
+    std::fs::write(&config, "[cluster]\nendpoints = []\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cluster.endpoints"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_serves_while_etcd_is_unreachable_from_the_start() {
+    if !meridian::cluster::AVAILABLE {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI must build with --features cluster"
+        );
+        eprintln!("SKIPPED: this build lacks the `cluster` feature");
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Backend::start("127.0.0.20").await;
+    let b = Backend::start("127.0.0.21").await;
+    let zones = dir.path().join("zones");
+    std::fs::create_dir_all(&zones).unwrap();
+    std::fs::write(zones.join("cluster.test.toml"), zone(a.addr, b.addr)).unwrap();
+    // Nothing listens on this port: etcd is out of reach from the first moment.
+    let nowhere = format!("http://127.0.0.1:{}", cluster_support::free_port());
+    let ns = Instance::start(dir.path(), "ns1", "127.0.0.11", &zones, &[nowhere]);
+    eventually("ns1 is ready", Duration::from_secs(20), || ns.ready()).await;
+    eventually("ns1 answers", Duration::from_secs(5), || ns.answers(A)).await;
+    let status = ns.get("/v1/cluster").await.unwrap();
+    assert_eq!(status["connected"], false, "{status}");
+    // Its own view decides: a refusal moves it at once, with no cluster to outvote it.
+    a.refuse("127.0.0.11");
+    eventually("ns1 moves to b", DETECT, || ns.answers(B)).await;
+    assert!(ns.metrics().await.contains("meridian_cluster_connected 0"));
+}

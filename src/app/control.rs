@@ -172,6 +172,11 @@ impl Control for AppControl {
                 .set_override_blocking(&selector, forced, ask.clone())
                 .map_err(ControlError::Unavailable);
         }
+        if ask.expires_in.is_some() {
+            return Err(ControlError::Invalid(
+                "`expires_in` needs cluster mode; clear a local override with DELETE".into(),
+            ));
+        }
         let health = self.shared.health.clone();
         tokio::runtime::Handle::current()
             .block_on(health.force(selector, forced))

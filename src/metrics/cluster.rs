@@ -34,7 +34,7 @@ pub fn cluster_members(live: usize, drifted: usize) {
 
 /// One member's identity: 1 while alive, 0 once its lease is gone.
 pub fn cluster_member(instance: &str, region: &str, version: &str, digest: &str, alive: bool) {
-    gauge!(CLUSTER_MEMBER, "instance" => instance.to_owned(), "region" => region.to_owned(),
+    gauge!(CLUSTER_MEMBER, "member" => instance.to_owned(), "region" => region.to_owned(),
         "version" => version.to_owned(), "zone_digest" => digest.to_owned())
     .set(f64::from(u8::from(alive)));
 }
