@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod geo;
+pub mod hash;
 pub mod health;
 pub mod latency;
 pub mod metrics;

@@ -135,7 +135,9 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         config,
     });
     let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload)
-        .with_rrl(crate::dns::rrl::Rrl::new(shared.config.rrl()))
+        .with_rrl(crate::dns::rrl::Rrl::new(
+            crate::dns::rrl::RrlConfig::from_server(&shared.config),
+        ))
         .with_query_log(shared.config.query_log_sample);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     let control = Arc::new(control::AppControl::new(shared.clone()));

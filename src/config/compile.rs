@@ -11,70 +11,15 @@ use toml::Spanned;
 use super::compile_check::compile_checks;
 use super::compile_pool::{PoolContext, compile_datacenters, compile_pools};
 use super::compile_service::{ReadAux, ServiceContext, compile_service};
-use super::error::ConfigError;
-use super::file::{NameFile, RdataList, SoaFile, ZoneFile};
+use super::error::{ConfigError, Errors};
+use super::file::{MAX_TTL, NameFile, RdataList, SoaFile, ZoneFile};
 use super::rdata::{parse, parse_name};
 use crate::health::target::TargetSpec;
 use crate::zone::{Node, RRset, Zone, label_count};
 use std::sync::Arc;
 
-/// Largest TTL allowed by RFC 2181.
-pub const MAX_TTL: i64 = 2_147_483_647;
 /// Zone TTL when the file does not set one.
 pub const DEFAULT_TTL: u32 = 3600;
-
-/// Errors for one file, in the order found; sorted by position at the end.
-pub struct Errors<'a> {
-    path: &'a Path,
-    text: &'a str,
-    pub list: Vec<ConfigError>,
-}
-
-impl<'a> Errors<'a> {
-    pub fn new(path: &'a Path, text: &'a str) -> Self {
-        Self {
-            path,
-            text,
-            list: Vec::new(),
-        }
-    }
-
-    pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.list
-            .push(ConfigError::at(self.path, self.text, span, message));
-    }
-
-    pub fn line_of(&self, span: &Range<usize>) -> usize {
-        ConfigError::at(self.path, self.text, span.clone(), "").line
-    }
-
-    /// A number within `range`, or an error at its span.
-    pub fn ranged<T: TryFrom<i64>>(
-        &mut self,
-        value: &Spanned<i64>,
-        range: std::ops::RangeInclusive<i64>,
-        what: &str,
-    ) -> Option<T> {
-        let v = *value.get_ref();
-        match T::try_from(v) {
-            Ok(n) if range.contains(&v) => Some(n),
-            _ => {
-                let (lo, hi) = (range.start(), range.end());
-                self.at(
-                    value.span(),
-                    format!("{what} {v} is out of range {lo}..={hi}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Sorted by line and column, as a reader walks the file.
-    pub fn into_sorted(mut self) -> Vec<ConfigError> {
-        self.list.sort_by_key(|e| (e.line, e.col));
-        self.list
-    }
-}
 
 /// Parse and compile a zone file's text. `path` is only used in messages; `read` supplies
 /// files the zone names (CIDR maps), relative to it.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::compile::Errors;
+use super::error::Errors;
 use super::service_file::{CheckFile, Named, Seconds, StatusValue};
 use crate::health::check::{
     CheckKind, CheckSpec, HttpCheck, HttpMethod, MAX_BODY_RANGE, StatusRange, TcpCheck,

@@ -9,8 +9,9 @@ use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use toml::Spanned;
 
-use super::compile::{Errors, MAX_TTL};
 use super::compile_pool::{Datacenters, continent, country_code};
+use super::error::Errors;
+use super::file::MAX_TTL;
 use super::rdata::parse_name;
 use super::service_file::{GeoFile, Named, Names, ServiceFile};
 use crate::policy::cidr_file;

@@ -349,23 +349,6 @@ where
         .collect()
 }
 
-impl ServerConfig {
-    /// The response rate limiter's settings.
-    pub fn rrl(&self) -> crate::dns::rrl::RrlConfig {
-        crate::dns::rrl::RrlConfig {
-            responses_per_second: self.rrl_responses_per_second,
-            burst: match self.rrl_burst {
-                0 => self.rrl_responses_per_second,
-                b => b,
-            },
-            slip: self.rrl_slip,
-            ipv4_prefix: self.rrl_ipv4_prefix,
-            ipv6_prefix: self.rrl_ipv6_prefix,
-            table_size: self.rrl_table_size,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,8 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record};
 use smallvec::SmallVec;
 
-use super::wire::text_name;
 use crate::policy::{Outcome, RttSource};
+use crate::zone::key::text_name;
 use crate::zone::{RRset, Zone};
 
 /// Who owns the records of a zone RRset in a reply.

@@ -20,7 +20,7 @@ use hickory_proto::rr::RecordType;
 use rustc_hash::FxHasher;
 
 use super::resolve::Answer;
-use super::response::{MAX_OPT, PLAIN_UDP_LIMIT};
+use super::wire::{MAX_OPT, PLAIN_UDP_LIMIT};
 use crate::zone::key::WireKey;
 
 /// Slots per thread (a power of two).

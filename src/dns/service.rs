@@ -8,9 +8,10 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
 use super::answer::address;
-use super::resolve::{Answer, At, Context, Rr, answer_node, negative_soa};
-use super::wire::{text_key, text_name};
+use super::answer::{Answer, Rr};
+use super::node::{At, Context, answer_node, negative_soa};
 use crate::policy::{self, Outcome, Policy, Service, Want};
+use crate::zone::key::{text_key, text_name};
 use crate::zone::{Node, Zone};
 
 /// What the resolver does after a service answered.

@@ -32,7 +32,7 @@ use super::explain::{Event, ScopeInput};
 pub use super::latency_trace::{Basis, LatencyEvent};
 use super::model::{DatacenterId, PoolId};
 use super::nearest::{RankedList, biased_km, haversine_km};
-use super::rendezvous::{bytes_hash, mix};
+use crate::hash::{bytes_hash, mix};
 
 /// Speed of light in fibre, km per millisecond (one way).
 pub const FIBRE_KM_PER_MS: f64 = 200.0;
