@@ -7,9 +7,9 @@ use std::sync::Arc;
 use crate::geo::Location;
 
 use super::eligibility::Pass;
-use super::geo::GeoKey;
+use super::geo_map::GeoKey;
 use super::model::Answer;
-use super::{Client, Outcome, Want};
+use super::query::{Client, Outcome, Want};
 
 /// Everything one evaluation looked at, in order. Filled only when passed to `evaluate`.
 #[derive(Clone, Debug, Default)]

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use super::addr_bits::{from_bits, mask, to_bits};
 use super::fixtures::{client, datacenters, world};
 use super::model::*;
+use super::service::{Policy, Service};
 use super::{CidrMap, Client, Decision, GeoMap, Outcome, PoolList, Trace, Want, evaluate};
 use crate::geo::Continent;
 use crate::health::{HealthSnapshot, Status, TargetHealth};

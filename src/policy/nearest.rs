@@ -6,11 +6,11 @@ use rand::Rng;
 
 use crate::geo::Locate;
 
-use super::Outcome;
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
 use super::explain::Event;
 use super::model::{DatacenterId, PoolId};
+use super::query::Outcome;
 
 /// Mean Earth radius in kilometres.
 pub const EARTH_RADIUS_KM: f64 = 6371.0088;

@@ -7,9 +7,11 @@ use crate::geo::Locate;
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
 use super::latency::Ranking;
-use super::model::{Policy, PoolId, PoolWeight, WeightBy, WeightMode};
+use super::model::{PoolId, PoolWeight, WeightBy, WeightMode};
 use super::nearest::RankedList;
-use super::{Outcome, geo, latency, nearest, weighted};
+use super::query::Outcome;
+use super::service::Policy;
+use super::{geo, latency, nearest, weighted};
 
 /// What a policy resolved to for this client, before health is applied.
 pub(super) enum Plan<'a> {

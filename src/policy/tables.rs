@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 
 use super::fixtures::*;
 use super::model::*;
+use super::service::{Policy, Service};
 use super::{Outcome, Want, evaluate};
 use crate::geo::Nowhere;
 use crate::health::{HealthSnapshot, Status};

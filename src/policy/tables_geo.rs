@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 
 use super::fixtures::*;
 use super::geo::{GeoMap, Subdivision};
-use super::model::*;
+use super::service::{Policy, Service};
 use super::{CidrMap, Outcome, PoolList, Want, evaluate};
 use crate::geo::Continent;
 use crate::health::HealthSnapshot;

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::fixtures::*;
-use super::model::*;
+use super::service::{Policy, Service};
 use super::{Outcome, Want, evaluate};
 use crate::health::HealthSnapshot;
 

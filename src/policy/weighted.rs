@@ -3,11 +3,11 @@
 use rand::Rng;
 use smallvec::SmallVec;
 
-use super::Outcome;
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
 use super::explain::{Event, PickReason, ScopeInput};
 use super::model::{PoolWeight, Selection, WeightBy, WeightMode};
+use super::query::Outcome;
 use super::rendezvous::{ClientKey, score};
 use super::select::below;
 use crate::hash::bytes_hash;
