@@ -190,7 +190,7 @@ pub fn geoip_build_epoch(epoch_seconds: u64) {
 }
 
 #[cfg(test)]
-mod tests;
+mod series_tests;
 
 /// A UDP response withheld by response rate limiting: `slip` (sent truncated) or `drop`.
 pub fn rrl(slipped: bool) {

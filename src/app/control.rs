@@ -5,9 +5,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::RData;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::admin::{
     Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ServiceView,
     StatusView, TargetView, ZoneView,
@@ -96,17 +96,13 @@ impl Control for AppControl {
     }
 
     fn explain(&self, request: &ExplainRequest) -> Result<ExplainView, ControlError> {
-        let mut name = Name::from_ascii(&request.name)
-            .map_err(|e| ControlError::Invalid(format!("invalid name: {e}")))?;
-        name.set_fqdn(true);
-        let qtype = RecordType::from_str(&request.qtype)
-            .map_err(|_| ControlError::Invalid(format!("unknown type {:?}", request.qtype)))?;
-        let question = Question {
-            name,
-            qtype,
-            client: request.client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            ecs: request.ecs,
-        };
+        let question = Question::parse(
+            &request.name,
+            &request.qtype,
+            request.client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            request.ecs,
+        )
+        .map_err(ControlError::Invalid)?;
         let snapshots = &self.shared.snapshots;
         let zones = snapshots.zones.load();
         let health = with_down(&snapshots.health.load(), &request.down);

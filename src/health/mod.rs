@@ -99,7 +99,15 @@ pub mod target;
 pub mod tracker;
 
 #[cfg(test)]
-mod tests;
+mod backend_fixtures;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
+mod operator_tests;
+#[cfg(test)]
+mod probes_tests;
 
 pub use check::{CheckKind, CheckSpec, HttpCheck, HttpMethod, StatusRange, TcpCheck};
 pub use handle::{Health, HealthConfig, HealthError, HealthHandle};

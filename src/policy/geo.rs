@@ -70,3 +70,7 @@ fn note_match<R: Rng + ?Sized>(
             .collect(),
     });
 }
+
+#[cfg(test)]
+#[path = "geo_tests.rs"]
+mod tests;

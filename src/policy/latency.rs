@@ -247,5 +247,5 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
 }
 
 #[cfg(test)]
-#[path = "tables_latency.rs"]
+#[path = "latency_tests.rs"]
 mod tests;

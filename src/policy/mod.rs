@@ -60,17 +60,11 @@ mod service;
 mod weighted;
 
 #[cfg(test)]
+mod evaluate_tests;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
-mod invariants;
-#[cfg(test)]
-mod tables;
-#[cfg(test)]
-mod tables_geo;
-#[cfg(test)]
-mod tables_nearest;
-#[cfg(test)]
-mod tables_weighted;
+mod invariants_tests;
 
 pub use cidr::{CidrMap, PoolList};
 pub use eligibility::Pass;

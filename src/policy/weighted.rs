@@ -124,3 +124,7 @@ fn draw_pool<'a, R: Rng + ?Sized>(
     });
     Some(g)
 }
+
+#[cfg(test)]
+#[path = "weighted_tests.rs"]
+mod tests;

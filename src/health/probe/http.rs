@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
+use super::outcome::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
 use crate::health::check::{HttpCheck, HttpMethod};
 use crate::health::target::ProbeKey;
 
