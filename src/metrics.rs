@@ -51,7 +51,8 @@ pub use names::*;
 pub use queries::{DURATION_SAMPLE, QueryTimer, decision, flush, query};
 
 use crate::health::Status;
-use labels::{PROBE_KINDS, PROBE_REASONS, label_in};
+use crate::health::check::CheckType;
+use labels::{PROBE_REASONS, label_in};
 
 /// How often histogram samples are folded into their buckets between scrapes.
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -160,10 +161,10 @@ pub fn health_transition(target: &str, from: Status, to: Status) {
     counter!(TRANSITIONS, "target" => target.to_string(), "direction" => direction).increment(1);
 }
 
-/// One finished probe of check `kind` (`http`, `tcp`); `failure` is its reason when it
-/// failed (`timeout`, `refused`, `reset`, `status`, `body_mismatch`, `tls`, `other`).
-pub fn probe(kind: &str, seconds: f64, failure: Option<&str>) {
-    let kind = label_in(&PROBE_KINDS, kind);
+/// One finished probe of a check of type `kind`; `failure` is its reason when it failed
+/// (`timeout`, `refused`, `reset`, `status`, `body_mismatch`, `tls`, `other`).
+pub fn probe(kind: CheckType, seconds: f64, failure: Option<&str>) {
+    let kind = kind.as_str();
     histogram!(PROBE_DURATION, "kind" => kind).record(seconds);
     if let Some(reason) = failure {
         let reason = label_in(&PROBE_REASONS, reason);

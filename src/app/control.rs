@@ -13,7 +13,6 @@ use crate::admin::{
     StatusView, TargetView, ZoneView,
 };
 use crate::dns::explain::{Question, explain, with_down};
-use crate::dns::service::policy_name;
 use crate::health::{Forced, Selector, Status};
 
 pub struct AppControl {
@@ -58,7 +57,7 @@ impl Control for AppControl {
                     .filter_map(|node| node.service.as_ref())
                     .map(|s| ServiceView {
                         name: s.name.to_string(),
-                        policy: policy_name(s).to_string(),
+                        policy: s.policy.kind().to_string(),
                         pools: s.pools.iter().map(|p| p.name.to_string()).collect(),
                     })
                     .collect();

@@ -188,16 +188,30 @@ fn soa_record(file: &ZoneFile, origin: &Name, ttl: u32, errors: &mut Errors) -> 
 
 /// The record types a name may carry, with how they appear in `NameFile`.
 fn typed_lists(entry: &NameFile) -> [(RecordType, Option<&Spanned<RdataList>>); 9] {
+    // Destructured without `..`: a field added to `NameFile` does not compile until it is
+    // listed here with its record type, so it cannot be accepted and dropped.
+    let NameFile {
+        ttl: _,
+        a,
+        aaaa,
+        cname,
+        mx,
+        txt,
+        srv,
+        caa,
+        ptr,
+        ns,
+    } = entry;
     [
-        (RecordType::A, entry.a.as_ref()),
-        (RecordType::AAAA, entry.aaaa.as_ref()),
-        (RecordType::CNAME, entry.cname.as_ref()),
-        (RecordType::MX, entry.mx.as_ref()),
-        (RecordType::TXT, entry.txt.as_ref()),
-        (RecordType::SRV, entry.srv.as_ref()),
-        (RecordType::CAA, entry.caa.as_ref()),
-        (RecordType::PTR, entry.ptr.as_ref()),
-        (RecordType::NS, entry.ns.as_ref()),
+        (RecordType::A, a.as_ref()),
+        (RecordType::AAAA, aaaa.as_ref()),
+        (RecordType::CNAME, cname.as_ref()),
+        (RecordType::MX, mx.as_ref()),
+        (RecordType::TXT, txt.as_ref()),
+        (RecordType::SRV, srv.as_ref()),
+        (RecordType::CAA, caa.as_ref()),
+        (RecordType::PTR, ptr.as_ref()),
+        (RecordType::NS, ns.as_ref()),
     ]
 }
 
@@ -344,6 +358,27 @@ fn add_empty_non_terminals(origin: &Name, nodes: &mut HashMap<Name, Node>) {
     for owner in owners {
         for n in apex..label_count(&owner) {
             nodes.entry(owner.trim_to(n)).or_default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each record type's key in a zone file fills the list `typed_lists` gives that type.
+    #[test]
+    fn every_record_key_reaches_its_type() {
+        let empty: NameFile = toml::from_str("").expect("an empty name parses");
+        for (rtype, list) in typed_lists(&empty) {
+            assert!(list.is_none(), "{rtype}");
+            let entry: NameFile =
+                toml::from_str(&format!("{rtype} = \"x\"")).expect("one record parses");
+            let found: Vec<RecordType> = typed_lists(&entry)
+                .into_iter()
+                .filter_map(|(t, l)| l.map(|_| t))
+                .collect();
+            assert_eq!(found, [rtype], "the key `{rtype}`");
         }
     }
 }

@@ -201,7 +201,11 @@ mod tests {
         assert!(memo.get(3, &key("ww.example.test."), a).is_none());
 
         let mut decided = Answer::new(ResponseCode::NoError, true);
-        decided.decision = Some((&service, "weighted", Outcome::Primary));
+        decided.decision = Some((
+            &service,
+            crate::policy::PolicyKind::Weighted,
+            Outcome::Primary,
+        ));
         let mut scoped = Answer::new(ResponseCode::NoError, true);
         scoped.ecs_scope = 24;
         let missing = Answer::new(ResponseCode::NXDomain, true);

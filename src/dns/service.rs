@@ -10,7 +10,7 @@ use rand::Rng;
 use super::answer::address;
 use super::answer::{Answer, Rr};
 use super::node::{At, Context, answer_node, negative_soa};
-use crate::policy::{self, Outcome, Policy, Service, Want};
+use crate::policy::{self, Outcome, Service, Want};
 use crate::zone::key::{text_key, text_name};
 use crate::zone::{Node, Zone};
 
@@ -19,17 +19,6 @@ pub enum Step {
     Done,
     /// A CNAME service pointed inside the zone: continue the chain there.
     Follow(Name),
-}
-
-/// The policy name as configs, metrics and traces spell it.
-pub fn policy_name(service: &Service) -> &'static str {
-    match service.policy {
-        Policy::Failover { .. } => "failover",
-        Policy::Weighted { .. } => "weighted",
-        Policy::Geo(_) => "geo",
-        Policy::Nearest { .. } => "nearest",
-        Policy::Latency(_) => "latency",
-    }
 }
 
 /// Whether the service answers with host names (a CNAME service).
@@ -78,7 +67,7 @@ pub fn answer_service<'z, R: Rng + ?Sized>(
     );
     out.ecs_scope = out.ecs_scope.max(decision.ecs_scope);
     out.rtt_source = out.rtt_source.or(decision.rtt_source);
-    out.decision = Some((&service.name, policy_name(service), decision.outcome));
+    out.decision = Some((&service.name, service.policy.kind(), decision.outcome));
     match decision.outcome {
         Outcome::ServFail => {
             *out = Answer {

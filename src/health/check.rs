@@ -46,12 +46,49 @@ pub struct CheckSpec {
     pub jitter: Duration,
 }
 
-/// The closed set of check kinds.
+/// The closed set of check kinds, with their settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CheckKind {
     Http(HttpCheck),
     Https(HttpCheck),
     Tcp(TcpCheck),
+}
+
+impl CheckKind {
+    /// Which of the check types this is.
+    pub fn check_type(&self) -> CheckType {
+        match self {
+            CheckKind::Http(_) => CheckType::Http,
+            CheckKind::Https(_) => CheckType::Https,
+            CheckKind::Tcp(_) => CheckType::Tcp,
+        }
+    }
+}
+
+/// The check types without their settings: what zone files (`type = "http"`) and the
+/// probe metrics' `kind` label name. Its `as_str` is the one spelling of each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CheckType {
+    Http,
+    Https,
+    Tcp,
+}
+
+impl CheckType {
+    pub const ALL: [CheckType; 3] = [CheckType::Http, CheckType::Https, CheckType::Tcp];
+
+    /// The check type a zone file names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckType::Http => "http",
+            CheckType::Https => "https",
+            CheckType::Tcp => "tcp",
+        }
+    }
 }
 
 /// An HTTP request and what its answer must look like.
@@ -195,15 +232,6 @@ impl CheckSpec {
             CheckKind::Https(_) => Some(HTTPS_PORT_DEFAULT),
             CheckKind::Tcp(_) => None,
         })
-    }
-
-    /// The zone-file name of the kind.
-    pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            CheckKind::Http(_) => "http",
-            CheckKind::Https(_) => "https",
-            CheckKind::Tcp(_) => "tcp",
-        }
     }
 
     /// Every range violation, in field order; empty when valid.

@@ -10,6 +10,7 @@ use super::eligibility::Pass;
 use super::geo_map::GeoKey;
 use super::model::Answer;
 use super::query::{Client, Outcome, Want};
+use super::service::PolicyKind;
 
 /// Everything one evaluation looked at, in order. Filled only when passed to `evaluate`.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +29,7 @@ impl Trace {
 pub enum Event {
     Query {
         service: Arc<str>,
-        policy: &'static str,
+        policy: PolicyKind,
         want: Want,
         client: Client,
     },

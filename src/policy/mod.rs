@@ -75,7 +75,7 @@ pub use model::{
     Selection, WeightBy, WeightMode,
 };
 pub use rtt::{LatencyPolicy, LatencyView, RttSource, Ties};
-pub use service::{Policy, Service};
+pub use service::{Policy, PolicyKind, Service};
 
 use eval::Eval;
 use explain::{Event, PickReason};

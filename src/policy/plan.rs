@@ -74,16 +74,3 @@ impl<'a> Plan<'a> {
         }
     }
 }
-
-impl Policy {
-    /// The policy's name as zone files spell it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Policy::Failover { .. } => "failover",
-            Policy::Weighted { .. } => "weighted",
-            Policy::Geo(_) => "geo",
-            Policy::Nearest { .. } => "nearest",
-            Policy::Latency(_) => "latency",
-        }
-    }
-}
