@@ -20,6 +20,7 @@ pub mod admin;
 pub mod agent;
 pub mod app;
 pub mod cli;
+mod closed_set;
 pub mod config;
 pub mod dns;
 pub mod geo;

@@ -4,6 +4,8 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::closed_set::closed_set;
+
 /// Time between the starts of two probes of one target.
 pub const INTERVAL_DEFAULT: Duration = Duration::from_secs(10);
 pub const INTERVAL_RANGE: RangeInclusive<Duration> =
@@ -65,29 +67,13 @@ impl CheckKind {
     }
 }
 
-/// The check types without their settings: what zone files (`type = "http"`) and the
-/// probe metrics' `kind` label name. Its `as_str` is the one spelling of each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CheckType {
-    Http,
-    Https,
-    Tcp,
-}
-
-impl CheckType {
-    pub const ALL: [CheckType; 3] = [CheckType::Http, CheckType::Https, CheckType::Tcp];
-
-    /// The check type a zone file names.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckType::Http => "http",
-            CheckType::Https => "https",
-            CheckType::Tcp => "tcp",
-        }
+closed_set! {
+    /// The check types without their settings: what zone files (`type = "http"`) and the
+    /// probe metrics' `kind` label name.
+    pub enum CheckType {
+        Http => "http",
+        Https => "https",
+        Tcp => "tcp",
     }
 }
 

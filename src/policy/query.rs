@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::addr_bits;
 use super::model::Answer;
+use crate::closed_set::closed_set;
 
 /// Who is asking: the ECS subnet (address already truncated to `source_prefix`) or,
 /// without ECS, the packet source with its full length.
@@ -66,42 +67,21 @@ impl std::fmt::Display for Want {
     }
 }
 
-/// How a decision came about (for the response code, metrics and logs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// The policy's first choice for this client answered.
-    Primary,
-    /// A candidate pool with members of the queried family was down and skipped.
-    Failover,
-    /// Nothing was up; answered as if everything were (`all_down = fail_open`).
-    FailOpen,
-    /// Nothing was up; the static fallback set answered.
-    Fallback,
-    /// Empty answers: the caller answers NODATA.
-    NoData,
-    /// The caller answers SERVFAIL.
-    ServFail,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 6] = [
-        Outcome::Primary,
-        Outcome::Failover,
-        Outcome::FailOpen,
-        Outcome::Fallback,
-        Outcome::NoData,
-        Outcome::ServFail,
-    ];
-
-    /// The name metrics, the admin API and explain give the outcome.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Primary => "primary",
-            Outcome::Failover => "failover",
-            Outcome::FailOpen => "fail_open",
-            Outcome::Fallback => "fallback",
-            Outcome::NoData => "nodata",
-            Outcome::ServFail => "servfail",
-        }
+closed_set! {
+    /// How a decision came about (for the response code, metrics and logs); `as_str` is
+    /// the name metrics, the admin API and explain give it.
+    pub enum Outcome {
+        /// The policy's first choice for this client answered.
+        Primary => "primary",
+        /// A candidate pool with members of the queried family was down and skipped.
+        Failover => "failover",
+        /// Nothing was up; answered as if everything were (`all_down = fail_open`).
+        FailOpen => "fail_open",
+        /// Nothing was up; the static fallback set answered.
+        Fallback => "fallback",
+        /// Empty answers: the caller answers NODATA.
+        NoData => "nodata",
+        /// The caller answers SERVFAIL.
+        ServFail => "servfail",
     }
 }

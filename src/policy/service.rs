@@ -9,6 +9,7 @@ use super::model::{
 };
 use super::query::Want;
 use super::rtt::LatencyPolicy;
+use crate::closed_set::closed_set;
 
 /// A service's steering policy (closed set: an enum, not trait objects).
 #[derive(Clone, Debug)]
@@ -43,47 +44,15 @@ impl Policy {
     }
 }
 
-/// The steering policies, without their settings: what metrics, the admin API and explain
-/// name. Its `as_str` is the one spelling of each, the one zone files use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PolicyKind {
-    Failover,
-    Weighted,
-    Geo,
-    Nearest,
-    Latency,
-}
-
-impl PolicyKind {
-    /// Every policy, in the order of the enum (`kind as usize` indexes it).
-    pub const ALL: [PolicyKind; 5] = [
-        PolicyKind::Failover,
-        PolicyKind::Weighted,
-        PolicyKind::Geo,
-        PolicyKind::Nearest,
-        PolicyKind::Latency,
-    ];
-
-    /// The policy a zone file names (`policy = "geo"`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
-    /// The policy's name as zone files, metrics, the admin API and explain spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyKind::Failover => "failover",
-            PolicyKind::Weighted => "weighted",
-            PolicyKind::Geo => "geo",
-            PolicyKind::Nearest => "nearest",
-            PolicyKind::Latency => "latency",
-        }
-    }
-}
-
-impl std::fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+closed_set! {
+    /// The steering policies without their settings: what zone files (`policy = "geo"`),
+    /// metrics, the admin API and explain name.
+    pub enum PolicyKind {
+        Failover => "failover",
+        Weighted => "weighted",
+        Geo => "geo",
+        Nearest => "nearest",
+        Latency => "latency",
     }
 }
 
