@@ -32,6 +32,7 @@ pub mod labels;
 mod latency;
 mod names;
 mod queries;
+mod targets;
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -49,6 +50,7 @@ pub use latency::{
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use names::*;
 pub use queries::{DURATION_SAMPLE, QueryTimer, decision, flush, query};
+pub use targets::{render, target_removed, target_state};
 
 use crate::health::Status;
 use crate::health::check::CheckType;
@@ -103,6 +105,7 @@ fn describe() {
     for result in ["ok", "error"] {
         counter!(RELOADS, "result" => result).increment(0);
     }
+    gauge!(OVERRIDE_FILE_UNKNOWN).set(0.0);
     latency::zeroes();
     for action in ["drop", "slip"] {
         counter!(RRL_ACTIONS, "action" => action).increment(0);
@@ -131,23 +134,9 @@ pub fn state_label(status: Status) -> &'static str {
     }
 }
 
-const STATES: [Status; 4] = [Status::Unknown, Status::Up, Status::Down, Status::Drained];
-
-/// Publish a target's current state (call whenever the tracker publishes it).
-pub fn target_state(target: &str, status: Status, forced: bool) {
-    for s in STATES {
-        let value = if s == status { 1.0 } else { 0.0 };
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(value);
-    }
-    gauge!(TARGET_FORCED, "target" => target.to_string()).set(if forced { 1.0 } else { 0.0 });
-}
-
-/// A target left the configuration: every state gauge drops to 0 (series stay until restart).
-pub fn target_removed(target: &str) {
-    for s in STATES {
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(0.0);
-    }
-    gauge!(TARGET_FORCED, "target" => target.to_string()).set(0.0);
+/// How many override-file selectors name no configured target now.
+pub fn override_file_unknown_selectors(count: usize) {
+    gauge!(OVERRIDE_FILE_UNKNOWN).set(count as f64);
 }
 
 /// A target's status changed. Counted only when it enters (`up`) or leaves (`down`) the

@@ -27,7 +27,8 @@ pub trait Control: Send + Sync + 'static {
     /// Re-read and validate the configuration; the new generation, or every error found
     /// (the previous configuration keeps serving).
     fn reload(&self) -> Result<u64, Vec<String>>;
-    /// Force the targets `selector` names into `state` until cleared.
+    /// Force the targets `selector` names into `state` until cleared; `Unprocessable` when
+    /// it names no configured target.
     fn set_override(&self, selector: &str, state: OverrideState) -> Result<(), ControlError>;
     /// Remove the override on `selector`; probes decide again.
     fn clear_override(&self, selector: &str) -> Result<(), ControlError>;
@@ -72,6 +73,9 @@ pub enum ControlError {
     /// The selector, zone or name refers to nothing configured (404).
     #[error("{0}")]
     NotFound(String),
+    /// Well-formed, but it would change nothing: e.g. an override naming no target (422).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The server cannot do it now, e.g. shutting down (503).
     #[error("{0}")]
     Unavailable(String),

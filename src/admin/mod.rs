@@ -8,7 +8,7 @@
 //! | `GET /v1/status`, `/v1/zones`, `/v1/health` | reads | JSON views |
 //! | `GET /v1/explain?name=&type=&client=&ecs=&down=` | reads | what would be answered, and why |
 //! | `POST /v1/reload` | always | 200 `{"generation":n}`, 422 with every error |
-//! | `POST /v1/overrides` `{"selector","state":"up|down|drain"}` | always | 200 |
+//! | `POST /v1/overrides` `{"selector","state":"up|down|drain"}` | always | 200, 422 when the selector names no configured target |
 //! | `DELETE /v1/overrides/{selector}`, `POST /v1/overrides/clear` `{"selector"}` | always | 200 |
 //! | `/v1/latency/...` | see [`latency`] | latency targets, samples, import and view |
 //!

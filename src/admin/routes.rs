@@ -201,7 +201,11 @@ async fn clear(s: Shared, selector: &str) -> ApiResult<Json<Value>> {
 }
 
 pub async fn metrics(State(s): State<Shared>) -> Response {
-    ([(CONTENT_TYPE, PROMETHEUS_TEXT)], s.metrics.render()).into_response()
+    (
+        [(CONTENT_TYPE, PROMETHEUS_TEXT)],
+        crate::metrics::render(&s.metrics),
+    )
+        .into_response()
 }
 
 pub async fn healthz() -> Json<Value> {

@@ -136,6 +136,16 @@ impl Control for AppControl {
 
     fn set_override(&self, text: &str, state: OverrideState) -> Result<(), ControlError> {
         let selector = selector(text)?;
+        let targets = self.shared.snapshots.zones.load().targets();
+        let configured = targets
+            .iter()
+            .map(|t| (&*t.key, &*t.datacenter, &t.pools[..]));
+        if !selector.names_any(configured) {
+            return Err(ControlError::Unprocessable(format!(
+                "override {selector} changes nothing: {}",
+                selector.names_nothing()
+            )));
+        }
         let forced = match state {
             OverrideState::Up => Forced::Up,
             OverrideState::Down => Forced::Down,

@@ -1,10 +1,11 @@
-//! Configuration: the only place that reads config files; server settings and zone policy files.
+//! Configuration: the only reader of configuration files (server settings, zone policy files and the files they name); runtime data files are read by their owners (README, Layout).
 
 pub mod compile;
 pub mod compile_check;
 pub mod compile_latency;
 pub mod compile_pool;
 pub mod compile_service;
+pub mod env;
 pub mod error;
 pub mod file;
 pub mod rdata;

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::ConfigError;
 
-/// Every server setting; each key also has a `MERIDIAN_<KEY>` environment variable.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Every server setting; each key also has a `MERIDIAN_<KEY>` environment variable
+/// ([`super::env`] derives them from this struct through serde).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Addresses answered on both UDP and TCP.
@@ -88,7 +89,7 @@ pub struct ServerConfig {
 }
 
 /// A string kept out of `Debug` output (tokens).
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 
@@ -104,7 +105,7 @@ impl Secret {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
@@ -169,77 +170,14 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// Apply `MERIDIAN_*` overrides from `vars`; lists are comma-separated.
+    /// Apply `MERIDIAN_*` overrides from `vars` (see [`super::env`]): lists are
+    /// comma-separated; a variable naming no setting is an error, like an unknown key.
     pub fn apply_env<'a>(
         &mut self,
         vars: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
-        for (key, value) in vars {
-            let Some(name) = key.strip_prefix("MERIDIAN_") else {
-                continue;
-            };
-            self.set(name, value)
-                .map_err(|m| ConfigError::file(Path::new(key), m))?;
-        }
+        *self = super::env::overlay(std::mem::take(self), vars)?;
         self.validate(Path::new("environment"))
-    }
-
-    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        match name {
-            "LISTEN" => self.listen = parse_list(value)?,
-            "UDP_LISTEN" => self.udp_listen = parse_list(value)?,
-            "TCP_LISTEN" => self.tcp_listen = parse_list(value)?,
-            "UDP_SOCKETS_PER_ADDRESS" => self.udp_sockets_per_address = parse(value)?,
-            "MAX_UDP_PAYLOAD" => self.max_udp_payload = parse(value)?,
-            "TCP_IDLE_TIMEOUT_SECS" => self.tcp_idle_timeout_secs = parse(value)?,
-            "TCP_MAX_CONNECTIONS" => self.tcp_max_connections = parse(value)?,
-            "TCP_MAX_CONNECTIONS_PER_CLIENT" => self.tcp_max_connections_per_client = parse(value)?,
-            "TCP_MAX_QUERIES_PER_CONNECTION" => self.tcp_max_queries_per_connection = parse(value)?,
-            "TCP_MAX_CONNECTION_SECS" => self.tcp_max_connection_secs = parse(value)?,
-            "RRL_RESPONSES_PER_SECOND" => self.rrl_responses_per_second = parse(value)?,
-            "RRL_BURST" => self.rrl_burst = parse(value)?,
-            "RRL_SLIP" => self.rrl_slip = parse(value)?,
-            "RRL_IPV4_PREFIX" => self.rrl_ipv4_prefix = parse(value)?,
-            "RRL_IPV6_PREFIX" => self.rrl_ipv6_prefix = parse(value)?,
-            "RRL_TABLE_SIZE" => self.rrl_table_size = parse(value)?,
-            "QUERY_LOG_SAMPLE" => self.query_log_sample = parse(value)?,
-            "ZONES_DIR" => self.zones_dir = PathBuf::from(value),
-            "GEOIP" => self.geoip = PathBuf::from(value),
-            "GEOIP_ASN" => self.geoip_asn = PathBuf::from(value),
-            "HEALTH_STATE_FILE" => self.health_state_file = PathBuf::from(value),
-            "HEALTH_OVERRIDE_FILE" => self.health_override_file = PathBuf::from(value),
-            "ADMIN_LISTEN" => self.admin_listen = parse(value)?,
-            "ADMIN_TOKEN_FILE" => self.admin_token_file = Some(PathBuf::from(value)),
-            "ADMIN_PROTECT_READS" => self.admin_protect_reads = parse(value)?,
-            "LOG_FORMAT" => {
-                self.log_format = match value {
-                    "text" => LogFormat::Text,
-                    "json" => LogFormat::Json,
-                    _ => return Err(format!("expected `text` or `json`, found {value:?}")),
-                }
-            }
-            "LOG_LEVEL" => self.log_level = value.to_string(),
-            "LATENCY_PREFIX_V4" => self.latency_prefix_v4 = parse(value)?,
-            "LATENCY_PREFIX_V6" => self.latency_prefix_v6 = parse(value)?,
-            "LATENCY_MAX_NETWORKS" => self.latency_max_networks = parse(value)?,
-            "LATENCY_MAX_AGE_SECS" => self.latency_max_age_secs = parse(value)?,
-            "LATENCY_EWMA_ALPHA" => self.latency_ewma_alpha = parse(value)?,
-            "LATENCY_TOP_NETWORKS" => self.latency_top_networks = parse(value)?,
-            "LATENCY_IMPORT" => self.latency_import = PathBuf::from(value),
-            "LATENCY_STATE_FILE" => self.latency_state_file = PathBuf::from(value),
-            "LATENCY_REPRESENTATIVES" => {
-                self.latency_representatives = value
-                    .split(',')
-                    .filter(|s| !s.trim().is_empty())
-                    .map(|pair| match pair.split_once('=') {
-                        Some((n, a)) => Ok((n.trim().to_string(), a.trim().to_string())),
-                        None => Err(format!("expected NETWORK=ADDRESS, found {pair:?}")),
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-            _ => {}
-        }
-        Ok(())
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -326,27 +264,6 @@ fn dedup<'a>(addrs: impl Iterator<Item = &'a SocketAddr>) -> Vec<SocketAddr> {
         }
     }
     out
-}
-
-fn parse<T: std::str::FromStr>(value: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid value {value:?}: {e}"))
-}
-
-fn parse_list<T: std::str::FromStr>(value: &str) -> Result<Vec<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(parse)
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Health events worth an info log line: observed transitions and override changes.
+//! Health events worth an info log line: observed transitions, override changes, removals.
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,6 +21,8 @@ pub enum Event {
         status: Status,
         by: Option<ForcedBy>,
     },
+    /// The target left the configuration (a reload removed it).
+    Removed { key: Arc<str> },
 }
 
 pub fn status_word(status: Status) -> &'static str {
@@ -75,6 +77,7 @@ impl fmt::Display for Event {
                     status_word(*status)
                 )
             }
+            Event::Removed { key } => write!(f, "target {key} removed from the configuration"),
             Event::Forced {
                 key,
                 status,

@@ -81,7 +81,8 @@ impl Ledger {
     }
 
     /// Replaces the target set (already merged by key). Kept targets keep their state; a
-    /// target whose probe changed keeps its observed state but restarts its counts.
+    /// target whose probe changed keeps its observed state but restarts its counts; each
+    /// target no longer in the set gives an [`Event::Removed`].
     pub fn set_targets(&mut self, specs: Vec<TargetSpec>, now: SystemTime) -> Vec<Event> {
         let mut old = std::mem::take(&mut self.entries);
         let restored = std::mem::take(&mut self.restored);
@@ -106,7 +107,9 @@ impl Ledger {
         }
         self.status_dirty = true;
         self.persist_dirty |= !old.is_empty();
-        self.refresh_forced()
+        let mut events: Vec<Event> = old.into_keys().map(|key| Event::Removed { key }).collect();
+        events.extend(self.refresh_forced());
+        events
     }
 
     /// Applies one probe outcome to every target fed by that probe.
@@ -196,6 +199,19 @@ impl Ledger {
             });
         }
         events
+    }
+
+    /// The override file's selectors that name no target (they change nothing).
+    pub fn unknown_file_selectors(&self) -> Vec<Selector> {
+        let targets = || {
+            self.entries
+                .iter()
+                .map(|(k, e)| (&**k, &*e.spec.datacenter, &e.spec.pools[..]))
+        };
+        let file = self.overrides.file.keys();
+        file.filter(|sel| !sel.names_any(targets()))
+            .cloned()
+            .collect()
     }
 
     /// Whether every target has been probed at least once.

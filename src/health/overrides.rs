@@ -85,6 +85,29 @@ impl Selector {
     }
 }
 
+impl Selector {
+    /// Whether any of `targets` (key, datacenter, pools) is covered by this selector.
+    pub fn names_any<'t>(
+        &self,
+        mut targets: impl Iterator<Item = (&'t str, &'t str, &'t [Arc<str>])>,
+    ) -> bool {
+        targets.any(|(key, dc, pools)| self.matches(key, dc, pools))
+    }
+
+    /// What is missing when this selector names no target: an operator's typo, usually.
+    pub fn names_nothing(&self) -> String {
+        match self {
+            Selector::Target(k) => format!("no health-checked target `{k}` is configured"),
+            Selector::Pool(p) => {
+                format!("no pool `{p}` with a health-checked member is configured")
+            }
+            Selector::Datacenter(d) => {
+                format!("no datacenter `{d}` with a health-checked member is configured")
+            }
+        }
+    }
+}
+
 impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -63,6 +63,8 @@ pub struct Tracker {
     ready: bool,
     /// Something changed since the last publish.
     changed: bool,
+    /// Override-file selectors that name no target, as last logged.
+    unknown_file: Vec<Selector>,
     replies: Vec<(oneshot::Sender<bool>, bool)>,
 }
 
@@ -84,6 +86,7 @@ impl Tracker {
             have_targets: false,
             ready: false,
             changed: false,
+            unknown_file: Vec::new(),
             replies: Vec::new(),
         }
     }
@@ -125,6 +128,8 @@ impl Tracker {
 
     fn handle(&mut self, msg: TrackerMsg) {
         let now = SystemTime::now();
+        let selectors_may_change =
+            matches!(msg, TrackerMsg::Targets(_) | TrackerMsg::FileOverrides(_));
         let events = match msg {
             TrackerMsg::Targets(targets) => {
                 self.have_targets = true;
@@ -141,7 +146,26 @@ impl Tracker {
         for event in &events {
             log_event(event);
         }
+        if selectors_may_change && self.have_targets {
+            self.check_file_selectors();
+        }
         self.changed = true;
+    }
+
+    /// Logs and counts the override file's selectors that name nothing, when they change.
+    fn check_file_selectors(&mut self) {
+        let unknown = self.ledger.unknown_file_selectors();
+        if unknown == self.unknown_file {
+            return;
+        }
+        crate::metrics::override_file_unknown_selectors(unknown.len());
+        for selector in unknown.iter().filter(|s| !self.unknown_file.contains(s)) {
+            tracing::warn!(
+                "health: override file: {selector} changes nothing: {}",
+                selector.names_nothing()
+            );
+        }
+        self.unknown_file = unknown;
     }
 
     fn command(&mut self, command: Command) -> (bool, Vec<Event>) {
@@ -217,6 +241,9 @@ impl Tracker {
 
 fn log_event(event: &Event) {
     tracing::info!("{event}");
+    if let Event::Removed { key } = event {
+        crate::metrics::target_removed(key);
+    }
     if let Event::Observed {
         key, transition, ..
     } = event

@@ -21,6 +21,7 @@ pub const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
 pub const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
 pub const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
 pub const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
+pub const OVERRIDE_FILE_UNKNOWN: &str = "meridian_health_override_file_unknown_selectors";
 
 /// Query handling time: 5 µs to 50 ms (answers are computed in memory).
 pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
@@ -64,7 +65,7 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 20] = [
+pub const ALL: [MetricDef; 21] = [
     def(
         RRL_ACTIONS,
         Kind::Counter,
@@ -106,6 +107,12 @@ pub const ALL: [MetricDef; 20] = [
         Kind::Gauge,
         &["target"],
         "1 while an operator override decides the target's state, else 0.",
+    ),
+    def(
+        OVERRIDE_FILE_UNKNOWN,
+        Kind::Gauge,
+        &[],
+        "Lines of the override file whose selector names no configured target (each is logged); they change nothing.",
     ),
     def(
         TRANSITIONS,

@@ -129,7 +129,8 @@ fn health_probe_reload_and_geoip_series() {
     ] {
         assert!(text.contains(line), "missing {line}\n{text}");
     }
-    assert!(!text.contains(r#"direction="up""#));
+    // Only this target: health tests in the same binary record their own transitions.
+    assert!(!text.contains(r#"target="192.0.2.10/web",direction="up""#));
     assert!(has_line(&text, "meridian_config_generation "));
     assert!(has_line(
         &text,
@@ -158,4 +159,35 @@ fn every_definition_is_named_and_labelled_consistently() {
                 .any(|l| ["client", "name", "qname"].contains(l))
         );
     }
+}
+
+#[test]
+fn removed_targets_leave_the_rendered_text_until_published_again() {
+    let handle = installed();
+    let (kept, gone, odd) = ("192.0.2.60/keep", "192.0.2.61/gone", "192.0.2.62/we\"ird\\");
+    for t in [kept, gone, odd] {
+        target_state(t, Status::Up, false);
+    }
+    target_removed(gone);
+    target_removed(odd);
+    handle.run_upkeep();
+    let text = render(&handle);
+    let series = |t: &str| {
+        let escaped = t.replace('\\', "\\\\").replace('"', "\\\"");
+        [TARGET_STATE, TARGET_FORCED].map(|m| format!("{m}{{target=\"{escaped}\""))
+    };
+    for prefix in series(kept) {
+        assert!(has_line(&text, &prefix), "missing {prefix}\n{text}");
+    }
+    for prefix in series(gone).into_iter().chain(series(odd)) {
+        assert!(!has_line(&text, &prefix), "still there: {prefix}\n{text}");
+    }
+    assert!(text.contains("# HELP meridian_health_target_state"));
+    target_state(gone, Status::Down, true);
+    let text = render(&handle);
+    assert!(
+        text.contains(r#"meridian_health_target_state{target="192.0.2.61/gone",state="down"} 1"#)
+    );
+    assert!(text.contains(r#"meridian_health_target_forced{target="192.0.2.61/gone"} 1"#));
+    assert!(!has_line(&text, &series(odd)[0]));
 }

@@ -103,6 +103,18 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
         self.note(|| Event::ScopeInput { input, bits });
     }
 
+    /// Drops the traced scope inputs that a wider one superseded: only the inputs that set
+    /// the scope explain it (a `/1` needed to exclude a distant CIDR entry says nothing once
+    /// the GeoIP network needs a `/16`).
+    pub fn drop_superseded_scope_inputs(&mut self) {
+        let needed = self.needed;
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace
+                .events
+                .retain(|e| !matches!(e, Event::ScopeInput { bits, .. } if *bits < needed));
+        }
+    }
+
     /// The ECS scope to return: what was needed, never more than the source prefix.
     pub fn scope(&self) -> u8 {
         self.needed.min(self.client.source_prefix)

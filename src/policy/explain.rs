@@ -12,7 +12,7 @@ use super::model::Answer;
 use super::query::{Client, Outcome, Want};
 use super::service::PolicyKind;
 
-/// Everything one evaluation looked at, in order. Filled only when passed to `evaluate`.
+/// Everything one evaluation looked at, in order. Filled only when passed to `evaluate_with`.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     pub events: Vec<Event>,

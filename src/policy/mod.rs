@@ -104,25 +104,6 @@ pub struct Inputs<'a> {
     pub latency: LatencyView<'a>,
 }
 
-/// Evaluates `service` for one query without latency measurements (`latency` services use
-/// their distance estimates); see [`evaluate_with`].
-pub fn evaluate<R: Rng + ?Sized>(
-    service: &Service,
-    want: Want,
-    client: &Client,
-    geo: &dyn Locate,
-    health: &HealthSnapshot,
-    rng: &mut R,
-    trace: Option<&mut Trace>,
-) -> Decision {
-    let inputs = Inputs {
-        geo,
-        health,
-        latency: LatencyView::none(),
-    };
-    evaluate_with(service, want, client, &inputs, rng, trace)
-}
-
 /// Evaluates `service` for one query. Pure: the same inputs and RNG state give the same
 /// decision. `inputs.geo` is consulted only by policies that need the client's location,
 /// `inputs.latency` only by `latency`; `trace`, when given, records every step for
@@ -162,6 +143,7 @@ pub fn evaluate_with<R: Rng + ?Sized>(
         ev.note(|| Event::Note("the service has no member of the queried family"));
         Outcome::NoData
     };
+    ev.drop_superseded_scope_inputs();
     let ecs_scope = ev.scope();
     let (needed, source_prefix) = (ev.needed, client.source_prefix);
     ev.note(|| Event::Scope {

@@ -1,4 +1,4 @@
-//! The compiled, immutable service model the config compiler builds and `evaluate` reads.
+//! The compiled, immutable service model the config compiler builds and `evaluate_with` reads.
 
 use std::net::IpAddr;
 use std::sync::Arc;

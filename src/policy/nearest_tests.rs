@@ -8,9 +8,10 @@ use rand::rngs::StdRng;
 
 use super::{EARTH_RADIUS_KM, biased_km, haversine_km};
 use crate::health::HealthSnapshot;
+use crate::policy::fixtures::evaluate;
 use crate::policy::fixtures::*;
 use crate::policy::service::{Policy, Service};
-use crate::policy::{Outcome, Want, evaluate};
+use crate::policy::{Outcome, Want};
 
 fn nearest(pool_ids: Vec<usize>) -> Service {
     service(Policy::Nearest { pools: pool_ids }, four_pools())

@@ -5,10 +5,11 @@ use rand::rngs::StdRng;
 
 use crate::geo::Nowhere;
 use crate::health::HealthSnapshot;
+use crate::policy::fixtures::evaluate;
 use crate::policy::fixtures::*;
 use crate::policy::model::*;
 use crate::policy::service::{Policy, Service};
-use crate::policy::{Outcome, Want, evaluate};
+use crate::policy::{Outcome, Want};
 
 fn five_three_two(by_pool: bool, mode: WeightMode) -> Service {
     let weights = [("192.0.2.5", 5), ("192.0.2.3", 3), ("192.0.2.2", 2)];
