@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::health::Status;
+use crate::latency::Target;
 
 /// What the admin API asks of the running server; `app` implements it.
 ///
@@ -55,7 +56,7 @@ pub trait Control: Send + Sync + 'static {
         &self,
         _datacenter: Option<&str>,
         _limit: usize,
-    ) -> Result<super::latency::TargetsView, ControlError> {
+    ) -> Result<TargetsView, ControlError> {
         Err(latency_unavailable())
     }
 
@@ -70,10 +71,7 @@ pub trait Control: Send + Sync + 'static {
     }
 
     /// The latency table's size and settings, and one network's estimates.
-    fn latency(
-        &self,
-        _network: Option<IpNet>,
-    ) -> Result<super::latency::LatencySummary, ControlError> {
+    fn latency(&self, _network: Option<IpNet>) -> Result<LatencySummary, ControlError> {
         Err(latency_unavailable())
     }
 }
@@ -217,4 +215,42 @@ pub enum OverrideState {
     Down,
     /// Stop answering the targets while they stay probed (weight 0).
     Drain,
+}
+
+/// `GET /v1/latency/targets`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetsView {
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+    pub targets: Vec<Target>,
+}
+
+/// One estimate in `GET /v1/latency?network=`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RttView {
+    pub datacenter: String,
+    pub rtt_ms: f64,
+    pub samples: u32,
+    /// Unix seconds of the newest sample, and its age.
+    pub updated: u64,
+    pub age_secs: u64,
+}
+
+/// `GET /v1/latency`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub networks: usize,
+    pub estimates: usize,
+    pub datacenters: Vec<String>,
+    /// Networks in the busiest-networks summary.
+    pub tracked: usize,
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+    pub max_networks: usize,
+    pub max_age_secs: u64,
+    /// The table network asked about, and its fresh estimates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<IpNet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtts: Option<Vec<RttView>>,
 }

@@ -23,6 +23,7 @@ mod control;
 mod error;
 pub mod latency;
 mod routes;
+mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +44,7 @@ pub use control::{
 pub use error::ApiError;
 
 use crate::metrics::PrometheusHandle;
-use routes::Shared;
+use state::Shared;
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 64 * 1024;

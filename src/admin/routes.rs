@@ -1,7 +1,6 @@
 //! Admin API handlers: read views, explain, reload, overrides, `/metrics` and the probes.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,9 +14,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::control::{Control, ExplainRequest, ExplainView, OverrideState, StatusView};
+use super::control::{ExplainRequest, ExplainView, OverrideState, StatusView};
 use super::error::ApiError;
-use crate::metrics::PrometheusHandle;
+use super::state::{Shared, blocking};
 
 /// Longest selector or query name accepted.
 const MAX_NAME_LEN: usize = 255;
@@ -26,23 +25,7 @@ const MAX_DOWN: usize = 64;
 /// Content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// What every handler shares: the server behind the seam and the metrics to render.
-#[derive(Clone)]
-pub struct Shared {
-    pub control: Arc<dyn Control>,
-    pub metrics: PrometheusHandle,
-}
-
 type ApiResult<T> = Result<T, ApiError>;
-
-/// Run a control call that may block on the blocking pool.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::internal("the control call panicked or was cancelled"))
-}
 
 pub async fn status(State(s): State<Shared>) -> Json<StatusView> {
     Json(s.control.status())

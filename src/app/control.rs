@@ -5,16 +5,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::RData;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::admin::{
     Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ServiceView,
     StatusView, TargetView, ZoneView,
 };
 use crate::cluster::{ClusterStatus, OverrideAsk};
 use crate::dns::explain::{Question, explain, with_down};
-use crate::dns::service::policy_name;
 use crate::health::{Forced, Selector, Status};
 
 pub struct AppControl {
@@ -59,7 +58,7 @@ impl Control for AppControl {
                     .filter_map(|node| node.service.as_ref())
                     .map(|s| ServiceView {
                         name: s.name.to_string(),
-                        policy: policy_name(s).to_string(),
+                        policy: s.policy.kind().to_string(),
                         pools: s.pools.iter().map(|p| p.name.to_string()).collect(),
                     })
                     .collect();
@@ -98,17 +97,13 @@ impl Control for AppControl {
     }
 
     fn explain(&self, request: &ExplainRequest) -> Result<ExplainView, ControlError> {
-        let mut name = Name::from_ascii(&request.name)
-            .map_err(|e| ControlError::Invalid(format!("invalid name: {e}")))?;
-        name.set_fqdn(true);
-        let qtype = RecordType::from_str(&request.qtype)
-            .map_err(|_| ControlError::Invalid(format!("unknown type {:?}", request.qtype)))?;
-        let question = Question {
-            name,
-            qtype,
-            client: request.client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            ecs: request.ecs,
-        };
+        let question = Question::parse(
+            &request.name,
+            &request.qtype,
+            request.client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            request.ecs,
+        )
+        .map_err(ControlError::Invalid)?;
         let snapshots = &self.shared.snapshots;
         let zones = snapshots.zones.load();
         let health = with_down(&snapshots.health.load(), &request.down);

@@ -14,9 +14,9 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::protocol::{ClusterStatus, Request, Settings, unix_ms};
 use super::record::{self, FORMAT, Ignored, Key, MemberRecord, VoteRecord, encode, key_path};
 use super::store::Store;
-use super::{ClusterStatus, Request, Settings, unix_ms};
 use crate::health::{HealthHandle, Vote, VoteUpdate};
 
 /// Bound on one etcd call; a slower store counts as out of reach.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::server::Secret;
+use super::secret::Secret;
 use crate::health::QuorumRule;
 
 /// Lease TTL bounds (seconds): an instance's votes vanish this long after it dies.
@@ -220,37 +220,5 @@ mod tests {
         let mut c = good();
         c.instance = "a/b".into();
         assert!(c.validate().unwrap_err().contains("cluster.instance"));
-    }
-
-    #[test]
-    fn cluster_variables_turn_cluster_mode_on_and_typos_are_errors() {
-        use crate::config::ServerConfig;
-        let mut s = ServerConfig::default();
-        s.apply_env([
-            (
-                "MERIDIAN_CLUSTER_ENDPOINTS",
-                "http://127.0.0.1:2379,http://127.0.0.1:2380",
-            ),
-            ("MERIDIAN_CLUSTER_INSTANCE", "ns1"),
-            ("MERIDIAN_CLUSTER_LEASE_TTL_SECS", "5"),
-            ("MERIDIAN_CLUSTER_QUORUM", "up_fraction>0.18"),
-            ("MERIDIAN_PROBE_SOURCE_V4", "127.0.0.11"),
-        ])
-        .unwrap();
-        let c = s.cluster.as_ref().unwrap();
-        assert_eq!(c.endpoints.len(), 2);
-        assert_eq!((c.instance.as_str(), c.lease_ttl_secs), ("ns1", 5));
-        assert_eq!(s.probe_source_v4, Some("127.0.0.11".parse().unwrap()));
-        let mut s = ServerConfig::default();
-        let e = s
-            .apply_env([
-                ("MERIDIAN_CLUSTER_ENDPOINTS", "http://127.0.0.1:2379"),
-                ("MERIDIAN_CLUSTER_LEASE_TTL", "5"),
-            ])
-            .unwrap_err();
-        assert!(
-            e.to_string().starts_with("MERIDIAN_CLUSTER_LEASE_TTL"),
-            "{e}"
-        );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hickory_proto::rr::Name;
 use toml::Spanned;
 
-use super::compile::Errors;
+use super::error::Errors;
 use super::rdata::parse_name;
 use super::service_file::{DatacenterFile, MemberFile, Named, PoolFile};
 use crate::geo::{Continent, country_continent};

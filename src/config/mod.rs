@@ -10,6 +10,7 @@ pub mod env;
 pub mod error;
 pub mod file;
 pub mod rdata;
+pub mod secret;
 pub mod server;
 pub mod service_file;
 

@@ -95,22 +95,7 @@ pub struct ServerConfig {
     pub cluster: Option<super::cluster::ClusterConfig>,
 }
 
-/// A string kept out of `Debug` output (tokens).
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
-impl Secret {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use super::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -296,23 +281,6 @@ fn dedup<'a>(addrs: impl Iterator<Item = &'a SocketAddr>) -> Vec<SocketAddr> {
         }
     }
     out
-}
-
-impl ServerConfig {
-    /// The response rate limiter's settings.
-    pub fn rrl(&self) -> crate::dns::rrl::RrlConfig {
-        crate::dns::rrl::RrlConfig {
-            responses_per_second: self.rrl_responses_per_second,
-            burst: match self.rrl_burst {
-                0 => self.rrl_responses_per_second,
-                b => b,
-            },
-            slip: self.rrl_slip,
-            ipv4_prefix: self.rrl_ipv4_prefix,
-            ipv6_prefix: self.rrl_ipv6_prefix,
-            table_size: self.rrl_table_size,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -101,7 +101,15 @@ pub mod tracker;
 pub mod votes;
 
 #[cfg(test)]
-mod tests;
+mod backend_fixtures;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
+mod operator_tests;
+#[cfg(test)]
+mod probes_tests;
 
 pub use check::{CheckKind, CheckSpec, HttpCheck, HttpMethod, StatusRange, TcpCheck};
 pub use handle::{ClusterLink, Health, HealthConfig, HealthError, HealthHandle};

@@ -129,20 +129,12 @@ async fn probe_loop(
             },
         };
         crate::metrics::probe(
-            kind_name(&key.kind),
+            key.kind.check_type(),
             outcome.rtt.as_secs_f64(),
             outcome.failure.as_ref().map(|f| f.label()),
         );
         if tx.send(TrackerMsg::Outcome(key.clone(), outcome)).is_err() {
             return;
         }
-    }
-}
-
-fn kind_name(kind: &super::check::CheckKind) -> &'static str {
-    match kind {
-        super::check::CheckKind::Http(_) => "http",
-        super::check::CheckKind::Https(_) => "https",
-        super::check::CheckKind::Tcp(_) => "tcp",
     }
 }

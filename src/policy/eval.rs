@@ -9,9 +9,10 @@ use crate::health::HealthSnapshot;
 
 use super::eligibility::{Census, DcFilter, Group, Judge, Pass};
 use super::explain::{Event, ScopeInput, Trace};
-use super::latency::{LatencyView, RttSource};
-use super::model::{Answers, Service};
-use super::{Client, Outcome, Want};
+use super::model::Answers;
+use super::query::{Client, Outcome, Want};
+use super::rtt::{LatencyView, RttSource};
+use super::service::Service;
 
 pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
     pub service: &'a Service,

@@ -12,7 +12,8 @@ use rand::rngs::StdRng;
 use crate::geo::{Continent, Locate, Location};
 use crate::health::{HealthSnapshot, Status, TargetHealth};
 
-use super::model::{AllDown, Answer, Datacenter, Member, Policy, Pool, Selection, Service};
+use super::model::{AllDown, Answer, Datacenter, Member, Pool, Selection};
+use super::service::{Policy, Service};
 use super::{Client, Decision, Inputs, LatencyView, Trace, Want, evaluate_with};
 
 pub const FRANKFURT: usize = 0;

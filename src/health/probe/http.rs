@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
+use super::outcome::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
 use crate::health::check::{HttpCheck, HttpMethod};
 use crate::health::target::ProbeKey;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
+use super::outcome::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
 use crate::health::check::TcpCheck;
 use crate::health::target::ProbeKey;
 

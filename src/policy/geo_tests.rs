@@ -7,13 +7,13 @@ use std::sync::atomic::Ordering;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::fixtures::evaluate;
-use super::fixtures::*;
-use super::geo::{GeoMap, Subdivision};
-use super::model::*;
-use super::{CidrMap, Outcome, PoolList, Want};
 use crate::geo::Continent;
 use crate::health::HealthSnapshot;
+use crate::policy::fixtures::evaluate;
+use crate::policy::fixtures::*;
+use crate::policy::geo::{GeoMap, Subdivision};
+use crate::policy::service::{Policy, Service};
+use crate::policy::{CidrMap, Outcome, PoolList, Want};
 
 fn geo_service() -> Service {
     let list = |ids: &[usize]| PoolList::from(ids);

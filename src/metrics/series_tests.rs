@@ -1,6 +1,8 @@
 //! Tests of the recorder and the typed recording functions against rendered Prometheus text.
 
 use super::*;
+use crate::health::check::CheckType;
+use crate::policy::PolicyKind;
 
 /// Handles registered before `install` are no-ops, so every test installs first.
 fn installed() -> PrometheusHandle {
@@ -95,13 +97,13 @@ fn tallies_reach_the_counters_on_flush_zone_change_overflow_and_thread_exit() {
 #[test]
 fn decisions_carry_zone_service_policy_outcome() {
     let handle = installed();
-    decision("d.test.", "www", "failover", Outcome::Failover);
-    decision("d.test.", "www", "failover", Outcome::Failover);
-    decision("d.test.", "api", "magic", Outcome::FailOpen);
+    decision("d.test.", "www", PolicyKind::Failover, Outcome::Failover);
+    decision("d.test.", "www", PolicyKind::Failover, Outcome::Failover);
+    decision("d.test.", "api", PolicyKind::Latency, Outcome::FailOpen);
     flush();
     let text = rendered(&handle);
     assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="www",policy="failover",outcome="failover"} 2"#));
-    assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="api",policy="other",outcome="fail_open"} 1"#));
+    assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="api",policy="latency",outcome="fail_open"} 1"#));
 }
 
 #[test]
@@ -110,8 +112,8 @@ fn health_probe_reload_and_geoip_series() {
     target_state("198.51.100.199/metrics-only", Status::Down, true);
     health_transition("198.51.100.199/metrics-only", Status::Up, Status::Down);
     health_transition("198.51.100.199/metrics-only", Status::Unknown, Status::Up);
-    probe("http", 0.03, Some("timeout"));
-    probe("gopher", 0.03, Some("weird"));
+    probe(CheckType::Http, 0.03, Some("timeout"));
+    probe(CheckType::Tcp, 0.03, Some("weird"));
     reload(true, 7);
     geoip_build_epoch(1_700_000_000);
     let text = rendered(&handle);
@@ -121,7 +123,7 @@ fn health_probe_reload_and_geoip_series() {
         r#"meridian_health_target_forced{target="198.51.100.199/metrics-only"} 1"#,
         r#"meridian_health_transitions_total{target="198.51.100.199/metrics-only",direction="down"} 1"#,
         r#"meridian_probe_failures_total{kind="http",reason="timeout"} 1"#,
-        r#"meridian_probe_failures_total{kind="other",reason="other"} 1"#,
+        r#"meridian_probe_failures_total{kind="tcp",reason="other"} 1"#,
         r#"meridian_probe_duration_seconds_bucket{kind="http",le="0.05"} 1"#,
         "meridian_geoip_build_timestamp_seconds 1700000000",
     ] {

@@ -13,6 +13,7 @@ use super::addr_bits::{from_bits, mask, to_bits};
 use super::fixtures::evaluate;
 use super::fixtures::{client, datacenters, world};
 use super::model::*;
+use super::service::{Policy, PolicyKind, Service};
 use super::{CidrMap, Client, Decision, GeoMap, Outcome, PoolList, Trace, Want};
 use crate::geo::Continent;
 use crate::health::{HealthSnapshot, Status, TargetHealth};
@@ -246,7 +247,7 @@ fn reachable_lists(s: &Service) -> Vec<Vec<PoolId>> {
 #[test]
 fn invariants_hold_for_every_policy() {
     let mut rng = StdRng::seed_from_u64(0x5eed);
-    let mut outcomes: HashMap<(&str, Outcome), u32> = HashMap::new();
+    let mut outcomes: HashMap<(PolicyKind, Outcome), u32> = HashMap::new();
     for case in 0..4000u64 {
         let s = random_service(&mut rng);
         let health = random_health(&mut rng, &s);
@@ -298,7 +299,12 @@ fn invariants_hold_for_every_policy() {
         assert!(d.ecs_scope <= c.source_prefix, "{ctx}");
         check_scope_covers_same_answer(&s, want, &c, &health, case, &d, &mut rng, &ctx);
     }
-    for policy in ["failover", "weighted", "geo", "nearest"] {
+    for policy in [
+        PolicyKind::Failover,
+        PolicyKind::Weighted,
+        PolicyKind::Geo,
+        PolicyKind::Nearest,
+    ] {
         for outcome in [
             Outcome::Primary,
             Outcome::Failover,

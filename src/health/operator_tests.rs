@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::backend::{Backend, Mode};
-use super::{Running, eventually, fast_check, target};
+use super::backend_fixtures::{Backend, Mode};
+use super::fixtures::{Running, eventually, fast_check, target};
 use crate::health::overrides::Source;
 use crate::health::{Forced, Health, HealthConfig, HealthError, Status, TargetHealth};
 

@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use super::fixtures::evaluate;
 use super::fixtures::*;
 use super::model::*;
+use super::service::{Policy, Service};
 use super::{Outcome, Want};
 use crate::geo::Nowhere;
 use crate::health::{HealthSnapshot, Status};
