@@ -9,12 +9,15 @@
 ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
+# protoc and the protobuf well-known types build the etcd client of cluster mode.
+RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler \
+    libprotobuf-dev && rm -rf /var/lib/apt/lists/*
 COPY . .
 # The registry and target caches survive between builds (BuildKit); the binary is copied
 # out of the cached target directory so the next stage can take it.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin meridian \
+    cargo build --release --locked --features cluster --bin meridian \
     && install -m 0755 target/release/meridian /usr/local/bin/meridian
 
 FROM debian:bookworm-slim

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::config::env::CONFIG_VAR;
+
 #[derive(Debug, Parser)]
 #[command(name = "meridian", version, about = "DNS global server load balancer")]
 pub struct Cli {
@@ -17,12 +19,12 @@ pub enum Command {
     /// Serve DNS on the configured addresses until SIGTERM or SIGINT (SIGHUP reloads zones).
     Serve {
         /// Server config file (TOML); without it the embedded defaults apply.
-        #[arg(long, short, env = "MERIDIAN_CONFIG")]
+        #[arg(long, short, env = CONFIG_VAR)]
         config: Option<PathBuf>,
     },
     /// Validate every zone file offline and print every error; exit 0 valid, 2 invalid.
     Check {
-        #[arg(long, short, env = "MERIDIAN_CONFIG")]
+        #[arg(long, short, env = CONFIG_VAR)]
         config: Option<PathBuf>,
         /// Check this zones directory instead of the configured one.
         #[arg(long)]
@@ -44,7 +46,7 @@ pub enum Command {
         /// Treat this target (`192.0.2.10/web`) as down; repeatable.
         #[arg(long)]
         down: Vec<String>,
-        #[arg(long, short, env = "MERIDIAN_CONFIG")]
+        #[arg(long, short, env = CONFIG_VAR)]
         config: Option<PathBuf>,
         /// Use this zones directory instead of the configured one.
         #[arg(long)]

@@ -9,6 +9,7 @@
 //!   busiest networks) and `agent`: the `meridian agent` mode that measures it.
 //! - `geo`: client location through the `Locate` seam and the MaxMind-format reader.
 //! - `dns`: wire parsing, the synchronous `resolve()`, response encoding and the socket loops.
+//! - `cluster`: cluster mode over etcd (health votes decided by quorum, shared overrides).
 //! - `app`, `cli`, `signals`: wiring, the command line and process signals.
 //!
 //! Flow of one query: socket → `dns::handler` decodes → client = ECS address (truncated to its
@@ -20,9 +21,12 @@ pub mod admin;
 pub mod agent;
 pub mod app;
 pub mod cli;
+mod closed_set;
+pub mod cluster;
 pub mod config;
 pub mod dns;
 pub mod geo;
+pub mod hash;
 pub mod health;
 pub mod latency;
 pub mod metrics;

@@ -90,6 +90,17 @@ fn check(path: Option<&std::path::Path>, zones: Option<&std::path::Path>) -> Exi
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(cluster) = &config.cluster {
+        let problem = if !meridian::cluster::AVAILABLE {
+            Some(meridian::cluster::ClusterError::NotBuilt.to_string())
+        } else {
+            cluster.read_secrets().err()
+        };
+        if let Some(problem) = problem {
+            eprintln!("cluster: {problem}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
     let dir = zones.unwrap_or(&config.zones_dir);
     match config::load_zones(dir) {
         Ok(set) => {

@@ -22,15 +22,18 @@
 //! atomic add per cell counted rather than one per query. Durations are measured for one
 //! query in [`DURATION_SAMPLE`] per thread and go to one cached `Histogram` per transport.
 //! After warm-up a query is a string comparison, a few short scans of the fixed lists and
-//! a short scan of the tally, with no allocation (`tests/ops_metrics.rs`, ignored test
+//! a short scan of the tally, with no allocation (`tests/it/ops/metrics.rs`, ignored test
 //! `per_query_cost`, measures it). Handles registered before
 //! [`install`] stay no-ops, so install the recorder before serving. Health, probe and reload metrics are
 //! rare and go through the `metrics` macros directly.
 
 mod cache;
+mod cluster;
 pub mod labels;
 mod latency;
+mod names;
 mod queries;
+mod targets;
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,203 +45,24 @@ use tokio_util::sync::CancellationToken;
 /// What a decision did: its `as_str` is the `outcome` label of `meridian_decisions_total`.
 pub use crate::policy::Outcome;
 pub use cache::MAX_NAMES;
+pub use cluster::{
+    cluster_connected, cluster_ignored, cluster_member, cluster_members, cluster_votes,
+    cluster_watch_restart,
+};
 pub use latency::{
     latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
 };
 pub use metrics_exporter_prometheus::PrometheusHandle;
+pub use names::*;
 pub use queries::{DURATION_SAMPLE, QueryTimer, decision, flush, query};
+pub use targets::{render, target_removed, target_state};
 
 use crate::health::Status;
-use labels::{PROBE_KINDS, PROBE_REASONS, label_in};
-
-pub const BUILD_INFO: &str = "meridian_build_info";
-pub const QUERIES: &str = "meridian_queries_total";
-pub const QUERY_DURATION: &str = "meridian_query_duration_seconds";
-pub const DECISIONS: &str = "meridian_decisions_total";
-pub const TARGET_STATE: &str = "meridian_health_target_state";
-pub const TARGET_FORCED: &str = "meridian_health_target_forced";
-pub const TRANSITIONS: &str = "meridian_health_transitions_total";
-pub const PROBE_DURATION: &str = "meridian_probe_duration_seconds";
-pub const PROBE_FAILURES: &str = "meridian_probe_failures_total";
-pub const RELOADS: &str = "meridian_config_reloads_total";
-pub const GENERATION: &str = "meridian_config_generation";
-pub const LAST_RELOAD_SUCCESS: &str = "meridian_config_last_reload_success_timestamp_seconds";
-pub const GEOIP_BUILD: &str = "meridian_geoip_build_timestamp_seconds";
-pub const LATENCY_NETWORKS: &str = "meridian_latency_networks";
-pub const LATENCY_ESTIMATES: &str = "meridian_latency_estimates";
-pub const LATENCY_SAMPLES: &str = "meridian_latency_samples_total";
-pub const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
-pub const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
-pub const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
-pub const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
-
-/// Query handling time: 5 µs to 50 ms (answers are computed in memory).
-pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
-    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
-    0.01, 0.025, 0.05,
-];
-
-/// Probe time: 1 ms to 10 s (probe timeouts are a few seconds).
-pub const PROBE_DURATION_BUCKETS: [f64; 13] = [
-    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+use crate::health::check::CheckType;
+use labels::{PROBE_REASONS, label_in};
 
 /// How often histogram samples are folded into their buckets between scrapes.
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-/// One metric: the single definition its name, type, help and label keys come from.
-#[derive(Clone, Copy, Debug)]
-pub struct MetricDef {
-    pub name: &'static str,
-    pub kind: Kind,
-    pub help: &'static str,
-    pub labels: &'static [&'static str],
-}
-
-const fn def(
-    name: &'static str,
-    kind: Kind,
-    labels: &'static [&'static str],
-    help: &'static str,
-) -> MetricDef {
-    MetricDef {
-        name,
-        kind,
-        help,
-        labels,
-    }
-}
-
-/// Every metric Meridian exports.
-pub const ALL: [MetricDef; 20] = [
-    def(
-        RRL_ACTIONS,
-        Kind::Counter,
-        &["action"],
-        "UDP responses withheld by response rate limiting: dropped, or slipped (sent truncated).",
-    ),
-    def(
-        BUILD_INFO,
-        Kind::Gauge,
-        &["version"],
-        "Always 1; the version label names the running build.",
-    ),
-    def(
-        QUERIES,
-        Kind::Counter,
-        &["zone", "qtype", "rcode", "transport"],
-        "DNS queries answered, by zone origin (none outside every zone), query type, response code and transport.",
-    ),
-    def(
-        QUERY_DURATION,
-        Kind::Histogram,
-        &["transport"],
-        "Time from a received query to its encoded reply, in seconds; measured for one query in 16 per socket thread.",
-    ),
-    def(
-        DECISIONS,
-        Kind::Counter,
-        &["zone", "service", "policy", "outcome"],
-        "Steering decisions for services, by outcome: primary, failover, fail_open, fallback, nodata or servfail.",
-    ),
-    def(
-        TARGET_STATE,
-        Kind::Gauge,
-        &["target", "state"],
-        "1 for the current health state of each target (unknown, up, down, drained), 0 for the others.",
-    ),
-    def(
-        TARGET_FORCED,
-        Kind::Gauge,
-        &["target"],
-        "1 while an operator override decides the target's state, else 0.",
-    ),
-    def(
-        TRANSITIONS,
-        Kind::Counter,
-        &["target", "direction"],
-        "Targets entering (up) or leaving (down) the set that may be answered.",
-    ),
-    def(
-        PROBE_DURATION,
-        Kind::Histogram,
-        &["kind"],
-        "Health probe duration in seconds, by check kind.",
-    ),
-    def(
-        PROBE_FAILURES,
-        Kind::Counter,
-        &["kind", "reason"],
-        "Failed health probes by check kind and reason.",
-    ),
-    def(
-        RELOADS,
-        Kind::Counter,
-        &["result"],
-        "Configuration loads and reloads by result (ok or error).",
-    ),
-    def(
-        GENERATION,
-        Kind::Gauge,
-        &[],
-        "Generation of the configuration now serving (1 at start, +1 per good reload).",
-    ),
-    def(
-        LAST_RELOAD_SUCCESS,
-        Kind::Gauge,
-        &[],
-        "Unix time of the last configuration load that succeeded.",
-    ),
-    def(
-        GEOIP_BUILD,
-        Kind::Gauge,
-        &[],
-        "Build time (build_epoch) of the loaded GeoIP database, Unix seconds.",
-    ),
-    def(
-        LATENCY_NETWORKS,
-        Kind::Gauge,
-        &[],
-        "Client networks in the published latency table.",
-    ),
-    def(
-        LATENCY_ESTIMATES,
-        Kind::Gauge,
-        &[],
-        "Network x datacenter RTT estimates in the published latency table.",
-    ),
-    def(
-        LATENCY_SAMPLES,
-        Kind::Counter,
-        &["source", "result"],
-        "Latency measurements ingested, by source (agent, import, api, state) and result (accepted, rejected).",
-    ),
-    def(
-        LATENCY_EVICTIONS,
-        Kind::Counter,
-        &[],
-        "Client networks evicted from the latency table because it reached its cap.",
-    ),
-    def(
-        LATENCY_DECISIONS,
-        Kind::Counter,
-        &["source"],
-        "Latency policy decisions by where the chosen datacenter's RTT came from (measured or estimated).",
-    ),
-    def(
-        LATENCY_TRACKED,
-        Kind::Gauge,
-        &[],
-        "Client networks in the busiest-networks summary that agents are given to measure.",
-    ),
-];
 
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("installing the Prometheus metrics recorder: {0}")]
@@ -286,7 +110,9 @@ fn describe() {
     for result in ["ok", "error"] {
         counter!(RELOADS, "result" => result).increment(0);
     }
+    gauge!(OVERRIDE_FILE_UNKNOWN).set(0.0);
     latency::zeroes();
+    cluster::zeroes();
     for action in ["drop", "slip"] {
         counter!(RRL_ACTIONS, "action" => action).increment(0);
     }
@@ -314,23 +140,9 @@ pub fn state_label(status: Status) -> &'static str {
     }
 }
 
-const STATES: [Status; 4] = [Status::Unknown, Status::Up, Status::Down, Status::Drained];
-
-/// Publish a target's current state (call whenever the tracker publishes it).
-pub fn target_state(target: &str, status: Status, forced: bool) {
-    for s in STATES {
-        let value = if s == status { 1.0 } else { 0.0 };
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(value);
-    }
-    gauge!(TARGET_FORCED, "target" => target.to_string()).set(if forced { 1.0 } else { 0.0 });
-}
-
-/// A target left the configuration: every state gauge drops to 0 (series stay until restart).
-pub fn target_removed(target: &str) {
-    for s in STATES {
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(0.0);
-    }
-    gauge!(TARGET_FORCED, "target" => target.to_string()).set(0.0);
+/// How many override-file selectors name no configured target now.
+pub fn override_file_unknown_selectors(count: usize) {
+    gauge!(OVERRIDE_FILE_UNKNOWN).set(count as f64);
 }
 
 /// A target's status changed. Counted only when it enters (`up`) or leaves (`down`) the
@@ -344,10 +156,10 @@ pub fn health_transition(target: &str, from: Status, to: Status) {
     counter!(TRANSITIONS, "target" => target.to_string(), "direction" => direction).increment(1);
 }
 
-/// One finished probe of check `kind` (`http`, `tcp`); `failure` is its reason when it
-/// failed (`timeout`, `refused`, `reset`, `status`, `body_mismatch`, `tls`, `other`).
-pub fn probe(kind: &str, seconds: f64, failure: Option<&str>) {
-    let kind = label_in(&PROBE_KINDS, kind);
+/// One finished probe of a check of type `kind`; `failure` is its reason when it failed
+/// (`timeout`, `refused`, `reset`, `status`, `body_mismatch`, `tls`, `other`).
+pub fn probe(kind: CheckType, seconds: f64, failure: Option<&str>) {
+    let kind = kind.as_str();
     histogram!(PROBE_DURATION, "kind" => kind).record(seconds);
     if let Some(reason) = failure {
         let reason = label_in(&PROBE_REASONS, reason);
@@ -374,7 +186,7 @@ pub fn geoip_build_epoch(epoch_seconds: u64) {
 }
 
 #[cfg(test)]
-mod tests;
+mod series_tests;
 
 /// A UDP response withheld by response rate limiting: `slip` (sent truncated) or `drop`.
 pub fn rrl(slipped: bool) {

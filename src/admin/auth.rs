@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 
 /// Environment variable that carries the token; it wins over both config keys.
-pub const TOKEN_ENV: &str = "MERIDIAN_ADMIN_TOKEN";
+pub const TOKEN_ENV: &str = crate::config::env::ADMIN_TOKEN_VAR;
 
 /// Shortest token accepted, so a configured token is never trivially guessable.
 pub const MIN_TOKEN_LEN: usize = 16;

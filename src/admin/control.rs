@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::health::Status;
+use crate::latency::Target;
 
 /// What the admin API asks of the running server; `app` implements it.
 ///
@@ -26,8 +27,25 @@ pub trait Control: Send + Sync + 'static {
     /// Re-read and validate the configuration; the new generation, or every error found
     /// (the previous configuration keeps serving).
     fn reload(&self) -> Result<u64, Vec<String>>;
-    /// Force the targets `selector` names into `state` until cleared.
+    /// Force the targets `selector` names into `state` until cleared; `Unprocessable` when
+    /// it names no configured target.
     fn set_override(&self, selector: &str, state: OverrideState) -> Result<(), ControlError>;
+    /// `set_override` with who, why and for how long; in cluster mode it is stored for
+    /// every instance. The default ignores the extra detail.
+    fn set_override_with(
+        &self,
+        selector: &str,
+        state: OverrideState,
+        _ask: &crate::cluster::OverrideAsk,
+    ) -> Result<(), ControlError> {
+        self.set_override(selector, state)
+    }
+    /// Cluster mode: members, liveness, versions and zone digests (404 when off).
+    fn cluster(&self) -> Result<crate::cluster::ClusterStatus, ControlError> {
+        Err(ControlError::NotFound(
+            "cluster mode is off (no [cluster] section)".into(),
+        ))
+    }
     /// Remove the override on `selector`; probes decide again.
     fn clear_override(&self, selector: &str) -> Result<(), ControlError>;
     /// True once zones are loaded and every known target has been probed (or timed out).
@@ -38,7 +56,7 @@ pub trait Control: Send + Sync + 'static {
         &self,
         _datacenter: Option<&str>,
         _limit: usize,
-    ) -> Result<super::latency::TargetsView, ControlError> {
+    ) -> Result<TargetsView, ControlError> {
         Err(latency_unavailable())
     }
 
@@ -53,10 +71,7 @@ pub trait Control: Send + Sync + 'static {
     }
 
     /// The latency table's size and settings, and one network's estimates.
-    fn latency(
-        &self,
-        _network: Option<IpNet>,
-    ) -> Result<super::latency::LatencySummary, ControlError> {
+    fn latency(&self, _network: Option<IpNet>) -> Result<LatencySummary, ControlError> {
         Err(latency_unavailable())
     }
 }
@@ -74,6 +89,9 @@ pub enum ControlError {
     /// The selector, zone or name refers to nothing configured (404).
     #[error("{0}")]
     NotFound(String),
+    /// Well-formed, but it would change nothing: e.g. an override naming no target (422).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The server cannot do it now, e.g. shutting down (503).
     #[error("{0}")]
     Unavailable(String),
@@ -135,6 +153,10 @@ pub struct TargetView {
     /// True when an operator override decides `state`.
     pub forced: bool,
     pub last_probe: Option<ProbeView>,
+    /// Cluster mode: this instance's verdict, every instance's vote, the rule and the
+    /// effective state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::health::Verdict>,
 }
 
 /// The latest probe of a target.
@@ -193,4 +215,42 @@ pub enum OverrideState {
     Down,
     /// Stop answering the targets while they stay probed (weight 0).
     Drain,
+}
+
+/// `GET /v1/latency/targets`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetsView {
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+    pub targets: Vec<Target>,
+}
+
+/// One estimate in `GET /v1/latency?network=`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RttView {
+    pub datacenter: String,
+    pub rtt_ms: f64,
+    pub samples: u32,
+    /// Unix seconds of the newest sample, and its age.
+    pub updated: u64,
+    pub age_secs: u64,
+}
+
+/// `GET /v1/latency`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub networks: usize,
+    pub estimates: usize,
+    pub datacenters: Vec<String>,
+    /// Networks in the busiest-networks summary.
+    pub tracked: usize,
+    pub prefix_v4: u8,
+    pub prefix_v6: u8,
+    pub max_networks: usize,
+    pub max_age_secs: u64,
+    /// The table network asked about, and its fresh estimates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<IpNet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtts: Option<Vec<RttView>>,
 }

@@ -75,6 +75,7 @@ impl From<ControlError> for ApiError {
         let status = match e {
             ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
             ControlError::NotFound(_) => StatusCode::NOT_FOUND,
+            ControlError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         Self::new(status, e.to_string())

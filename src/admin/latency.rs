@@ -13,57 +13,19 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use super::control::{LatencySummary, RttView, TargetsView};
 use super::error::ApiError;
-use super::routes::{Shared, blocking};
+use super::state::{Shared, blocking};
 use super::{Control, ControlError};
-use crate::latency::{Applied, Target};
+use crate::latency::Applied;
 
 /// Largest `POST /v1/latency/import` body (other endpoints keep the default limit).
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 /// Default and largest number of targets per request.
 pub const DEFAULT_TARGETS: usize = 100;
 pub const MAX_TARGETS: usize = 10_000;
-
-/// `GET /v1/latency/targets`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TargetsView {
-    pub prefix_v4: u8,
-    pub prefix_v6: u8,
-    pub targets: Vec<Target>,
-}
-
-/// One estimate in `GET /v1/latency?network=`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RttView {
-    pub datacenter: String,
-    pub rtt_ms: f64,
-    pub samples: u32,
-    /// Unix seconds of the newest sample, and its age.
-    pub updated: u64,
-    pub age_secs: u64,
-}
-
-/// `GET /v1/latency`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LatencySummary {
-    pub networks: usize,
-    pub estimates: usize,
-    pub datacenters: Vec<String>,
-    /// Networks in the busiest-networks summary.
-    pub tracked: usize,
-    pub prefix_v4: u8,
-    pub prefix_v6: u8,
-    pub max_networks: usize,
-    pub max_age_secs: u64,
-    /// The table network asked about, and its fresh estimates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<IpNet>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtts: Option<Vec<RttView>>,
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -6,9 +6,10 @@
 //! | `GET /readyz` | never | 200 `{"ready":true}`, 503 until [`Control::ready`] |
 //! | `GET /metrics` | reads | Prometheus text format |
 //! | `GET /v1/status`, `/v1/zones`, `/v1/health` | reads | JSON views |
+//! | `GET /v1/cluster` | reads | cluster members, liveness, versions, zone digests, drift (404 when off) |
 //! | `GET /v1/explain?name=&type=&client=&ecs=&down=` | reads | what would be answered, and why |
 //! | `POST /v1/reload` | always | 200 `{"generation":n}`, 422 with every error |
-//! | `POST /v1/overrides` `{"selector","state":"up|down|drain"}` | always | 200 |
+//! | `POST /v1/overrides` `{"selector","state":"up|down|drain","who","reason","expires_in"}` | always | 200, 422 when the selector names no configured target |
 //! | `DELETE /v1/overrides/{selector}`, `POST /v1/overrides/clear` `{"selector"}` | always | 200 |
 //! | `/v1/latency/...` | see [`latency`] | latency targets, samples, import and view |
 //!
@@ -22,6 +23,7 @@ mod control;
 mod error;
 pub mod latency;
 mod routes;
+mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +44,7 @@ pub use control::{
 pub use error::ApiError;
 
 use crate::metrics::PrometheusHandle;
-use routes::Shared;
+use state::Shared;
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -120,6 +122,7 @@ pub fn router(
         .route("/v1/status", get(routes::status))
         .route("/v1/zones", get(routes::zones))
         .route("/v1/health", get(routes::health))
+        .route("/v1/cluster", get(routes::cluster))
         .route("/v1/explain", get(routes::explain))
         .route("/v1/latency", get(latency::view))
         .route("/metrics", get(routes::metrics))

@@ -1,7 +1,6 @@
 //! Admin API handlers: read views, explain, reload, overrides, `/metrics` and the probes.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,9 +14,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::control::{Control, ExplainRequest, ExplainView, OverrideState, StatusView};
+use super::control::{ExplainRequest, ExplainView, OverrideState, StatusView};
 use super::error::ApiError;
-use crate::metrics::PrometheusHandle;
+use super::state::{Shared, blocking};
 
 /// Longest selector or query name accepted.
 const MAX_NAME_LEN: usize = 255;
@@ -26,23 +25,7 @@ const MAX_DOWN: usize = 64;
 /// Content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// What every handler shares: the server behind the seam and the metrics to render.
-#[derive(Clone)]
-pub struct Shared {
-    pub control: Arc<dyn Control>,
-    pub metrics: PrometheusHandle,
-}
-
 type ApiResult<T> = Result<T, ApiError>;
-
-/// Run a control call that may block on the blocking pool.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::internal("the control call panicked or was cancelled"))
-}
 
 pub async fn status(State(s): State<Shared>) -> Json<StatusView> {
     Json(s.control.status())
@@ -169,6 +152,11 @@ pub async fn reload(State(s): State<Shared>) -> ApiResult<Json<Value>> {
 struct OverrideBody {
     selector: String,
     state: OverrideState,
+    /// Who asks and why (kept with the override in cluster mode).
+    who: Option<String>,
+    reason: Option<String>,
+    /// Seconds or a duration (`"30m"`); the override clears itself after it (cluster mode).
+    expires_in: Option<crate::config::service_file::Seconds>,
 }
 
 #[derive(Deserialize)]
@@ -188,11 +176,39 @@ pub async fn set_override(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let OverrideBody { selector, state } = json_body(body)?;
+    let OverrideBody {
+        selector,
+        state,
+        who,
+        reason,
+        expires_in,
+    } = json_body(body)?;
     let selector = checked_name("selector", selector.trim())?;
+    let expires_in = match expires_in.map(|e| e.0) {
+        None => None,
+        Some(Ok(secs)) if (1.0..=366.0 * 86_400.0).contains(&secs) => {
+            Some(std::time::Duration::from_secs_f64(secs))
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "`expires_in` must be a duration from 1s to 366 days, e.g. 3600 or \"1h\"",
+            ));
+        }
+    };
+    let ask = crate::cluster::OverrideAsk {
+        who,
+        reason,
+        expires_in,
+    };
     let (control, sel) = (s.control.clone(), selector.clone());
-    blocking(move || control.set_override(&sel, state)).await??;
+    blocking(move || control.set_override_with(&sel, state, &ask)).await??;
     Ok(Json(json!({ "selector": selector, "state": state })))
+}
+
+pub async fn cluster(State(s): State<Shared>) -> ApiResult<Json<Value>> {
+    let status = s.control.cluster()?;
+    Ok(Json(json!(status)))
 }
 
 pub async fn clear_override_body(
@@ -218,7 +234,11 @@ async fn clear(s: Shared, selector: &str) -> ApiResult<Json<Value>> {
 }
 
 pub async fn metrics(State(s): State<Shared>) -> Response {
-    ([(CONTENT_TYPE, PROMETHEUS_TEXT)], s.metrics.render()).into_response()
+    (
+        [(CONTENT_TYPE, PROMETHEUS_TEXT)],
+        crate::metrics::render(&s.metrics),
+    )
+        .into_response()
 }
 
 pub async fn healthz() -> Json<Value> {

@@ -238,7 +238,7 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> anyhow::Resu
 
 /// `meridian agent`: logging, runtime, signals; exit 0, 1 on failure, 2 on bad flags.
 pub fn main(args: AgentArgs) -> ExitCode {
-    let config = match args.into_config(std::env::var("MERIDIAN_AGENT_TOKEN").ok()) {
+    let config = match args.into_config(std::env::var(crate::config::env::AGENT_TOKEN_VAR).ok()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

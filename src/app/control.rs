@@ -5,15 +5,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::RData;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::admin::{
     Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ServiceView,
     StatusView, TargetView, ZoneView,
 };
+use crate::cluster::{ClusterStatus, OverrideAsk};
 use crate::dns::explain::{Question, explain, with_down};
-use crate::dns::service::policy_name;
 use crate::health::{Forced, Selector, Status};
 
 pub struct AppControl {
@@ -58,7 +58,7 @@ impl Control for AppControl {
                     .filter_map(|node| node.service.as_ref())
                     .map(|s| ServiceView {
                         name: s.name.to_string(),
-                        policy: policy_name(s).to_string(),
+                        policy: s.policy.kind().to_string(),
                         pools: s.pools.iter().map(|p| p.name.to_string()).collect(),
                     })
                     .collect();
@@ -85,6 +85,7 @@ impl Control for AppControl {
                 state: t.status,
                 since: (t.status != Status::Unknown).then(|| unix(t.since)),
                 forced: t.forced.is_some(),
+                cluster: t.cluster.clone(),
                 last_probe: t.last_probe.as_ref().map(|p| ProbeView {
                     ok: p.ok,
                     at: unix(p.at),
@@ -96,17 +97,13 @@ impl Control for AppControl {
     }
 
     fn explain(&self, request: &ExplainRequest) -> Result<ExplainView, ControlError> {
-        let mut name = Name::from_ascii(&request.name)
-            .map_err(|e| ControlError::Invalid(format!("invalid name: {e}")))?;
-        name.set_fqdn(true);
-        let qtype = RecordType::from_str(&request.qtype)
-            .map_err(|_| ControlError::Invalid(format!("unknown type {:?}", request.qtype)))?;
-        let question = Question {
-            name,
-            qtype,
-            client: request.client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            ecs: request.ecs,
-        };
+        let question = Question::parse(
+            &request.name,
+            &request.qtype,
+            request.client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            request.ecs,
+        )
+        .map_err(ControlError::Invalid)?;
         let snapshots = &self.shared.snapshots;
         let zones = snapshots.zones.load();
         let health = with_down(&snapshots.health.load(), &request.down);
@@ -129,7 +126,7 @@ impl Control for AppControl {
             rcode: a.rcode.to_string(),
             ecs_scope: a.ecs_scope,
             answers: a.answer.iter().map(ToString::to_string).collect(),
-            steps: e.trace.to_string().lines().map(str::to_string).collect(),
+            steps: self.with_votes(e.trace.to_string(), a.decision.as_ref().map(|d| &d.0)),
         })
     }
 
@@ -140,25 +137,69 @@ impl Control for AppControl {
     }
 
     fn set_override(&self, text: &str, state: OverrideState) -> Result<(), ControlError> {
+        self.set_override_with(text, state, &OverrideAsk::default())
+    }
+
+    fn set_override_with(
+        &self,
+        text: &str,
+        state: OverrideState,
+        ask: &OverrideAsk,
+    ) -> Result<(), ControlError> {
         let selector = selector(text)?;
+        let targets = self.shared.snapshots.zones.load().targets();
+        let configured = targets
+            .iter()
+            .map(|t| (&*t.key, &*t.datacenter, &t.pools[..]));
+        if !selector.names_any(configured) {
+            return Err(ControlError::Unprocessable(format!(
+                "override {selector} changes nothing: {}",
+                selector.names_nothing()
+            )));
+        }
         let forced = match state {
             OverrideState::Up => Forced::Up,
             OverrideState::Down => Forced::Down,
             OverrideState::Drain => Forced::Drain,
         };
+        if let Some(cluster) = &self.shared.cluster {
+            return cluster
+                .set_override_blocking(&selector, forced, ask.clone())
+                .map_err(ControlError::Unavailable);
+        }
+        if ask.expires_in.is_some() {
+            return Err(ControlError::Invalid(
+                "`expires_in` needs cluster mode; clear a local override with DELETE".into(),
+            ));
+        }
         let health = self.shared.health.clone();
         tokio::runtime::Handle::current()
             .block_on(health.force(selector, forced))
             .map_err(|e| ControlError::Unavailable(e.to_string()))
     }
 
+    fn cluster(&self) -> Result<ClusterStatus, ControlError> {
+        match &self.shared.cluster {
+            Some(cluster) => Ok((*cluster.status()).clone()),
+            None => Err(ControlError::NotFound(
+                "cluster mode is off (no [cluster] section)".into(),
+            )),
+        }
+    }
+
     fn clear_override(&self, text: &str) -> Result<(), ControlError> {
         let selector = selector(text)?;
+        let in_cluster = match &self.shared.cluster {
+            Some(cluster) => cluster
+                .clear_override_blocking(&selector)
+                .map_err(ControlError::Unavailable)?,
+            None => false,
+        };
         let health = self.shared.health.clone();
         let cleared = tokio::runtime::Handle::current()
             .block_on(health.clear(selector))
             .map_err(|e| ControlError::Unavailable(e.to_string()))?;
-        if cleared {
+        if cleared || in_cluster {
             Ok(())
         } else {
             Err(ControlError::NotFound(format!("no override on {text}")))
@@ -193,5 +234,57 @@ impl Control for AppControl {
         network: Option<ipnet::IpNet>,
     ) -> Result<crate::admin::latency::LatencySummary, ControlError> {
         Ok(self.shared.latency.summary(network))
+    }
+}
+
+impl AppControl {
+    /// The trace's lines, then in cluster mode one line per target of the deciding service:
+    /// this instance's verdict, every instance's vote, the rule and the effective state.
+    fn with_votes(&self, trace: String, service: Option<&Arc<str>>) -> Vec<String> {
+        let mut steps: Vec<String> = trace.lines().map(str::to_string).collect();
+        let (Some(_), Some(service)) = (&self.shared.cluster, service) else {
+            return steps;
+        };
+        let zones = self.shared.snapshots.zones.load();
+        let report = self.shared.health.report();
+        let services = zones
+            .iter()
+            .flat_map(|z| z.nodes().filter_map(|n| n.service.clone()));
+        let Some(svc) = services.into_iter().find(|s| s.name == *service) else {
+            return steps;
+        };
+        let mut keys: Vec<&Arc<str>> = svc
+            .pools
+            .iter()
+            .flat_map(|p| p.members.iter().filter_map(|m| m.target.as_ref()))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let Some(v) = report.target(key).and_then(|t| t.cluster.as_ref()) else {
+                continue;
+            };
+            let votes: Vec<String> = v
+                .votes
+                .iter()
+                .map(|vote| format!("{} {}", vote.instance, observed(vote.state)))
+                .collect();
+            steps.push(format!(
+                "cluster: target {key}: votes [{}], rule {} ({:?}) -> {}",
+                votes.join(", "),
+                v.rule,
+                v.decided_by,
+                observed(v.effective)
+            ));
+        }
+        steps
+    }
+}
+
+fn observed(o: crate::health::state::Observed) -> &'static str {
+    match o {
+        crate::health::state::Observed::Unknown => "unknown",
+        crate::health::state::Observed::Up => "up",
+        crate::health::state::Observed::Down => "down",
     }
 }

@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
-
-use super::StartError;
+use super::{StartError, geoip};
 use crate::config::{self, ServerConfig};
-use crate::geo::{GeoDb, Locate, Nowhere};
+use crate::dns::explain::Question;
+use crate::geo::{Locate, Nowhere};
 
 /// What `meridian explain` was asked on the command line.
 #[derive(Debug, Clone)]
@@ -23,13 +22,12 @@ pub struct ExplainArgs {
 pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, StartError> {
     let dir = args.zones.as_ref().unwrap_or(&config.zones_dir);
     let zones = config::load_zones(dir).map_err(StartError::Config)?;
-    let geo: Arc<dyn Locate> = if config.geoip.as_os_str().is_empty() {
-        Arc::new(Nowhere)
-    } else {
-        let asn = (!config.geoip_asn.as_os_str().is_empty()).then(|| config.geoip_asn.clone());
-        Arc::new(GeoDb::open(&config.geoip, asn).context("opening the GeoIP database")?)
+    let geo: Arc<dyn Locate> = match geoip::open(config)? {
+        Some(db) => Arc::new(db),
+        None => Arc::new(Nowhere),
     };
-    let question = question(&args)?;
+    let question = Question::parse(&args.name, &args.qtype, args.client, args.ecs)
+        .map_err(anyhow::Error::msg)?;
     let health =
         crate::dns::explain::with_down(&crate::health::HealthSnapshot::empty(), &args.down);
     let table = crate::latency::ingest::load_offline(&super::latency::ingest_config(config));
@@ -40,20 +38,4 @@ pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, Start
     let explanation =
         crate::dns::explain::explain(&zones, geo.as_ref(), &health, latency, question);
     Ok(explanation.to_string())
-}
-
-fn question(args: &ExplainArgs) -> anyhow::Result<crate::dns::explain::Question> {
-    use std::str::FromStr;
-    let name = hickory_proto::rr::Name::from_ascii(&args.name)
-        .with_context(|| format!("invalid name {:?}", args.name))?;
-    let mut name = name;
-    name.set_fqdn(true);
-    let qtype = hickory_proto::rr::RecordType::from_str(&args.qtype.to_ascii_uppercase())
-        .map_err(|_| anyhow::anyhow!("unknown record type {:?}", args.qtype))?;
-    Ok(crate::dns::explain::Question {
-        name,
-        qtype,
-        client: args.client,
-        ecs: args.ecs,
-    })
 }

@@ -2,15 +2,17 @@
 
 mod control;
 mod explain;
+mod geoip;
 mod latency;
 mod retire;
+mod shared;
 
 pub use explain::{ExplainArgs, explain};
+pub use shared::Shared;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -19,12 +21,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use crate::admin::{self, ReloadView};
+use crate::admin;
+use crate::cluster;
 use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
 use crate::dns::server::{self, Listen};
 use crate::dns::{Handler, Snapshots};
 use crate::geo::{GeoDb, Locate, Nowhere};
-use crate::health::{Health, HealthConfig, HealthHandle};
+use crate::health::{ClusterLink, Health, HealthConfig, HealthHandle, ProbeSource, VoteUpdate};
 use crate::metrics;
 use crate::signals::{self, Event};
 
@@ -40,18 +43,6 @@ pub enum StartError {
     Config(ConfigErrors),
     #[error(transparent)]
     Runtime(#[from] anyhow::Error),
-}
-
-/// State shared by the signal loop and the admin API: one writer per snapshot.
-pub struct Shared {
-    pub config: ServerConfig,
-    pub snapshots: Arc<Snapshots>,
-    pub health: HealthHandle,
-    /// The latency writer and the representative map agents are given.
-    pub latency: latency::Latency,
-    scheduler: Mutex<Health>,
-    generation: AtomicU64,
-    last_reload: Mutex<Option<ReloadView>>,
 }
 
 /// A running server: its bound addresses and the handles to reload or stop it.
@@ -100,8 +91,22 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let geo = open_geo(&config, &cancel, &tracker)?;
-    let health = Health::start(health_config(&config), zones.targets(), &cancel, &tracker)
+    let cluster_settings = cluster_settings(&config, zones.digest())?;
+    let (votes_tx, votes_rx) = tokio::sync::mpsc::unbounded_channel::<VoteUpdate>();
+    let mut health_config = health_config(&config);
+    health_config.cluster = cluster_settings.as_ref().map(|s| ClusterLink {
+        instance: s.instance.clone(),
+        votes: votes_tx,
+    });
+    let health = Health::start(health_config, zones.targets(), &cancel, &tracker)
         .context("starting health checks")?;
+    let cluster = match cluster_settings {
+        Some(s) => Some(
+            cluster::start(s, health.handle(), votes_rx, &cancel, &tracker)
+                .map_err(|e| config_error("cluster", e.to_string()))?,
+        ),
+        None => None,
+    };
     let latency = latency::Latency::start(&config, &cancel, &tracker);
     let snapshots = Arc::new(Snapshots {
         zones: ArcSwap::from_pointee(zones),
@@ -125,17 +130,17 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         .with_context(|| format!("binding the admin listener {}", config.admin_listen))?;
     let admin_addr = admin_listener.local_addr().context("admin address")?;
     let (udp_addrs, tcp_addrs) = (bound.udp_addrs.clone(), bound.tcp_addrs.clone());
-    let shared = Arc::new(Shared {
-        health: health.handle(),
-        latency,
-        snapshots: snapshots.clone(),
-        scheduler: Mutex::new(health),
-        generation: AtomicU64::new(1),
-        last_reload: Mutex::new(None),
+    let shared = Arc::new(Shared::new(
         config,
-    });
+        snapshots.clone(),
+        health,
+        latency,
+        cluster,
+    ));
     let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload)
-        .with_rrl(crate::dns::rrl::Rrl::new(shared.config.rrl()))
+        .with_rrl(crate::dns::rrl::Rrl::new(
+            crate::dns::rrl::RrlConfig::from_server(&shared.config),
+        ))
         .with_query_log(shared.config.query_log_sample);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     let control = Arc::new(control::AppControl::new(shared.clone()));
@@ -174,12 +179,11 @@ fn open_geo(
     cancel: &CancellationToken,
     tracker: &TaskTracker,
 ) -> anyhow::Result<Arc<dyn Locate>> {
-    if config.geoip.as_os_str().is_empty() {
+    let Some(db) = geoip::open(config)? else {
         info!("no GeoIP database configured; geo and nearest policies use their defaults");
         return Ok(Arc::new(Nowhere));
-    }
-    let asn = (!config.geoip_asn.as_os_str().is_empty()).then(|| config.geoip_asn.clone());
-    let db = Arc::new(GeoDb::open(&config.geoip, asn).context("opening the GeoIP database")?);
+    };
+    let db = Arc::new(db);
     let info = db.info();
     metrics::geoip_build_epoch(info.build_epoch);
     info!(path = %config.geoip.display(), kind = %info.database_type, build_epoch = info.build_epoch, "geoip loaded");
@@ -209,8 +213,40 @@ fn health_config(config: &ServerConfig) -> HealthConfig {
     HealthConfig {
         state_file: path(&config.health_state_file),
         override_file: path(&config.health_override_file),
+        probe_source: ProbeSource {
+            v4: config.probe_source_v4,
+            v6: config.probe_source_v6,
+        },
         ..HealthConfig::default()
     }
+}
+
+/// The cluster task's settings, when `[cluster]` is set; a binary built without the
+/// `cluster` feature refuses it as invalid configuration (exit 2).
+fn cluster_settings(
+    config: &ServerConfig,
+    zone_digest: String,
+) -> Result<Option<cluster::Settings>, StartError> {
+    let Some(c) = &config.cluster else {
+        return Ok(None);
+    };
+    if !cluster::AVAILABLE {
+        return Err(config_error(
+            "cluster",
+            cluster::ClusterError::NotBuilt.to_string(),
+        ));
+    }
+    let secrets = c.read_secrets().map_err(|e| config_error("cluster", e))?;
+    let settings =
+        cluster::Settings::new(c, secrets, zone_digest).map_err(|e| config_error("cluster", e))?;
+    Ok(Some(settings))
+}
+
+fn config_error(what: &str, message: impl Into<String>) -> StartError {
+    StartError::Config(ConfigErrors(vec![config::ConfigError::file(
+        std::path::Path::new(what),
+        message.into(),
+    )]))
 }
 
 fn list(addrs: &[SocketAddr]) -> String {
@@ -219,71 +255,6 @@ fn list(addrs: &[SocketAddr]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-impl Shared {
-    /// Validate the zones directory again and swap it in; on error keep serving the old one.
-    pub fn reload(&self) -> Result<u64, ConfigErrors> {
-        let result = match config::load_zones(&self.config.zones_dir) {
-            Ok(zones) => {
-                let targets = zones.targets();
-                retire::retire(self.snapshots.zones.swap(Arc::new(zones)));
-                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                if let Ok(mut health) = self.scheduler.lock() {
-                    let r = health.reconcile(targets);
-                    info!(
-                        targets = r.targets,
-                        kept = r.probes_kept,
-                        started = r.probes_started,
-                        stopped = r.probes_stopped,
-                        "health targets reconciled"
-                    );
-                }
-                info!(generation, "reload ok");
-                metrics::reload(true, generation);
-                Ok(generation)
-            }
-            Err(errors) => {
-                error!(
-                    errors = errors.0.len(),
-                    "reload failed; still serving the previous zones"
-                );
-                for e in &errors.0 {
-                    error!("{e}");
-                }
-                metrics::reload(false, self.generation());
-                Err(errors)
-            }
-        };
-        let view = ReloadView {
-            ok: result.is_ok(),
-            at: unix_now(),
-            generation: self.generation(),
-            errors: result
-                .as_ref()
-                .err()
-                .map_or_else(Vec::new, |e| e.0.iter().map(ToString::to_string).collect()),
-        };
-        if let Ok(mut last) = self.last_reload.lock() {
-            *last = Some(view);
-        }
-        result
-    }
-
-    /// The configuration generation now serving (1 at start, +1 per good reload).
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    pub fn last_reload(&self) -> Option<ReloadView> {
-        self.last_reload.lock().ok().and_then(|l| l.clone())
-    }
 }
 
 impl Running {

@@ -11,70 +11,15 @@ use toml::Spanned;
 use super::compile_check::compile_checks;
 use super::compile_pool::{PoolContext, compile_datacenters, compile_pools};
 use super::compile_service::{ReadAux, ServiceContext, compile_service};
-use super::error::ConfigError;
-use super::file::{NameFile, RdataList, SoaFile, ZoneFile};
+use super::error::{ConfigError, Errors};
+use super::file::{MAX_TTL, NameFile, RdataList, SoaFile, ZoneFile};
 use super::rdata::{parse, parse_name};
 use crate::health::target::TargetSpec;
 use crate::zone::{Node, RRset, Zone, label_count};
 use std::sync::Arc;
 
-/// Largest TTL allowed by RFC 2181.
-pub const MAX_TTL: i64 = 2_147_483_647;
 /// Zone TTL when the file does not set one.
 pub const DEFAULT_TTL: u32 = 3600;
-
-/// Errors for one file, in the order found; sorted by position at the end.
-pub struct Errors<'a> {
-    path: &'a Path,
-    text: &'a str,
-    pub list: Vec<ConfigError>,
-}
-
-impl<'a> Errors<'a> {
-    pub fn new(path: &'a Path, text: &'a str) -> Self {
-        Self {
-            path,
-            text,
-            list: Vec::new(),
-        }
-    }
-
-    pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.list
-            .push(ConfigError::at(self.path, self.text, span, message));
-    }
-
-    pub fn line_of(&self, span: &Range<usize>) -> usize {
-        ConfigError::at(self.path, self.text, span.clone(), "").line
-    }
-
-    /// A number within `range`, or an error at its span.
-    pub fn ranged<T: TryFrom<i64>>(
-        &mut self,
-        value: &Spanned<i64>,
-        range: std::ops::RangeInclusive<i64>,
-        what: &str,
-    ) -> Option<T> {
-        let v = *value.get_ref();
-        match T::try_from(v) {
-            Ok(n) if range.contains(&v) => Some(n),
-            _ => {
-                let (lo, hi) = (range.start(), range.end());
-                self.at(
-                    value.span(),
-                    format!("{what} {v} is out of range {lo}..={hi}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Sorted by line and column, as a reader walks the file.
-    pub fn into_sorted(mut self) -> Vec<ConfigError> {
-        self.list.sort_by_key(|e| (e.line, e.col));
-        self.list
-    }
-}
 
 /// Parse and compile a zone file's text. `path` is only used in messages; `read` supplies
 /// files the zone names (CIDR maps), relative to it.
@@ -243,16 +188,30 @@ fn soa_record(file: &ZoneFile, origin: &Name, ttl: u32, errors: &mut Errors) -> 
 
 /// The record types a name may carry, with how they appear in `NameFile`.
 fn typed_lists(entry: &NameFile) -> [(RecordType, Option<&Spanned<RdataList>>); 9] {
+    // Destructured without `..`: a field added to `NameFile` does not compile until it is
+    // listed here with its record type, so it cannot be accepted and dropped.
+    let NameFile {
+        ttl: _,
+        a,
+        aaaa,
+        cname,
+        mx,
+        txt,
+        srv,
+        caa,
+        ptr,
+        ns,
+    } = entry;
     [
-        (RecordType::A, entry.a.as_ref()),
-        (RecordType::AAAA, entry.aaaa.as_ref()),
-        (RecordType::CNAME, entry.cname.as_ref()),
-        (RecordType::MX, entry.mx.as_ref()),
-        (RecordType::TXT, entry.txt.as_ref()),
-        (RecordType::SRV, entry.srv.as_ref()),
-        (RecordType::CAA, entry.caa.as_ref()),
-        (RecordType::PTR, entry.ptr.as_ref()),
-        (RecordType::NS, entry.ns.as_ref()),
+        (RecordType::A, a.as_ref()),
+        (RecordType::AAAA, aaaa.as_ref()),
+        (RecordType::CNAME, cname.as_ref()),
+        (RecordType::MX, mx.as_ref()),
+        (RecordType::TXT, txt.as_ref()),
+        (RecordType::SRV, srv.as_ref()),
+        (RecordType::CAA, caa.as_ref()),
+        (RecordType::PTR, ptr.as_ref()),
+        (RecordType::NS, ns.as_ref()),
     ]
 }
 
@@ -399,6 +358,27 @@ fn add_empty_non_terminals(origin: &Name, nodes: &mut HashMap<Name, Node>) {
     for owner in owners {
         for n in apex..label_count(&owner) {
             nodes.entry(owner.trim_to(n)).or_default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each record type's key in a zone file fills the list `typed_lists` gives that type.
+    #[test]
+    fn every_record_key_reaches_its_type() {
+        let empty: NameFile = toml::from_str("").expect("an empty name parses");
+        for (rtype, list) in typed_lists(&empty) {
+            assert!(list.is_none(), "{rtype}");
+            let entry: NameFile =
+                toml::from_str(&format!("{rtype} = \"x\"")).expect("one record parses");
+            let found: Vec<RecordType> = typed_lists(&entry)
+                .into_iter()
+                .filter_map(|(t, l)| l.map(|_| t))
+                .collect();
+            assert_eq!(found, [rtype], "the key `{rtype}`");
         }
     }
 }

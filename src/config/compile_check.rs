@@ -1,15 +1,17 @@
 //! Compile a zone file's `[checks.NAME]` tables into health `CheckSpec`s, every error located.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
 
-use super::compile::Errors;
+use super::error::Errors;
 use super::service_file::{CheckFile, Named, Seconds, StatusValue};
 use crate::health::check::{
-    CheckKind, CheckSpec, HttpCheck, HttpMethod, MAX_BODY_RANGE, StatusRange, TcpCheck,
+    CheckKind, CheckSpec, CheckType, FALL_RANGE, HttpCheck, HttpMethod, MAX_BODY_RANGE, RISE_RANGE,
+    StatusRange, TcpCheck,
 };
 
 /// Every check of a zone file by name; invalid ones are reported and left out.
@@ -33,17 +35,26 @@ fn compile_check(
 ) -> Option<CheckSpec> {
     let f = file.get_ref();
     let before = errors.list.len();
-    let kind = match f.kind.get_ref().as_str() {
-        "http" => CheckKind::Http(http(f, errors)),
-        "https" => CheckKind::Https(http(f, errors)),
-        "tcp" => CheckKind::Tcp(tcp(f, errors)),
-        other => {
-            errors.at(
-                f.kind.span(),
-                format!("unknown check type `{other}`; expected `http`, `https` or `tcp`"),
-            );
-            return None;
-        }
+    let Some(check_type) = CheckType::from_name(f.kind.get_ref()) else {
+        let names: Vec<String> = CheckType::ALL
+            .iter()
+            .map(|t| format!("`{}`", t.as_str()))
+            .collect();
+        let (last, rest) = names.split_last().expect("at least one check type");
+        errors.at(
+            f.kind.span(),
+            format!(
+                "unknown check type `{}`; expected {} or {last}",
+                f.kind.get_ref(),
+                rest.join(", ")
+            ),
+        );
+        return None;
+    };
+    let kind = match check_type {
+        CheckType::Http => CheckKind::Http(http(f, errors)),
+        CheckType::Https => CheckKind::Https(http(f, errors)),
+        CheckType::Tcp => CheckKind::Tcp(tcp(f, errors)),
     };
     if !matches!(kind, CheckKind::Tcp(_)) {
         for (key, v) in [("send", &f.send), ("expect", &f.expect)] {
@@ -60,10 +71,20 @@ fn compile_check(
     set_duration(&mut spec.timeout, &f.timeout, "timeout", errors);
     set_duration(&mut spec.jitter, &f.jitter, "jitter", errors);
     if let Some(v) = &f.rise {
-        spec.rise = errors.ranged(v, 1..=100, "rise").unwrap_or(spec.rise);
+        spec.rise = errors
+            .ranged(v, wide(&RISE_RANGE), "rise")
+            .unwrap_or(spec.rise);
     }
     if let Some(v) = &f.fall {
-        spec.fall = errors.ranged(v, 1..=100, "fall").unwrap_or(spec.fall);
+        spec.fall = errors
+            .ranged(v, wide(&FALL_RANGE), "fall")
+            .unwrap_or(spec.fall);
+    }
+    if let Some(q) = &f.quorum {
+        match q.get_ref().parse() {
+            Ok(rule) => spec.quorum = Some(rule),
+            Err(e) => errors.at(q.span(), e),
+        }
     }
     if errors.list.len() > before {
         return None;
@@ -102,6 +123,11 @@ fn field_span(f: &CheckFile, field: &str) -> Option<std::ops::Range<usize>> {
         "expect_status" => f.expect_status.as_ref().map(Spanned::span),
         _ => None,
     }
+}
+
+/// A count range of a check as the range a zone file's integer is checked against.
+fn wide(range: &RangeInclusive<u32>) -> RangeInclusive<i64> {
+    i64::from(*range.start())..=i64::from(*range.end())
 }
 
 fn set_duration(slot: &mut Duration, v: &Option<Spanned<Seconds>>, what: &str, e: &mut Errors) {

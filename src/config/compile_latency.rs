@@ -1,6 +1,6 @@
 //! Compile a `latency` service's `[services.NAME.latency]` table into a `LatencyPolicy`.
 
-use super::compile::Errors;
+use super::error::Errors;
 use super::service_file::{Number, ServiceFile};
 use crate::policy::{LatencyPolicy, Policy, PoolId, Ties};
 use toml::Spanned;

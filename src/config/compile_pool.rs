@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hickory_proto::rr::Name;
 use toml::Spanned;
 
-use super::compile::Errors;
+use super::error::Errors;
 use super::rdata::parse_name;
 use super::service_file::{DatacenterFile, MemberFile, Named, PoolFile};
 use crate::geo::{Continent, country_continent};
@@ -135,7 +135,8 @@ pub fn compile_pools(file: &Named<PoolFile>, cx: &PoolContext, errors: &mut Erro
                 out.targets.extend(target);
             }
         }
-        if members.is_empty() {
+        // Members with errors were reported: the pool is not also called empty.
+        if p.members.get_ref().is_empty() {
             errors.at(
                 p.members.span(),
                 format!("pool `{pool_name}` has no members"),
@@ -189,28 +190,37 @@ fn member(
             return None;
         }
     };
+    // Every field is checked, so one run reports each of the member's errors.
     let datacenter = match &f.datacenter {
         Some(d) => match cx.datacenters.ids.get(d.get_ref()) {
-            Some(id) => Some(*id),
+            Some(id) => Ok(Some(*id)),
             None => {
                 errors.at(d.span(), format!("unknown datacenter `{}`", d.get_ref()));
-                return None;
+                Err(())
             }
         },
-        None => None,
+        None => Ok(None),
     };
     let weight = match &f.weight {
-        Some(w) => errors.ranged(w, 0..=MAX_WEIGHT, "weight")?,
-        None => DEFAULT_WEIGHT,
+        Some(w) => errors.ranged(w, 0..=MAX_WEIGHT, "weight").ok_or(()),
+        None => Ok(DEFAULT_WEIGHT),
     };
     let target = match &f.check {
-        Some(c) => Some(target(f, c, &answer, datacenter, pool, cx, errors)?),
+        Some(c) => {
+            let dc = datacenter.unwrap_or(None);
+            target(f, c, &answer, dc, pool, cx, errors)
+                .map(Some)
+                .ok_or(())
+        }
         None => {
             if let Some(p) = &f.probe {
                 errors.at(p.span(), "`probe` needs a `check`");
             }
-            None
+            Ok(None)
         }
+    };
+    let (Ok(datacenter), Ok(weight), Ok(target)) = (datacenter, weight, target) else {
+        return None;
     };
     let member = Member {
         answer,

@@ -9,15 +9,16 @@ use hickory_proto::rr::Name;
 use ipnet::IpNet;
 use toml::Spanned;
 
-use super::compile::{Errors, MAX_TTL};
 use super::compile_pool::{Datacenters, continent, country_code};
+use super::error::Errors;
+use super::file::MAX_TTL;
 use super::rdata::parse_name;
 use super::service_file::{GeoFile, Named, Names, ServiceFile};
 use crate::policy::cidr_file;
 use crate::policy::model::DEFAULT_TTL;
 use crate::policy::{
-    AllDown, Answer, CidrMap, GeoMap, Policy, Pool, PoolId, PoolList, PoolWeight, Service,
-    Subdivision, WeightBy, WeightMode,
+    AllDown, Answer, CidrMap, GeoMap, Policy, PolicyKind, Pool, PoolId, PoolList, PoolWeight,
+    Service, Subdivision, WeightBy, WeightMode,
 };
 
 /// Reads a file named in a zone file (a CIDR map), relative to that zone file.
@@ -84,25 +85,29 @@ pub fn compile_service(
         }
         listed.clone().unwrap_or_default()
     };
-    let policy = match f.policy.get_ref().as_str() {
-        "failover" => Policy::Failover {
+    let Some(kind) = PolicyKind::from_name(f.policy.get_ref()) else {
+        let names: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.as_str()).collect();
+        let (last, rest) = names.split_last().expect("at least one policy");
+        errors.at(
+            f.policy.span(),
+            format!(
+                "unknown policy `{}`; expected {} or {last}",
+                f.policy.get_ref(),
+                rest.join(", ")
+            ),
+        );
+        return None;
+    };
+    let policy = match kind {
+        PolicyKind::Failover => Policy::Failover {
             pools: needs_pools(errors),
         },
-        "nearest" => Policy::Nearest {
+        PolicyKind::Nearest => Policy::Nearest {
             pools: needs_pools(errors),
         },
-        "weighted" => weighted(f, needs_pools(errors), &mut local, errors),
-        "geo" => Policy::Geo(geo(f, listed.as_deref(), &mut local, errors, read)?),
-        "latency" => super::compile_latency::latency(f, needs_pools(errors), errors),
-        other => {
-            errors.at(
-                f.policy.span(),
-                format!(
-                    "unknown policy `{other}`; expected failover, weighted, geo, nearest or latency"
-                ),
-            );
-            return None;
-        }
+        PolicyKind::Weighted => weighted(f, needs_pools(errors), &mut local, errors),
+        PolicyKind::Geo => Policy::Geo(geo(f, listed.as_deref(), &mut local, errors, read)?),
+        PolicyKind::Latency => super::compile_latency::latency(f, needs_pools(errors), errors),
     };
     super::compile_latency::only_for_latency(f, &policy, errors);
     check_families(&local.pools, file, errors);

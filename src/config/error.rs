@@ -4,6 +4,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use toml::Spanned;
+
 /// One problem in one configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -86,6 +88,59 @@ impl fmt::Display for ConfigErrors {
 }
 
 impl std::error::Error for ConfigErrors {}
+
+/// Errors for one file, in the order found; sorted by position at the end.
+pub struct Errors<'a> {
+    path: &'a Path,
+    text: &'a str,
+    pub list: Vec<ConfigError>,
+}
+
+impl<'a> Errors<'a> {
+    pub fn new(path: &'a Path, text: &'a str) -> Self {
+        Self {
+            path,
+            text,
+            list: Vec::new(),
+        }
+    }
+
+    pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.list
+            .push(ConfigError::at(self.path, self.text, span, message));
+    }
+
+    pub fn line_of(&self, span: &Range<usize>) -> usize {
+        ConfigError::at(self.path, self.text, span.clone(), "").line
+    }
+
+    /// A number within `range`, or an error at its span.
+    pub fn ranged<T: TryFrom<i64>>(
+        &mut self,
+        value: &Spanned<i64>,
+        range: std::ops::RangeInclusive<i64>,
+        what: &str,
+    ) -> Option<T> {
+        let v = *value.get_ref();
+        match T::try_from(v) {
+            Ok(n) if range.contains(&v) => Some(n),
+            _ => {
+                let (lo, hi) = (range.start(), range.end());
+                self.at(
+                    value.span(),
+                    format!("{what} {v} is out of range {lo}..={hi}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Sorted by line and column, as a reader walks the file.
+    pub fn into_sorted(mut self) -> Vec<ConfigError> {
+        self.list.sort_by_key(|e| (e.line, e.col));
+        self.list
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,9 @@ use toml::Spanned;
 
 use super::service_file::{CheckFile, DatacenterFile, Named, PoolFile, ServiceFile};
 
+/// Largest TTL allowed by RFC 2181.
+pub const MAX_TTL: i64 = 2_147_483_647;
+
 /// One zone policy file, as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

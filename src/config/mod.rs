@@ -1,18 +1,22 @@
-//! Configuration: the only place that reads config files; server settings and zone policy files.
+//! Configuration: the only reader of configuration files (server settings, zone policy files and the files they name); runtime data files are read by their owners (README, Layout).
 
+pub mod cluster;
 pub mod compile;
 pub mod compile_check;
 pub mod compile_latency;
 pub mod compile_pool;
 pub mod compile_service;
+pub mod env;
 pub mod error;
 pub mod file;
 pub mod rdata;
+pub mod secret;
 pub mod server;
 pub mod service_file;
 
 use std::path::{Path, PathBuf};
 
+pub use cluster::ClusterConfig;
 pub use error::{ConfigError, ConfigErrors};
 pub use server::{LogFormat, ServerConfig};
 
@@ -92,11 +96,18 @@ pub fn load_zone(path: &Path) -> Result<Zone, Vec<ConfigError>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![ConfigError::file(path, format!("cannot read: {e}"))])?;
     let dir = path.parent().unwrap_or(Path::new("."));
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(text.as_bytes());
     let mut read = |name: &str| {
         let aux = dir.join(name);
-        std::fs::read_to_string(&aux).map_err(|e| format!("cannot read {}: {e}", aux.display()))
+        let text = std::fs::read_to_string(&aux)
+            .map_err(|e| format!("cannot read {}: {e}", aux.display()))?;
+        digest.update(name.as_bytes());
+        digest.update(text.as_bytes());
+        Ok(text)
     };
     let mut zone = compile::compile_zone(path, &text, &mut read)?;
     zone.source = path.display().to_string();
+    zone.digest.copy_from_slice(digest.finish().as_ref());
     Ok(zone)
 }

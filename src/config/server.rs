@@ -1,15 +1,16 @@
 //! Server settings: a TOML file, `MERIDIAN_*` environment overrides and embedded defaults.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::ConfigError;
 
-/// Every server setting; each key also has a `MERIDIAN_<KEY>` environment variable.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Every server setting; each key also has a `MERIDIAN_<KEY>` environment variable
+/// ([`super::env`] derives them from this struct through serde).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Addresses answered on both UDP and TCP.
@@ -85,26 +86,18 @@ pub struct ServerConfig {
     pub latency_state_file: PathBuf,
     /// Network → address agents probe instead of its first usable address (`IP` or `IP:PORT`).
     pub latency_representatives: BTreeMap<String, String>,
+    // --- health probes and cluster mode ---
+    /// Health probes to IPv4 / IPv6 targets are sent from this local address; unset = the
+    /// kernel chooses (multi-homed hosts; one vantage point per instance).
+    pub probe_source_v4: Option<IpAddr>,
+    pub probe_source_v6: Option<IpAddr>,
+    /// Cluster mode over etcd; absent = this instance decides alone.
+    pub cluster: Option<super::cluster::ClusterConfig>,
 }
 
-/// A string kept out of `Debug` output (tokens).
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
+pub use super::secret::Secret;
 
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
-impl Secret {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
@@ -154,6 +147,9 @@ impl Default for ServerConfig {
             latency_import: PathBuf::new(),
             latency_state_file: PathBuf::new(),
             latency_representatives: BTreeMap::new(),
+            probe_source_v4: None,
+            probe_source_v6: None,
+            cluster: None,
         }
     }
 }
@@ -169,77 +165,21 @@ impl ServerConfig {
         Ok(config)
     }
 
-    /// Apply `MERIDIAN_*` overrides from `vars`; lists are comma-separated.
+    /// Apply `MERIDIAN_*` overrides from `vars` (see [`super::env`]): lists are
+    /// comma-separated; a variable naming no setting is an error, like an unknown key.
     pub fn apply_env<'a>(
         &mut self,
         vars: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), ConfigError> {
-        for (key, value) in vars {
-            let Some(name) = key.strip_prefix("MERIDIAN_") else {
-                continue;
-            };
-            self.set(name, value)
-                .map_err(|m| ConfigError::file(Path::new(key), m))?;
+        let vars: Vec<(&str, &str)> = vars.into_iter().collect();
+        // A `MERIDIAN_CLUSTER_*` variable turns cluster mode on: its section starts from
+        // the defaults, so the variable has a table to land in.
+        let cluster_var = |(k, _): &&(&str, &str)| k.starts_with("MERIDIAN_CLUSTER_");
+        if self.cluster.is_none() && vars.iter().any(|v| cluster_var(&v)) {
+            self.cluster = Some(super::cluster::ClusterConfig::default());
         }
+        *self = super::env::overlay(std::mem::take(self), vars)?;
         self.validate(Path::new("environment"))
-    }
-
-    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        match name {
-            "LISTEN" => self.listen = parse_list(value)?,
-            "UDP_LISTEN" => self.udp_listen = parse_list(value)?,
-            "TCP_LISTEN" => self.tcp_listen = parse_list(value)?,
-            "UDP_SOCKETS_PER_ADDRESS" => self.udp_sockets_per_address = parse(value)?,
-            "MAX_UDP_PAYLOAD" => self.max_udp_payload = parse(value)?,
-            "TCP_IDLE_TIMEOUT_SECS" => self.tcp_idle_timeout_secs = parse(value)?,
-            "TCP_MAX_CONNECTIONS" => self.tcp_max_connections = parse(value)?,
-            "TCP_MAX_CONNECTIONS_PER_CLIENT" => self.tcp_max_connections_per_client = parse(value)?,
-            "TCP_MAX_QUERIES_PER_CONNECTION" => self.tcp_max_queries_per_connection = parse(value)?,
-            "TCP_MAX_CONNECTION_SECS" => self.tcp_max_connection_secs = parse(value)?,
-            "RRL_RESPONSES_PER_SECOND" => self.rrl_responses_per_second = parse(value)?,
-            "RRL_BURST" => self.rrl_burst = parse(value)?,
-            "RRL_SLIP" => self.rrl_slip = parse(value)?,
-            "RRL_IPV4_PREFIX" => self.rrl_ipv4_prefix = parse(value)?,
-            "RRL_IPV6_PREFIX" => self.rrl_ipv6_prefix = parse(value)?,
-            "RRL_TABLE_SIZE" => self.rrl_table_size = parse(value)?,
-            "QUERY_LOG_SAMPLE" => self.query_log_sample = parse(value)?,
-            "ZONES_DIR" => self.zones_dir = PathBuf::from(value),
-            "GEOIP" => self.geoip = PathBuf::from(value),
-            "GEOIP_ASN" => self.geoip_asn = PathBuf::from(value),
-            "HEALTH_STATE_FILE" => self.health_state_file = PathBuf::from(value),
-            "HEALTH_OVERRIDE_FILE" => self.health_override_file = PathBuf::from(value),
-            "ADMIN_LISTEN" => self.admin_listen = parse(value)?,
-            "ADMIN_TOKEN_FILE" => self.admin_token_file = Some(PathBuf::from(value)),
-            "ADMIN_PROTECT_READS" => self.admin_protect_reads = parse(value)?,
-            "LOG_FORMAT" => {
-                self.log_format = match value {
-                    "text" => LogFormat::Text,
-                    "json" => LogFormat::Json,
-                    _ => return Err(format!("expected `text` or `json`, found {value:?}")),
-                }
-            }
-            "LOG_LEVEL" => self.log_level = value.to_string(),
-            "LATENCY_PREFIX_V4" => self.latency_prefix_v4 = parse(value)?,
-            "LATENCY_PREFIX_V6" => self.latency_prefix_v6 = parse(value)?,
-            "LATENCY_MAX_NETWORKS" => self.latency_max_networks = parse(value)?,
-            "LATENCY_MAX_AGE_SECS" => self.latency_max_age_secs = parse(value)?,
-            "LATENCY_EWMA_ALPHA" => self.latency_ewma_alpha = parse(value)?,
-            "LATENCY_TOP_NETWORKS" => self.latency_top_networks = parse(value)?,
-            "LATENCY_IMPORT" => self.latency_import = PathBuf::from(value),
-            "LATENCY_STATE_FILE" => self.latency_state_file = PathBuf::from(value),
-            "LATENCY_REPRESENTATIVES" => {
-                self.latency_representatives = value
-                    .split(',')
-                    .filter(|s| !s.trim().is_empty())
-                    .map(|pair| match pair.split_once('=') {
-                        Some((n, a)) => Ok((n.trim().to_string(), a.trim().to_string())),
-                        None => Err(format!("expected NETWORK=ADDRESS, found {pair:?}")),
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-            _ => {}
-        }
-        Ok(())
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -274,7 +214,22 @@ impl ServerConfig {
             return fail("`rrl_table_size` must be within 1..=16777216");
         }
         self.validate_latency()
+            .map_err(|m| ConfigError::file(path, m))?;
+        self.validate_probes()
             .map_err(|m| ConfigError::file(path, m))
+    }
+
+    fn validate_probes(&self) -> Result<(), String> {
+        if self.probe_source_v4.is_some_and(|a| !a.is_ipv4()) {
+            return Err("`probe_source_v4` must be an IPv4 address".into());
+        }
+        if self.probe_source_v6.is_some_and(|a| !a.is_ipv6()) {
+            return Err("`probe_source_v6` must be an IPv6 address".into());
+        }
+        match &self.cluster {
+            Some(cluster) => cluster.validate(),
+            None => Ok(()),
+        }
     }
 
     fn validate_latency(&self) -> Result<(), String> {
@@ -326,44 +281,6 @@ fn dedup<'a>(addrs: impl Iterator<Item = &'a SocketAddr>) -> Vec<SocketAddr> {
         }
     }
     out
-}
-
-fn parse<T: std::str::FromStr>(value: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .trim()
-        .parse()
-        .map_err(|e| format!("invalid value {value:?}: {e}"))
-}
-
-fn parse_list<T: std::str::FromStr>(value: &str) -> Result<Vec<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(parse)
-        .collect()
-}
-
-impl ServerConfig {
-    /// The response rate limiter's settings.
-    pub fn rrl(&self) -> crate::dns::rrl::RrlConfig {
-        crate::dns::rrl::RrlConfig {
-            responses_per_second: self.rrl_responses_per_second,
-            burst: match self.rrl_burst {
-                0 => self.rrl_responses_per_second,
-                b => b,
-            },
-            slip: self.rrl_slip,
-            ipv4_prefix: self.rrl_ipv4_prefix,
-            ipv6_prefix: self.rrl_ipv6_prefix,
-            table_size: self.rrl_table_size,
-        }
-    }
 }
 
 #[cfg(test)]

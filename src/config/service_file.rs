@@ -43,6 +43,8 @@ pub struct CheckFile {
     pub send: Option<Spanned<String>>,
     pub expect: Option<Spanned<String>>,
     pub max_reply: Option<Spanned<i64>>,
+    /// Cluster mode: this check's quorum rule (`majority`, `all`, `any`, `up_fraction>F`).
+    pub quorum: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +144,9 @@ impl<'de> Deserialize<'de> for Seconds {
                 f.write_str("seconds, or a duration such as \"500ms\", \"10s\", \"2m\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Seconds, E> {
+                Ok(Seconds(Ok(v as f64)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Seconds, E> {
                 Ok(Seconds(Ok(v as f64)))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Seconds, E> {

@@ -9,8 +9,8 @@ use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record};
 use smallvec::SmallVec;
 
-use super::wire::text_name;
-use crate::policy::{Outcome, RttSource};
+use crate::policy::{Outcome, PolicyKind, RttSource};
+use crate::zone::key::text_name;
 use crate::zone::{RRset, Zone};
 
 /// Who owns the records of a zone RRset in a reply.
@@ -99,7 +99,7 @@ pub struct Answer<'z> {
     pub zone: Option<&'z Zone>,
     /// The service decision behind the answer, when a policy made one: service name,
     /// policy name, outcome.
-    pub decision: Option<(&'z Arc<str>, &'static str, Outcome)>,
+    pub decision: Option<(&'z Arc<str>, PolicyKind, Outcome)>,
     /// `latency` services: whether the answer rests on a measured or estimated RTT.
     pub rtt_source: Option<RttSource>,
 }
@@ -157,7 +157,7 @@ pub struct Resolved {
     pub ecs_scope: u8,
     /// The origin of the zone that answered.
     pub zone: Option<Arc<str>>,
-    pub decision: Option<(Arc<str>, &'static str, Outcome)>,
+    pub decision: Option<(Arc<str>, PolicyKind, Outcome)>,
     pub rtt_source: Option<RttSource>,
 }
 

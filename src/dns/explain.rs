@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RecordType};
@@ -26,6 +27,29 @@ pub struct Question {
     pub client: IpAddr,
     /// An ECS subnet the resolver sent, if any.
     pub ecs: Option<IpNet>,
+}
+
+impl Question {
+    /// A question as a person writes it: `name` made absolute, `qtype` a record type in any
+    /// case (`a`, `AAAA`). The error says which of the two is wrong.
+    pub fn parse(
+        name: &str,
+        qtype: &str,
+        client: IpAddr,
+        ecs: Option<IpNet>,
+    ) -> Result<Self, String> {
+        let mut parsed =
+            Name::from_ascii(name).map_err(|e| format!("invalid name {name:?}: {e}"))?;
+        parsed.set_fqdn(true);
+        let qtype = RecordType::from_str(&qtype.to_ascii_uppercase())
+            .map_err(|_| format!("unknown record type {qtype:?}"))?;
+        Ok(Self {
+            name: parsed,
+            qtype,
+            client,
+            ecs,
+        })
+    }
 }
 
 /// The answer and how it was reached.

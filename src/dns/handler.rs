@@ -3,7 +3,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use hickory_proto::op::ResponseCode;
 use smallvec::SmallVec;
 
@@ -12,12 +11,9 @@ use super::request::{self, Rejection, Request};
 use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
 use super::rrl::{Rrl, Verdict};
-use super::view::{Loaded, View};
-use crate::geo::Locate;
-use crate::health::HealthSnapshot;
+use super::view::{Loaded, Snapshots, View};
 use crate::metrics;
 use crate::policy::Client;
-use crate::zone::ZoneSet;
 use crate::zone::key::WireKey;
 
 /// Class IN.
@@ -53,34 +49,6 @@ struct Asked<'a, 'p> {
     src: IpAddr,
     transport: Transport,
     timer: metrics::QueryTimer,
-}
-
-/// The published snapshots the query path reads; each has one writer elsewhere.
-pub struct Snapshots {
-    pub zones: ArcSwap<ZoneSet>,
-    /// Shared with the health tracker, its only writer.
-    pub health: Arc<ArcSwap<HealthSnapshot>>,
-    pub geo: Arc<dyn Locate>,
-    /// The latency table (one writer: the latency ingest task) and the busiest-network
-    /// tracker the query path feeds.
-    pub latency: Arc<crate::latency::Live>,
-}
-
-impl Snapshots {
-    /// Snapshots nothing else writes: `zones` with every target unprobed, no latency data,
-    /// and busiest-network tracking of `busiest` networks (tools and tests; `serve` wires
-    /// the health tracker and latency ingest in).
-    pub fn fixed(zones: ZoneSet, geo: Arc<dyn Locate>, busiest: usize) -> Arc<Self> {
-        Arc::new(Self {
-            zones: ArcSwap::from_pointee(zones),
-            health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
-            geo,
-            latency: Arc::new(crate::latency::Live::new(
-                crate::latency::TableConfig::default(),
-                busiest,
-            )),
-        })
-    }
 }
 
 /// Answers packets from the current snapshots. Cheap to share across sockets.

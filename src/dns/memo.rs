@@ -20,7 +20,7 @@ use hickory_proto::rr::RecordType;
 use rustc_hash::FxHasher;
 
 use super::resolve::Answer;
-use super::response::{MAX_OPT, PLAIN_UDP_LIMIT};
+use super::wire::{MAX_OPT, PLAIN_UDP_LIMIT};
 use crate::zone::key::WireKey;
 
 /// Slots per thread (a power of two).
@@ -201,7 +201,11 @@ mod tests {
         assert!(memo.get(3, &key("ww.example.test."), a).is_none());
 
         let mut decided = Answer::new(ResponseCode::NoError, true);
-        decided.decision = Some((&service, "weighted", Outcome::Primary));
+        decided.decision = Some((
+            &service,
+            crate::policy::PolicyKind::Weighted,
+            Outcome::Primary,
+        ));
         let mut scoped = Answer::new(ResponseCode::NoError, true);
         scoped.ecs_scope = 24;
         let missing = Answer::new(ResponseCode::NXDomain, true);

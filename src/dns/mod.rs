@@ -5,6 +5,7 @@ pub mod client_subnet;
 pub mod explain;
 pub mod handler;
 pub mod memo;
+pub mod node;
 pub mod qname;
 pub mod request;
 pub mod resolve;
@@ -16,4 +17,5 @@ pub mod udp;
 pub mod view;
 pub mod wire;
 
-pub use handler::{Handler, Snapshots, Transport};
+pub use handler::{Handler, Transport};
+pub use view::Snapshots;

@@ -83,8 +83,13 @@ pub fn parse<'p>(packet: &'p [u8], key: &'p mut WireKey) -> Result<Request<'p>, 
             question,
             edns,
         },
+        // As BIND does: a NOTIMP reply does not echo RD or CD (nor set AD).
         _ => Rejection::NotImp {
-            header,
+            header: Header {
+                rd: false,
+                cd: false,
+                ..header
+            },
             question,
             edns,
         },
@@ -278,12 +283,19 @@ mod tests {
 
     #[test]
     fn other_opcodes_are_notimp_with_what_was_read() {
-        let bytes = packet(0x2800, 1, 1, OPT_ECS);
+        // UPDATE with RD, AD and CD set.
+        let bytes = packet(0x2930, 1, 1, OPT_ECS);
         let mut key = WireKey::empty();
-        let Err(Rejection::NotImp { question, edns, .. }) = parse(&bytes, &mut key) else {
+        let Err(Rejection::NotImp {
+            header,
+            question,
+            edns,
+        }) = parse(&bytes, &mut key)
+        else {
             panic!("NOTIMP expected");
         };
         assert!(question.is_some() && edns.is_some());
+        assert!(!header.rd && !header.cd && header.opcode == 5);
     }
 
     #[test]

@@ -9,13 +9,7 @@ use super::qname::QName;
 use super::request::{Edns, Header};
 use super::resolve::{Answer, Section};
 use super::wire::{EncodeError, Writer};
-
-/// Largest reply to a client without EDNS over UDP (RFC 1035).
-pub const PLAIN_UDP_LIMIT: usize = 512;
-/// Largest DNS message at all (TCP length prefix).
-pub const MAX_MESSAGE: usize = 65_535;
-/// Longest OPT record we write: 11 bytes, and an ECS option of 8 + 16 address bytes.
-pub const MAX_OPT: usize = 11 + 8 + 16;
+pub use super::wire::{MAX_MESSAGE, MAX_OPT, PLAIN_UDP_LIMIT};
 
 /// How the reply's OPT record is written.
 #[derive(Debug, Clone, Copy)]

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::client_subnet::truncate;
+use crate::config::ServerConfig;
 
 /// Settings from the server configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +28,23 @@ pub struct RrlConfig {
     pub ipv6_prefix: u8,
     /// Number of buckets (rounded up to a power of two).
     pub table_size: usize,
+}
+
+impl RrlConfig {
+    /// The response rate limiter's settings in a server configuration.
+    pub fn from_server(config: &ServerConfig) -> Self {
+        Self {
+            responses_per_second: config.rrl_responses_per_second,
+            burst: match config.rrl_burst {
+                0 => config.rrl_responses_per_second,
+                b => b,
+            },
+            slip: config.rrl_slip,
+            ipv4_prefix: config.rrl_ipv4_prefix,
+            ipv6_prefix: config.rrl_ipv6_prefix,
+            table_size: config.rrl_table_size,
+        }
+    }
 }
 
 /// What to do with one UDP response.

@@ -8,9 +8,10 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
 use super::answer::address;
-use super::resolve::{Answer, At, Context, Rr, answer_node, negative_soa};
-use super::wire::{text_key, text_name};
-use crate::policy::{self, Outcome, Policy, Service, Want};
+use super::answer::{Answer, Rr};
+use super::node::{At, Context, answer_node, negative_soa};
+use crate::policy::{self, Outcome, Service, Want};
+use crate::zone::key::{text_key, text_name};
 use crate::zone::{Node, Zone};
 
 /// What the resolver does after a service answered.
@@ -18,17 +19,6 @@ pub enum Step {
     Done,
     /// A CNAME service pointed inside the zone: continue the chain there.
     Follow(Name),
-}
-
-/// The policy name as configs, metrics and traces spell it.
-pub fn policy_name(service: &Service) -> &'static str {
-    match service.policy {
-        Policy::Failover { .. } => "failover",
-        Policy::Weighted { .. } => "weighted",
-        Policy::Geo(_) => "geo",
-        Policy::Nearest { .. } => "nearest",
-        Policy::Latency(_) => "latency",
-    }
 }
 
 /// Whether the service answers with host names (a CNAME service).
@@ -77,7 +67,7 @@ pub fn answer_service<'z, R: Rng + ?Sized>(
     );
     out.ecs_scope = out.ecs_scope.max(decision.ecs_scope);
     out.rtt_source = out.rtt_source.or(decision.rtt_source);
-    out.decision = Some((&service.name, policy_name(service), decision.outcome));
+    out.decision = Some((&service.name, service.policy.kind(), decision.outcome));
     match decision.outcome {
         Outcome::ServFail => {
             *out = Answer {

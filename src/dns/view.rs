@@ -1,15 +1,44 @@
-//! A thread's cached view of the published snapshots: reading them costs one atomic load
-//! each while they are unchanged, and a swap is seen at the next read.
+//! The published snapshots the query path reads, and a thread's cached view of them:
+//! reading them costs one atomic load each while they are unchanged, and a swap is seen at
+//! the next read.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use arc_swap::cache::Cache;
 
-use super::handler::Snapshots;
+use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 use crate::latency::LatencyTable;
 use crate::zone::ZoneSet;
+
+/// The published snapshots the query path reads; each has one writer elsewhere.
+pub struct Snapshots {
+    pub zones: ArcSwap<ZoneSet>,
+    /// Shared with the health tracker, its only writer.
+    pub health: Arc<ArcSwap<HealthSnapshot>>,
+    pub geo: Arc<dyn Locate>,
+    /// The latency table (one writer: the latency ingest task) and the busiest-network
+    /// tracker the query path feeds.
+    pub latency: Arc<crate::latency::Live>,
+}
+
+impl Snapshots {
+    /// Snapshots nothing else writes: `zones` with every target unprobed, no latency data,
+    /// and busiest-network tracking of `busiest` networks (tools and tests; `serve` wires
+    /// the health tracker and latency ingest in).
+    pub fn fixed(zones: ZoneSet, geo: Arc<dyn Locate>, busiest: usize) -> Arc<Self> {
+        Arc::new(Self {
+            zones: ArcSwap::from_pointee(zones),
+            health: Arc::new(ArcSwap::from_pointee(HealthSnapshot::empty())),
+            geo,
+            latency: Arc::new(crate::latency::Live::new(
+                crate::latency::TableConfig::default(),
+                busiest,
+            )),
+        })
+    }
+}
 
 type Cached<'h, T> = Cache<&'h ArcSwap<T>, Arc<T>>;
 

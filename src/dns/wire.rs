@@ -2,15 +2,18 @@
 //! compressed against the question and their RDATA through `zone::wire::rdata`.
 
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::BinDecodable;
 
 use super::answer::{Owner, Rr};
 use super::qname::QName;
-use crate::zone::key::WireKey;
+use crate::zone::key::{WireKey, text_key};
 use crate::zone::wire::{SetOwner, push_labels};
 
-/// Largest message; longer output is an encoding error.
-const MAX: usize = 65_535;
+/// Largest reply to a client without EDNS over UDP (RFC 1035).
+pub const PLAIN_UDP_LIMIT: usize = 512;
+/// Largest DNS message at all (TCP length prefix); longer output is an encoding error.
+pub const MAX_MESSAGE: usize = 65_535;
+/// Longest OPT record we write: 11 bytes, and an ECS option of 8 + 16 address bytes.
+pub const MAX_OPT: usize = 11 + 8 + 16;
 
 /// Where the question name starts in every message.
 const QUESTION_AT: usize = 12;
@@ -140,7 +143,7 @@ impl<'a> Writer<'a> {
     }
 
     fn check_size(&self) -> Result<(), EncodeError> {
-        if self.buf.len() > MAX {
+        if self.buf.len() > MAX_MESSAGE {
             return Err(EncodeError("message longer than 65535 bytes".into()));
         }
         Ok(())
@@ -155,7 +158,7 @@ impl<'a> Writer<'a> {
         self.u16(0);
         self.rdata(&r.data)?;
         let len = self.buf.len() - at - 2;
-        if self.buf.len() > MAX {
+        if self.buf.len() > MAX_MESSAGE {
             return Err(EncodeError("message longer than 65535 bytes".into()));
         }
         self.buf[at..at + 2].copy_from_slice(&(len as u16).to_be_bytes());
@@ -187,44 +190,6 @@ fn write_name(out: &mut Vec<u8>, question: Option<&QName<'_>>, name: &Name) {
             out.extend_from_slice(&(0xc000 | at as u16).to_be_bytes());
         }
         _ => out.push(0),
-    }
-}
-
-/// The wire form (with its root byte) of an absolute host name written as plain dotted
-/// labels, in `out`; its length, or `None` for escapes, empty or long labels, or a name
-/// over 255 bytes.
-pub fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
-    let labels = text.strip_suffix('.').unwrap_or(text);
-    if labels.contains('\\') {
-        return None;
-    }
-    let mut len = 0;
-    for label in labels.split('.').filter(|_| !labels.is_empty()) {
-        let n = label.len();
-        if n == 0 || n > 63 || len + 1 + n + 1 > 255 {
-            return None;
-        }
-        out[len] = n as u8;
-        out[len + 1..len + 1 + n].copy_from_slice(label.as_bytes());
-        len += 1 + n;
-    }
-    out[len] = 0;
-    Some(len + 1)
-}
-
-/// A host name written as plain labels: its wire form in `out` and its lookup key.
-pub fn text_key(text: &str, out: &mut [u8; 256]) -> Option<WireKey> {
-    let len = text_wire(text, out)?;
-    WireKey::from_wire(&out[..len]).map(|(key, _)| key)
-}
-
-/// A host name written as text, as a `Name`: decoded from its wire form when it is plain
-/// labels (no allocation for names of up to 32 bytes), else parsed with its escapes.
-pub fn text_name(text: &str) -> Option<Name> {
-    let mut wire = [0u8; 256];
-    match text_wire(text, &mut wire) {
-        Some(len) => Name::from_bytes(&wire[..len]).ok(),
-        None => Name::from_ascii(text).ok(),
     }
 }
 
@@ -266,26 +231,6 @@ mod tests {
         assert_eq!(m.answers[1].name, other);
         assert_eq!(m.answers[3].data, records[3].data);
         assert!(buf.len() < 120, "names compressed: {} bytes", buf.len());
-    }
-
-    #[test]
-    fn host_names_as_text_become_wire_labels_or_are_refused() {
-        let mut out = [0u8; 256];
-        let len = text_wire("Edge.cdn-a.example.NET.", &mut out).unwrap();
-        assert_eq!(&out[..len], b"\x04Edge\x05cdn-a\x07example\x03NET\x00");
-        assert_eq!(
-            text_wire("example.net", &mut out),
-            Some(13),
-            "relative spelling"
-        );
-        assert_eq!(text_wire(".", &mut out), Some(1));
-        assert_eq!(out[0], 0, "the root");
-        assert_eq!(text_wire("a\\.b.example.", &mut out), None, "escapes");
-        assert_eq!(text_wire("a..example.", &mut out), None, "empty label");
-        let long = format!("{}.example.", "x".repeat(64));
-        assert_eq!(text_wire(&long, &mut out), None, "64-byte label");
-        let many = "abcdefghi.".repeat(26);
-        assert_eq!(text_wire(&many, &mut out), None, "261 bytes");
     }
 
     #[test]

@@ -284,8 +284,8 @@ fn stamp(path: &Path) -> Option<Stamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::fixtures::{build_into, geoip_dir};
     use crate::geo::testdb::Layout;
-    use crate::geo::tests::{build_into, geoip_dir};
 
     const EPOCH: u64 = 1_767_225_600;
 

@@ -3,14 +3,16 @@
 mod countries;
 mod db;
 mod error;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod lookup_tests;
 mod maxmind;
 mod record;
 mod search_tree;
 mod table;
 #[cfg(test)]
 mod testdb;
-#[cfg(test)]
-mod tests;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -4,6 +4,8 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::closed_set::closed_set;
+
 /// Time between the starts of two probes of one target.
 pub const INTERVAL_DEFAULT: Duration = Duration::from_secs(10);
 pub const INTERVAL_RANGE: RangeInclusive<Duration> =
@@ -44,14 +46,37 @@ pub struct CheckSpec {
     pub rise: u32,
     pub fall: u32,
     pub jitter: Duration,
+    /// Cluster mode: this check's quorum rule; None = the cluster's `quorum`.
+    pub quorum: Option<super::quorum::QuorumRule>,
 }
 
-/// The closed set of check kinds.
+/// The closed set of check kinds, with their settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CheckKind {
     Http(HttpCheck),
     Https(HttpCheck),
     Tcp(TcpCheck),
+}
+
+impl CheckKind {
+    /// Which of the check types this is.
+    pub fn check_type(&self) -> CheckType {
+        match self {
+            CheckKind::Http(_) => CheckType::Http,
+            CheckKind::Https(_) => CheckType::Https,
+            CheckKind::Tcp(_) => CheckType::Tcp,
+        }
+    }
+}
+
+closed_set! {
+    /// The check types without their settings: what zone files (`type = "http"`) and the
+    /// probe metrics' `kind` label name.
+    pub enum CheckType {
+        Http => "http",
+        Https => "https",
+        Tcp => "tcp",
+    }
 }
 
 /// An HTTP request and what its answer must look like.
@@ -185,6 +210,7 @@ impl CheckSpec {
             rise: RISE_DEFAULT,
             fall: FALL_DEFAULT,
             jitter: JITTER_DEFAULT,
+            quorum: None,
         }
     }
 
@@ -195,15 +221,6 @@ impl CheckSpec {
             CheckKind::Https(_) => Some(HTTPS_PORT_DEFAULT),
             CheckKind::Tcp(_) => None,
         })
-    }
-
-    /// The zone-file name of the kind.
-    pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            CheckKind::Http(_) => "http",
-            CheckKind::Https(_) => "https",
-            CheckKind::Tcp(_) => "tcp",
-        }
     }
 
     /// Every range violation, in field order; empty when valid.

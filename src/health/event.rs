@@ -1,10 +1,11 @@
-//! Health events worth an info log line: observed transitions and override changes.
+//! Health events worth an info log line: observed transitions, override changes, removals.
 
 use std::fmt;
 use std::sync::Arc;
 
 use super::overrides::{ForcedBy, Source};
 use super::probe::ProbeFailure;
+use super::quorum::{DecidedBy, QuorumRule, Tally};
 use super::snapshot::Status;
 use super::state::{Observed, Transition};
 
@@ -21,6 +22,17 @@ pub enum Event {
         status: Status,
         by: Option<ForcedBy>,
     },
+    /// Cluster mode: the effective state changed (votes, members or the store's reachability).
+    Verdict {
+        key: Arc<str>,
+        from: Observed,
+        to: Observed,
+        decided_by: DecidedBy,
+        tally: Tally,
+        rule: QuorumRule,
+    },
+    /// The target left the configuration (a reload removed it).
+    Removed { key: Arc<str> },
 }
 
 pub fn status_word(status: Status) -> &'static str {
@@ -62,10 +74,10 @@ impl fmt::Display for Event {
                 status,
                 by: Some(by),
             } => {
-                let source = if by.source == Source::Api {
-                    "api"
-                } else {
-                    "override file"
+                let source = match by.source {
+                    Source::Api => "api",
+                    Source::File => "override file",
+                    Source::Cluster => "cluster",
                 };
                 write!(
                     f,
@@ -75,6 +87,29 @@ impl fmt::Display for Event {
                     status_word(*status)
                 )
             }
+            Event::Verdict {
+                key,
+                from,
+                to,
+                decided_by,
+                tally,
+                rule,
+            } => {
+                let word = |o: &Observed| match o {
+                    Observed::Unknown => "UNKNOWN",
+                    Observed::Up => "UP",
+                    Observed::Down => "DOWN",
+                };
+                write!(f, "target {key} {} (was {}): ", word(to), word(from))?;
+                let votes = format!("{} up, {} down", tally.up, tally.down);
+                match decided_by {
+                    DecidedBy::Quorum => write!(f, "cluster {rule} of {votes}"),
+                    DecidedBy::TooFewVoters => write!(f, "local view, too few voters ({votes})"),
+                    DecidedBy::Stale => f.write_str("local view, cluster store out of reach"),
+                    DecidedBy::Local => f.write_str("local view"),
+                }
+            }
+            Event::Removed { key } => write!(f, "target {key} removed from the configuration"),
             Event::Forced {
                 key,
                 status,

@@ -13,11 +13,13 @@ use super::ledger::Ledger;
 use super::override_file::{OverrideFileError, read_override_file, watch_override_file};
 use super::overrides::{Forced, Selector};
 use super::persist;
+use super::probe::ProbeSource;
 use super::report::HealthReport;
 use super::scheduler::{ReconcileReport, Scheduler};
 use super::snapshot::HealthSnapshot;
 use super::target::TargetSpec;
 use super::tracker::{Command, Outputs, Tracker, TrackerMsg};
+use super::votes::{ClusterVotes, VoteUpdate};
 
 /// How often the override file is re-read by default.
 pub const OVERRIDE_POLL_DEFAULT: Duration = Duration::from_secs(1);
@@ -33,6 +35,17 @@ pub struct HealthConfig {
     pub override_file: Option<PathBuf>,
     pub override_poll: Duration,
     pub coalesce: Duration,
+    /// Cluster mode: this instance's name and where its votes go (see [`crate::cluster`]).
+    pub cluster: Option<ClusterLink>,
+    /// Probes are sent from these addresses (multi-homed hosts; a vantage point per instance).
+    pub probe_source: ProbeSource,
+}
+
+/// The health side of cluster mode.
+#[derive(Clone, Debug)]
+pub struct ClusterLink {
+    pub instance: Arc<str>,
+    pub votes: mpsc::UnboundedSender<VoteUpdate>,
 }
 
 impl Default for HealthConfig {
@@ -42,6 +55,8 @@ impl Default for HealthConfig {
             override_file: None,
             override_poll: OVERRIDE_POLL_DEFAULT,
             coalesce: COALESCE_DEFAULT,
+            cluster: None,
+            probe_source: ProbeSource::default(),
         }
     }
 }
@@ -92,6 +107,9 @@ impl Health {
                 .flatten()
         });
         let (mut ledger, bad) = Ledger::restoring(saved);
+        if let Some(link) = &config.cluster {
+            ledger.set_instance(link.instance.clone());
+        }
         for selector in bad {
             tracing::warn!("health: ignoring saved override with invalid selector {selector:?}");
         }
@@ -114,10 +132,16 @@ impl Health {
             snapshot: snapshot.clone(),
             report: report.clone(),
             ready: ready_tx,
+            votes: config.cluster.as_ref().map(|l| l.votes.clone()),
         };
         let tracker = Tracker::new(ledger, rx, out, config.state_file.clone(), config.coalesce);
         tasks.spawn(tracker.run(cancel.child_token()));
-        let mut scheduler = Scheduler::new(tx.clone(), cancel.child_token(), tasks.clone());
+        let mut scheduler = Scheduler::new(
+            tx.clone(),
+            config.probe_source,
+            cancel.child_token(),
+            tasks.clone(),
+        );
         scheduler.reconcile(targets);
         let handle = HealthHandle {
             tx,
@@ -196,6 +220,13 @@ impl HealthHandle {
     /// Removes the API override for `selector` (file overrides stay); returns whether one existed.
     pub async fn clear(&self, selector: Selector) -> Result<bool, HealthError> {
         self.command(Command::Clear { selector }).await
+    }
+
+    /// Cluster mode: hands the tracker a new view of the cluster's votes and overrides.
+    pub fn cluster_view(&self, view: Arc<ClusterVotes>) -> Result<(), HealthError> {
+        self.tx
+            .send(TrackerMsg::Cluster(view))
+            .map_err(|_| HealthError::Stopped)
     }
 
     async fn command(&self, command: Command) -> Result<bool, HealthError> {

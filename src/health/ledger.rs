@@ -12,6 +12,7 @@ use super::report::{HealthReport, LastProbe, OverrideEntry, TargetStatus};
 use super::snapshot::{HealthSnapshot, Status, TargetHealth};
 use super::state::{Observed, ProbeState, step};
 use super::target::{ProbeKey, TargetSpec};
+use super::votes::{ClusterVotes, Verdict, Vote};
 
 /// All health state; owned by the tracker task alone. Time is passed in.
 #[derive(Debug, Default)]
@@ -24,6 +25,9 @@ pub struct Ledger {
     restored: HashMap<String, PersistedTarget>,
     status_dirty: bool,
     persist_dirty: bool,
+    /// Cluster mode: this instance's name, and the latest view of everyone's votes.
+    instance: Option<Arc<str>>,
+    cluster: Option<Arc<ClusterVotes>>,
 }
 
 #[derive(Debug)]
@@ -34,6 +38,8 @@ struct Entry {
     last: Option<LastProbe>,
     probed: bool,
     forced: Option<ForcedBy>,
+    /// Cluster mode: the verdict from every live instance's vote.
+    verdict: Option<Verdict>,
 }
 
 /// Target counts by effective status.
@@ -57,8 +63,45 @@ pub fn effective(observed: Observed, forced: Option<&ForcedBy>) -> Status {
 }
 
 impl Entry {
+    /// What the probes say: this instance's view, or the cluster's verdict in cluster mode.
+    fn observed(&self) -> Observed {
+        self.verdict
+            .as_ref()
+            .map_or(self.state.observed, |v| v.effective)
+    }
+
     fn status(&self) -> Status {
-        effective(self.state.observed, self.forced.as_ref())
+        effective(self.observed(), self.forced.as_ref())
+    }
+
+    /// This instance's own vote on the target.
+    fn vote(&self, instance: &Arc<str>) -> Vote {
+        let last = self.last.as_ref();
+        Vote {
+            instance: instance.clone(),
+            state: self.state.observed,
+            since_unix_ms: persist::unix_ms(self.since),
+            reason: last.and_then(|l| l.failure.as_ref()).map(|f| f.to_string()),
+            rtt_ms: last.map(|l| l.rtt.as_secs_f64() * 1000.0),
+        }
+    }
+
+    /// Recomputes the cluster verdict; the event when the effective state changed.
+    fn decide(&mut self, instance: &Arc<str>, view: &ClusterVotes) -> Option<Event> {
+        let before = self.observed();
+        let local = self.vote(instance);
+        let verdict = view.verdict(&self.spec.key, local, self.spec.check.quorum);
+        let after = verdict.effective;
+        let event = (before != after).then(|| Event::Verdict {
+            key: self.spec.key.clone(),
+            from: before,
+            to: after,
+            decided_by: verdict.decided_by,
+            tally: verdict.tally,
+            rule: verdict.rule,
+        });
+        self.verdict = Some(verdict);
+        event
     }
 }
 
@@ -80,8 +123,58 @@ impl Ledger {
         (ledger, bad)
     }
 
+    /// Cluster mode: this instance's votes are published under `instance`.
+    pub fn set_instance(&mut self, instance: Arc<str>) {
+        self.instance = Some(instance);
+    }
+
+    /// This instance's vote on every target that has one, for publishing.
+    pub fn local_votes(&self) -> Vec<(Arc<str>, Vote)> {
+        let Some(instance) = &self.instance else {
+            return Vec::new();
+        };
+        let known = self.entries.values();
+        let known = known.filter(|e| e.state.observed != Observed::Unknown);
+        known
+            .map(|e| (e.spec.key.clone(), e.vote(instance)))
+            .collect()
+    }
+
+    /// This instance's vote on one target.
+    pub fn local_vote(&self, key: &str) -> Option<Vote> {
+        let instance = self.instance.as_ref()?;
+        self.entries.get(key).map(|e| e.vote(instance))
+    }
+
+    /// A new view of the cluster: every verdict is decided again and cluster overrides replaced.
+    pub fn set_cluster(&mut self, view: Arc<ClusterVotes>) -> Vec<Event> {
+        self.overrides.cluster = view
+            .overrides
+            .iter()
+            .map(|(sel, o)| (sel.clone(), o.state))
+            .collect();
+        self.cluster = Some(view);
+        let mut events = self.decide_all();
+        events.extend(self.refresh_forced());
+        events
+    }
+
+    fn decide_all(&mut self) -> Vec<Event> {
+        let (Some(instance), Some(view)) = (&self.instance, &self.cluster) else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
+        for e in self.entries.values_mut() {
+            let before = e.status();
+            events.extend(e.decide(instance, view));
+            self.status_dirty |= e.status() != before;
+        }
+        events
+    }
+
     /// Replaces the target set (already merged by key). Kept targets keep their state; a
-    /// target whose probe changed keeps its observed state but restarts its counts.
+    /// target whose probe changed keeps its observed state but restarts its counts; each
+    /// target no longer in the set gives an [`Event::Removed`].
     pub fn set_targets(&mut self, specs: Vec<TargetSpec>, now: SystemTime) -> Vec<Event> {
         let mut old = std::mem::take(&mut self.entries);
         let restored = std::mem::take(&mut self.restored);
@@ -106,7 +199,10 @@ impl Ledger {
         }
         self.status_dirty = true;
         self.persist_dirty |= !old.is_empty();
-        self.refresh_forced()
+        let mut events: Vec<Event> = old.into_keys().map(|key| Event::Removed { key }).collect();
+        events.extend(self.decide_all());
+        events.extend(self.refresh_forced());
+        events
     }
 
     /// Applies one probe outcome to every target fed by that probe.
@@ -139,6 +235,9 @@ impl Ledger {
                     transition,
                     reason,
                 });
+                if let (Some(instance), Some(view)) = (&self.instance, &self.cluster) {
+                    events.extend(e.decide(instance, view));
+                }
             }
             self.status_dirty |= e.status() != before;
         }
@@ -174,6 +273,7 @@ impl Ledger {
         match source {
             Source::File => &mut self.overrides.file,
             Source::Api => &mut self.overrides.api,
+            Source::Cluster => &mut self.overrides.cluster,
         }
     }
 
@@ -196,6 +296,19 @@ impl Ledger {
             });
         }
         events
+    }
+
+    /// The override file's selectors that name no target (they change nothing).
+    pub fn unknown_file_selectors(&self) -> Vec<Selector> {
+        let targets = || {
+            self.entries
+                .iter()
+                .map(|(k, e)| (&**k, &*e.spec.datacenter, &e.spec.pools[..]))
+        };
+        let file = self.overrides.file.keys();
+        file.filter(|sel| !sel.names_any(targets()))
+            .cloned()
+            .collect()
     }
 
     /// Whether every target has been probed at least once.
@@ -306,6 +419,7 @@ fn new_entry(spec: TargetSpec, restored: Option<&PersistedTarget>, now: SystemTi
         last: None,
         probed: false,
         forced: None,
+        verdict: None,
     }
 }
 
@@ -320,6 +434,7 @@ fn target_status(e: &Entry) -> TargetStatus {
         observed: e.state.observed,
         since: e.since,
         forced: e.forced.clone(),
+        cluster: e.verdict.clone(),
         last_probe: e.last.clone(),
         successes: e.state.successes,
         failures: e.state.failures,

@@ -346,3 +346,103 @@ fn absurd_saved_times_do_not_panic() {
     ledger.set_targets(web_targets(), at(0));
     assert_eq!(ledger.snapshot(1).status("192.0.2.10/web"), Status::Down);
 }
+
+fn cluster_view(votes: &[(&str, &str, Observed)]) -> Arc<ClusterVotes> {
+    let mut by_target: std::collections::HashMap<Arc<str>, Vec<Vote>> = Default::default();
+    for (instance, target, state) in votes {
+        by_target.entry((*target).into()).or_default().push(Vote {
+            instance: (*instance).into(),
+            state: *state,
+            since_unix_ms: 0,
+            reason: None,
+            rtt_ms: None,
+        });
+    }
+    Arc::new(ClusterVotes {
+        instance: "a".into(),
+        min_voters: 2,
+        votes: by_target,
+        ..ClusterVotes::default()
+    })
+}
+
+#[test]
+fn cluster_votes_decide_and_local_votes_are_offered_for_publishing() {
+    let mut ledger = Ledger::default();
+    ledger.set_instance("a".into());
+    let targets = web_targets();
+    let probe = targets[0].probe_key();
+    ledger.set_targets(targets, at(0));
+    assert!(
+        ledger.local_votes().is_empty(),
+        "unknown verdicts are not votes"
+    );
+    let failed = ProbeOutcome::failed(Duration::from_millis(2), ProbeFailure::Refused);
+    ledger.record(&probe, &failed, at(1));
+    let vote = ledger.local_vote("192.0.2.10/web").unwrap();
+    assert_eq!((&*vote.instance, vote.state), ("a", Observed::Down));
+    assert_eq!(vote.reason.as_deref(), Some("connection refused"));
+    // Alone, this instance's view decides.
+    assert_eq!(ledger.snapshot(1).status("192.0.2.10/web"), Status::Down);
+    // Two others see it up: the majority keeps it in the answers.
+    let b_c_up = [
+        ("b", "192.0.2.10/web", Observed::Up),
+        ("c", "192.0.2.10/web", Observed::Up),
+    ];
+    let events = ledger.set_cluster(cluster_view(&b_c_up));
+    assert_eq!(ledger.snapshot(2).status("192.0.2.10/web"), Status::Up);
+    let text: Vec<String> = events.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|t| t == "target 192.0.2.10/web UP (was DOWN): cluster majority of 2 up, 1 down"),
+        "{text:?}"
+    );
+    // One of them loses it too: two of three down.
+    let b_down = [
+        ("b", "192.0.2.10/web", Observed::Down),
+        ("c", "192.0.2.10/web", Observed::Up),
+    ];
+    ledger.set_cluster(cluster_view(&b_down));
+    assert_eq!(ledger.snapshot(3).status("192.0.2.10/web"), Status::Down);
+    let report = ledger.report(3, true);
+    let verdict = report
+        .target("192.0.2.10/web")
+        .unwrap()
+        .cluster
+        .clone()
+        .unwrap();
+    assert_eq!(verdict.votes.len(), 3);
+    // Both other instances leave: too few voters, the local view decides.
+    ledger.set_cluster(cluster_view(&[]));
+    assert_eq!(ledger.snapshot(4).status("192.0.2.10/web"), Status::Down);
+}
+
+#[test]
+fn cluster_overrides_are_a_source_of_their_own() {
+    let mut ledger = Ledger::default();
+    ledger.set_instance("a".into());
+    ledger.set_targets(web_targets(), at(0));
+    let mut view = (*cluster_view(&[])).clone();
+    let selector: Selector = "pool:web-eu".parse().unwrap();
+    view.overrides.insert(
+        selector.clone(),
+        crate::health::ClusterOverride {
+            selector,
+            state: Forced::Drain,
+            who: "alice".into(),
+            reason: "ticket".into(),
+            set_at_unix_ms: 0,
+            expires_unix_ms: None,
+            instance: "b".into(),
+        },
+    );
+    ledger.set_cluster(Arc::new(view));
+    let snapshot = ledger.snapshot(1);
+    assert_eq!(snapshot.status("192.0.2.10/web"), Status::Drained);
+    assert_eq!(snapshot.status("198.51.100.1/web"), Status::Unknown);
+    let report = ledger.report(1, true);
+    assert!(report.overrides.iter().any(|o| o.source == Source::Cluster));
+    // The view without it clears it.
+    ledger.set_cluster(cluster_view(&[]));
+    assert_eq!(ledger.snapshot(2).status("192.0.2.10/web"), Status::Unknown);
+}

@@ -91,21 +91,33 @@ pub mod override_file;
 pub mod overrides;
 pub mod persist;
 pub mod probe;
+pub mod quorum;
 pub mod report;
 pub mod scheduler;
 pub mod snapshot;
 pub mod state;
 pub mod target;
 pub mod tracker;
+pub mod votes;
 
 #[cfg(test)]
-mod tests;
+mod backend_fixtures;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
+mod operator_tests;
+#[cfg(test)]
+mod probes_tests;
 
 pub use check::{CheckKind, CheckSpec, HttpCheck, HttpMethod, StatusRange, TcpCheck};
-pub use handle::{Health, HealthConfig, HealthError, HealthHandle};
+pub use handle::{ClusterLink, Health, HealthConfig, HealthError, HealthHandle};
 pub use overrides::{Forced, Override, Selector};
-pub use probe::{ProbeFailure, ProbeOutcome, probe};
+pub use probe::{ProbeFailure, ProbeOutcome, ProbeSource, probe};
+pub use quorum::QuorumRule;
 pub use report::{HealthReport, TargetStatus};
 pub use scheduler::ReconcileReport;
 pub use snapshot::{HealthSnapshot, Status, TargetHealth};
 pub use target::TargetSpec;
+pub use votes::{ClusterOverride, ClusterVotes, Verdict, Vote, VoteUpdate};

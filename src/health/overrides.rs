@@ -27,12 +27,15 @@ pub enum Selector {
     Datacenter(Arc<str>),
 }
 
-/// Where an override came from; the API wins over the file for the same selector.
+/// Where an override came from; for the same selector the cluster wins over this instance's
+/// API, and the API over the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     File,
     Api,
+    /// Set through any instance's admin API in cluster mode and stored in etcd.
+    Cluster,
 }
 
 /// One override as parsed or requested.
@@ -64,6 +67,7 @@ pub struct LineError {
 pub struct OverrideSet {
     pub file: BTreeMap<Selector, Forced>,
     pub api: BTreeMap<Selector, Forced>,
+    pub cluster: BTreeMap<Selector, Forced>,
 }
 
 impl Selector {
@@ -81,6 +85,29 @@ impl Selector {
             Selector::Target(k) => &**k == key,
             Selector::Pool(p) => pools.iter().any(|q| q == p),
             Selector::Datacenter(d) => &**d == datacenter,
+        }
+    }
+}
+
+impl Selector {
+    /// Whether any of `targets` (key, datacenter, pools) is covered by this selector.
+    pub fn names_any<'t>(
+        &self,
+        mut targets: impl Iterator<Item = (&'t str, &'t str, &'t [Arc<str>])>,
+    ) -> bool {
+        targets.any(|(key, dc, pools)| self.matches(key, dc, pools))
+    }
+
+    /// What is missing when this selector names no target: an operator's typo, usually.
+    pub fn names_nothing(&self) -> String {
+        match self {
+            Selector::Target(k) => format!("no health-checked target `{k}` is configured"),
+            Selector::Pool(p) => {
+                format!("no pool `{p}` with a health-checked member is configured")
+            }
+            Selector::Datacenter(d) => {
+                format!("no datacenter `{d}` with a health-checked member is configured")
+            }
         }
     }
 }
@@ -147,11 +174,10 @@ impl FromStr for Forced {
 
 impl OverrideSet {
     /// The override deciding a target: the most specific selector (target, then pool, then
-    /// datacenter), then the API over the file, then the most severe state (DOWN, DRAIN, UP).
+    /// datacenter), then the cluster over the API over the file, then the most severe state
+    /// (DOWN, DRAIN, UP).
     pub fn resolve(&self, key: &str, datacenter: &str, pools: &[Arc<str>]) -> Option<ForcedBy> {
-        let file = self.file.iter().map(|(s, f)| (s, *f, Source::File));
-        let api = self.api.iter().map(|(s, f)| (s, *f, Source::Api));
-        file.chain(api)
+        self.entries()
             .filter(|(sel, _, _)| sel.matches(key, datacenter, pools))
             .max_by_key(|(sel, state, source)| (sel.specificity(), *source, *state))
             .map(|(sel, state, source)| ForcedBy {
@@ -161,10 +187,12 @@ impl OverrideSet {
             })
     }
 
-    /// Every override, file first, as (selector, state, source).
+    /// Every override, file first, then API, then cluster, as (selector, state, source).
     pub fn entries(&self) -> impl Iterator<Item = (&Selector, Forced, Source)> {
         let file = self.file.iter().map(|(s, f)| (s, *f, Source::File));
-        file.chain(self.api.iter().map(|(s, f)| (s, *f, Source::Api)))
+        let api = self.api.iter().map(|(s, f)| (s, *f, Source::Api));
+        let cluster = self.cluster.iter().map(|(s, f)| (s, *f, Source::Cluster));
+        file.chain(api).chain(cluster)
     }
 }
 
@@ -298,6 +326,11 @@ mod tests {
         assert_eq!(
             resolve(&set),
             Some((Forced::Up, Source::Api, "pool:web-eu".into()))
+        );
+        set.cluster.insert(sel("pool:web-eu"), Forced::Down);
+        assert_eq!(
+            resolve(&set),
+            Some((Forced::Down, Source::Cluster, "pool:web-eu".into()))
         );
         set.file.insert(sel("192.0.2.10/web"), Forced::Up);
         assert_eq!(

@@ -38,13 +38,17 @@ pub struct TargetStatus {
     pub pools: Vec<Arc<str>>,
     /// What the query path sees.
     pub status: Status,
-    /// What probes established, before overrides.
+    /// What this instance's probes established, before overrides (in cluster mode the
+    /// quorum's verdict is in `cluster`).
     pub observed: Observed,
     /// When `observed` last changed (or was restored).
     #[serde(serialize_with = "ser_time", rename = "since_unix_ms")]
     pub since: SystemTime,
     /// The override deciding `status`, if any.
     pub forced: Option<ForcedBy>,
+    /// Cluster mode: every instance's vote, the rule and the effective state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::votes::Verdict>,
     pub last_probe: Option<LastProbe>,
     /// Current run of consecutive successes / failures.
     pub successes: u32,

@@ -8,7 +8,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::probe::Prober;
+use super::probe::{ProbeSource, Prober};
 use super::target::{ProbeKey, TargetConflict, TargetSpec, merge_targets};
 use super::tracker::TrackerMsg;
 
@@ -17,6 +17,7 @@ use super::tracker::TrackerMsg;
 #[derive(Debug)]
 pub struct Scheduler {
     tx: mpsc::UnboundedSender<TrackerMsg>,
+    source: ProbeSource,
     cancel: CancellationToken,
     tasks: TaskTracker,
     probes: HashMap<Arc<ProbeKey>, CancellationToken>,
@@ -38,11 +39,13 @@ impl Scheduler {
     /// Probe tasks are children of `cancel` and tracked by `tasks`.
     pub fn new(
         tx: mpsc::UnboundedSender<TrackerMsg>,
+        source: ProbeSource,
         cancel: CancellationToken,
         tasks: TaskTracker,
     ) -> Self {
         Self {
             tx,
+            source,
             cancel,
             tasks,
             probes: HashMap::new(),
@@ -84,7 +87,8 @@ impl Scheduler {
             }
             let key = Arc::new(key);
             let token = self.cancel.child_token();
-            let task = probe_loop(key.clone(), self.tx.clone(), token.clone());
+            let prober = Prober::new(&key, self.source);
+            let task = probe_loop(key.clone(), prober, self.tx.clone(), token.clone());
             self.tasks.spawn(task);
             self.probes.insert(key, token);
             report.probes_started += 1;
@@ -103,10 +107,10 @@ impl Scheduler {
 /// Probes `key` every interval after its start delay until cancelled or the tracker is gone.
 async fn probe_loop(
     key: Arc<ProbeKey>,
+    prober: Prober,
     tx: mpsc::UnboundedSender<TrackerMsg>,
     cancel: CancellationToken,
 ) {
-    let prober = Prober::new(&key);
     tokio::select! {
         biased;
         _ = cancel.cancelled() => return,
@@ -125,20 +129,12 @@ async fn probe_loop(
             },
         };
         crate::metrics::probe(
-            kind_name(&key.kind),
+            key.kind.check_type(),
             outcome.rtt.as_secs_f64(),
             outcome.failure.as_ref().map(|f| f.label()),
         );
         if tx.send(TrackerMsg::Outcome(key.clone(), outcome)).is_err() {
             return;
         }
-    }
-}
-
-fn kind_name(kind: &super::check::CheckKind) -> &'static str {
-    match kind {
-        super::check::CheckKind::Http(_) => "http",
-        super::check::CheckKind::Https(_) => "https",
-        super::check::CheckKind::Tcp(_) => "tcp",
     }
 }

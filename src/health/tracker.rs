@@ -17,6 +17,7 @@ use super::report::HealthReport;
 use super::snapshot::{HealthSnapshot, Status};
 use super::state::Observed;
 use super::target::{ProbeKey, TargetSpec};
+use super::votes::{ClusterVotes, VoteUpdate};
 
 /// Everything the tracker is told; it is the only way to change health state.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub enum TrackerMsg {
     FileOverrides(Vec<Override>),
     /// An operator command; the reply is sent once its effect is published.
     Command(Command, oneshot::Sender<bool>),
+    /// Cluster mode: a new view of every instance's votes and the cluster's overrides.
+    Cluster(Arc<ClusterVotes>),
 }
 
 /// An operator command from the API.
@@ -49,6 +52,8 @@ pub struct Outputs {
     pub snapshot: Arc<ArcSwap<HealthSnapshot>>,
     pub report: Arc<ArcSwap<HealthReport>>,
     pub ready: watch::Sender<bool>,
+    /// Cluster mode: where this instance's own votes go to be published.
+    pub votes: Option<mpsc::UnboundedSender<VoteUpdate>>,
 }
 
 #[derive(Debug)]
@@ -63,6 +68,8 @@ pub struct Tracker {
     ready: bool,
     /// Something changed since the last publish.
     changed: bool,
+    /// Override-file selectors that name no target, as last logged.
+    unknown_file: Vec<Selector>,
     replies: Vec<(oneshot::Sender<bool>, bool)>,
 }
 
@@ -84,6 +91,7 @@ impl Tracker {
             have_targets: false,
             ready: false,
             changed: false,
+            unknown_file: Vec::new(),
             replies: Vec::new(),
         }
     }
@@ -125,12 +133,17 @@ impl Tracker {
 
     fn handle(&mut self, msg: TrackerMsg) {
         let now = SystemTime::now();
+        let selectors_may_change =
+            matches!(msg, TrackerMsg::Targets(_) | TrackerMsg::FileOverrides(_));
         let events = match msg {
             TrackerMsg::Targets(targets) => {
                 self.have_targets = true;
-                self.ledger.set_targets(targets, now)
+                let events = self.ledger.set_targets(targets, now);
+                self.send_votes(VoteUpdate::All(self.ledger.local_votes()));
+                events
             }
             TrackerMsg::Outcome(probe, outcome) => self.ledger.record(&probe, &outcome, now),
+            TrackerMsg::Cluster(view) => self.ledger.set_cluster(view),
             TrackerMsg::FileOverrides(overrides) => self.ledger.replace_file_overrides(overrides),
             TrackerMsg::Command(command, reply) => {
                 let (result, events) = self.command(command);
@@ -140,8 +153,38 @@ impl Tracker {
         };
         for event in &events {
             log_event(event);
+            if let Event::Observed { key, .. } = event
+                && let Some(vote) = self.ledger.local_vote(key)
+            {
+                self.send_votes(VoteUpdate::Set(key.clone(), vote));
+            }
+        }
+        if selectors_may_change && self.have_targets {
+            self.check_file_selectors();
         }
         self.changed = true;
+    }
+
+    fn send_votes(&self, update: VoteUpdate) {
+        if let Some(tx) = &self.out.votes {
+            let _ = tx.send(update);
+        }
+    }
+
+    /// Logs and counts the override file's selectors that name nothing, when they change.
+    fn check_file_selectors(&mut self) {
+        let unknown = self.ledger.unknown_file_selectors();
+        if unknown == self.unknown_file {
+            return;
+        }
+        crate::metrics::override_file_unknown_selectors(unknown.len());
+        for selector in unknown.iter().filter(|s| !self.unknown_file.contains(s)) {
+            tracing::warn!(
+                "health: override file: {selector} changes nothing: {}",
+                selector.names_nothing()
+            );
+        }
+        self.unknown_file = unknown;
     }
 
     fn command(&mut self, command: Command) -> (bool, Vec<Event>) {
@@ -217,6 +260,9 @@ impl Tracker {
 
 fn log_event(event: &Event) {
     tracing::info!("{event}");
+    if let Event::Removed { key } = event {
+        crate::metrics::target_removed(key);
+    }
     if let Event::Observed {
         key, transition, ..
     } = event

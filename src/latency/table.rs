@@ -113,7 +113,7 @@ pub fn valid_datacenter(name: &str) -> bool {
 }
 
 fn shard_of(key: NetKey) -> usize {
-    (crate::policy::rendezvous::mix(key.raw()) % SHARDS as u64) as usize
+    (crate::hash::mix(key.raw()) % SHARDS as u64) as usize
 }
 
 fn secs32(t: u64) -> u32 {

@@ -13,7 +13,8 @@ use std::sync::{Arc, OnceLock};
 use arc_swap::ArcSwap;
 use metrics::Counter;
 
-use super::labels::{OTHER, POLICIES, QTYPES, RCODES, TRANSPORTS};
+use super::labels::{OTHER, QTYPES, RCODES, TRANSPORTS};
+use crate::policy::PolicyKind;
 
 /// Most distinct names one cache holds before sending new ones to `other`.
 pub const MAX_NAMES: usize = 1024;
@@ -66,16 +67,16 @@ impl<T> Named<T> {
 pub const QUERY_CELLS: usize = (QTYPES.len() + 1) * (RCODES.len() + 1) * (TRANSPORTS.len() + 1);
 
 /// Cells of the decision counter per service: policy × outcome.
-pub const DECISION_CELLS: usize = (POLICIES.len() + 1) * super::Outcome::ALL.len();
+pub const DECISION_CELLS: usize = PolicyKind::ALL.len() * super::Outcome::ALL.len();
 
 /// Position of a (qtype, rcode, transport) index triple in a zone's query cells.
 pub fn query_cell(qtype: usize, rcode: usize, transport: usize) -> usize {
     (qtype * (RCODES.len() + 1) + rcode) * (TRANSPORTS.len() + 1) + transport
 }
 
-/// Position of a (policy, outcome) index pair in a service's decision cells.
-pub fn decision_cell(policy: usize, outcome: usize) -> usize {
-    policy * super::Outcome::ALL.len() + outcome
+/// Position of a (policy, outcome) pair in a service's decision cells.
+pub fn decision_cell(policy: PolicyKind, outcome: super::Outcome) -> usize {
+    policy as usize * super::Outcome::ALL.len() + outcome as usize
 }
 
 /// Lazily registered counters, one per cell.
@@ -168,7 +169,15 @@ mod tests {
                 }
             }
         }
-        assert_eq!(decision_cell(POLICIES.len(), 5), DECISION_CELLS - 1);
+        let mut decisions = std::collections::HashSet::new();
+        for p in PolicyKind::ALL {
+            for o in super::super::Outcome::ALL {
+                let c = decision_cell(p, o);
+                assert!(c < DECISION_CELLS);
+                assert!(decisions.insert(c));
+            }
+        }
+        assert_eq!(decisions.len(), DECISION_CELLS);
     }
 
     #[test]

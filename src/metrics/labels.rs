@@ -45,14 +45,6 @@ pub const RCODES: [(u16, &str); 7] = [
 /// Transports a query can arrive on.
 pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 
-/// Steering policies a service can use.
-pub const POLICIES: [&str; 6] = [
-    "failover", "weighted", "geo", "nearest", "latency", "static",
-];
-
-/// Probe kinds (the `kind` of a check).
-pub const PROBE_KINDS: [&str; 3] = ["http", "https", "tcp"];
-
 /// Why a probe failed; the probe code maps its failure onto one of these.
 pub const PROBE_REASONS: [&str; 7] = [
     "timeout",
@@ -136,8 +128,6 @@ mod tests {
         assert_eq!(rcode_label(23), OTHER);
         assert_eq!(label_in(&TRANSPORTS, "tcp"), "tcp");
         assert_eq!(label_in(&TRANSPORTS, "quic"), OTHER);
-        assert_eq!(label_in(&POLICIES, "geo"), "geo");
-        assert_eq!(label_at(&POLICIES, POLICIES.len()), OTHER);
     }
 
     #[test]

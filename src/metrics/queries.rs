@@ -11,10 +11,10 @@ use smallvec::SmallVec;
 
 use super::cache::{Counted, Named, ServiceHandles, ZoneHandles, decision_cell, query_cell};
 use super::labels::{
-    NO_ZONE, OTHER, POLICIES, QTYPES, RCODES, TRANSPORTS, index_in, label_at, qtype_index,
-    rcode_index,
+    NO_ZONE, OTHER, QTYPES, RCODES, TRANSPORTS, index_in, label_at, qtype_index, rcode_index,
 };
 use super::{DECISIONS, Outcome, QUERIES, QUERY_DURATION};
+use crate::policy::PolicyKind;
 
 static ZONES: LazyLock<Named<ZoneHandles>> = LazyLock::new(Named::default);
 static QUERY_DURATIONS: [OnceLock<Histogram>; TRANSPORTS.len() + 1] =
@@ -149,11 +149,8 @@ pub fn query(zone: Option<&str>, qtype: u16, rcode: u16, transport: &str, timer:
     }
 }
 
-/// One service decision. `policy` is the service's policy name (`failover`, `weighted`,
-/// `geo`, `nearest`, `latency`, `static`; else `other`).
-pub fn decision(zone: &str, service: &str, policy: &str, outcome: Outcome) {
-    let p = index_in(&POLICIES, policy);
-    let o = outcome as usize;
+/// One service decision: its `policy` label is [`PolicyKind::as_str`].
+pub fn decision(zone: &str, service: &str, policy: PolicyKind, outcome: Outcome) {
     LAST_SERVICE.with_borrow_mut(|last| {
         let (z, tally) = match last {
             Some((z, t)) if &*z.zone == zone && &*t.handles.service == service => (z, t),
@@ -164,12 +161,12 @@ pub fn decision(zone: &str, service: &str, policy: &str, outcome: Outcome) {
                 (z, t)
             }
         };
-        let (s, cell) = (&tally.handles, decision_cell(p, o));
+        let (s, cell) = (&tally.handles, decision_cell(policy, outcome));
         s.decisions.register(cell, || {
             counter!(DECISIONS,
                 "zone" => z.zone.clone(),
                 "service" => s.service.clone(),
-                "policy" => label_at(&POLICIES, p),
+                "policy" => policy.as_str(),
                 "outcome" => outcome.as_str())
         });
         tally.count(cell);

@@ -148,7 +148,7 @@ proptest! {
 
 /// `n` distinct pseudo-random prefixes (3/4 IPv4 /8–/24, 1/4 IPv6 /16–/64), cheap in debug builds.
 fn random_prefixes(n: usize, seed: u64) -> Vec<IpNet> {
-    use crate::policy::rendezvous::mix;
+    use crate::hash::mix;
     let mut keys: Vec<(u128, u8, u8)> = Vec::with_capacity(n + n / 8);
     let mut i = seed << 32;
     while keys.len() < n {

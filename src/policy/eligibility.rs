@@ -2,8 +2,9 @@
 
 use crate::health::HealthSnapshot;
 
-use super::Want;
-use super::model::{DatacenterId, Member, Pool, Service};
+use super::model::{DatacenterId, Member, Pool};
+use super::query::Want;
+use super::service::Service;
 
 /// How strictly members are judged. The policy runs `Healthy` first; fail-open reruns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

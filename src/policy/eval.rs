@@ -9,9 +9,10 @@ use crate::health::HealthSnapshot;
 
 use super::eligibility::{Census, DcFilter, Group, Judge, Pass};
 use super::explain::{Event, ScopeInput, Trace};
-use super::latency::{LatencyView, RttSource};
-use super::model::{Answers, Service};
-use super::{Client, Outcome, Want};
+use super::model::Answers;
+use super::query::{Client, Outcome, Want};
+use super::rtt::{LatencyView, RttSource};
+use super::service::Service;
 
 pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
     pub service: &'a Service,
@@ -100,6 +101,18 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
         let bits = bits.min(self.width());
         self.needed = self.needed.max(bits);
         self.note(|| Event::ScopeInput { input, bits });
+    }
+
+    /// Drops the traced scope inputs that a wider one superseded: only the inputs that set
+    /// the scope explain it (a `/1` needed to exclude a distant CIDR entry says nothing once
+    /// the GeoIP network needs a `/16`).
+    pub fn drop_superseded_scope_inputs(&mut self) {
+        let needed = self.needed;
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace
+                .events
+                .retain(|e| !matches!(e, Event::ScopeInput { bits, .. } if *bits < needed));
+        }
     }
 
     /// The ECS scope to return: what was needed, never more than the source prefix.

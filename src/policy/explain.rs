@@ -7,11 +7,12 @@ use std::sync::Arc;
 use crate::geo::Location;
 
 use super::eligibility::Pass;
-use super::geo::GeoKey;
+use super::geo_map::GeoKey;
 use super::model::Answer;
-use super::{Client, Outcome, Want};
+use super::query::{Client, Outcome, Want};
+use super::service::PolicyKind;
 
-/// Everything one evaluation looked at, in order. Filled only when passed to `evaluate`.
+/// Everything one evaluation looked at, in order. Filled only when passed to `evaluate_with`.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     pub events: Vec<Event>,
@@ -28,7 +29,7 @@ impl Trace {
 pub enum Event {
     Query {
         service: Arc<str>,
-        policy: &'static str,
+        policy: PolicyKind,
         want: Want,
         client: Client,
     },

@@ -12,8 +12,9 @@ use rand::rngs::StdRng;
 use crate::geo::{Continent, Locate, Location};
 use crate::health::{HealthSnapshot, Status, TargetHealth};
 
-use super::model::{AllDown, Answer, Datacenter, Member, Policy, Pool, Selection, Service};
-use super::{Client, Decision, Trace, Want, evaluate};
+use super::model::{AllDown, Answer, Datacenter, Member, Pool, Selection};
+use super::service::{Policy, Service};
+use super::{Client, Decision, Inputs, LatencyView, Trace, Want, evaluate_with};
 
 pub const FRANKFURT: usize = 0;
 pub const ASHBURN: usize = 1;
@@ -252,6 +253,25 @@ pub fn with_status(members: &[&str], status: Status) -> HealthSnapshot {
         })
         .collect();
     HealthSnapshot::new(1, targets)
+}
+
+/// Evaluates `service` for one query without latency measurements (`latency` services use
+/// their distance estimates) through the real entry point, [`evaluate_with`].
+pub fn evaluate<R: rand::Rng + ?Sized>(
+    service: &Service,
+    want: Want,
+    client: &Client,
+    geo: &dyn Locate,
+    health: &HealthSnapshot,
+    rng: &mut R,
+    trace: Option<&mut Trace>,
+) -> Decision {
+    let inputs = Inputs {
+        geo,
+        health,
+        latency: LatencyView::none(),
+    };
+    evaluate_with(service, want, client, &inputs, rng, trace)
 }
 
 /// Evaluates with a fixed seed and the fake world.

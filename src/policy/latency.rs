@@ -24,7 +24,7 @@ use rand::Rng;
 use smallvec::SmallVec;
 
 use crate::geo::Locate;
-use crate::latency::{LatencyTable, Rtt};
+use crate::latency::Rtt;
 
 use super::eligibility::Pass;
 use super::eval::Eval;
@@ -32,91 +32,12 @@ use super::explain::{Event, ScopeInput};
 pub use super::latency_trace::{Basis, LatencyEvent};
 use super::model::{DatacenterId, PoolId};
 use super::nearest::{RankedList, biased_km, haversine_km};
-use super::rendezvous::{bytes_hash, mix};
-
-/// Speed of light in fibre, km per millisecond (one way).
-pub const FIBRE_KM_PER_MS: f64 = 200.0;
-/// How much longer real paths are than the great circle.
-pub const PATH_FACTOR: f64 = 1.5;
-/// Fixed overhead added to every estimate (last mile, queueing), ms.
-pub const BASE_MS: f64 = 5.0;
-
-/// The RTT estimate used where nothing is measured:
-/// `2 × distance_km / 200 km/ms × 1.5 + 5 ms` (about 1.5 ms per 100 km, plus 5 ms).
-pub fn estimate_rtt_ms(distance_km: f64) -> f64 {
-    2.0 * distance_km / FIBRE_KM_PER_MS * PATH_FACTOR + BASE_MS
-}
-
-/// How near-ties are ordered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Ties {
-    /// By a hash of the client network and the datacenter: spread and sticky.
-    #[default]
-    Hash,
-    /// By the order datacenters first appear in the listed pools.
-    Order,
-}
-
-/// The `latency` policy's settings.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LatencyPolicy {
-    pub pools: Vec<PoolId>,
-    /// Absolute tolerance in ms (default 5).
-    pub tolerance_ms: f64,
-    /// Relative tolerance in percent of the best RTT (default 10).
-    pub tolerance_percent: f64,
-    pub ties: Ties,
-    /// Measurements with fewer samples are not used (default 1).
-    pub min_samples: u32,
-}
-
-impl LatencyPolicy {
-    pub const DEFAULT_TOLERANCE_MS: f64 = 5.0;
-    pub const DEFAULT_TOLERANCE_PERCENT: f64 = 10.0;
-
-    pub fn new(pools: Vec<PoolId>) -> Self {
-        Self {
-            pools,
-            tolerance_ms: Self::DEFAULT_TOLERANCE_MS,
-            tolerance_percent: Self::DEFAULT_TOLERANCE_PERCENT,
-            ties: Ties::Hash,
-            min_samples: 1,
-        }
-    }
-}
-
-/// Where the RTT that chose the answering datacenter came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RttSource {
-    Measured,
-    Estimated,
-}
-
-impl RttSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RttSource::Measured => "measured",
-            RttSource::Estimated => "estimated",
-        }
-    }
-}
-
-/// The latency snapshot a query reads, with the time (Unix seconds) it is read at.
-#[derive(Clone, Copy, Debug)]
-pub struct LatencyView<'a> {
-    pub table: &'a LatencyTable,
-    pub now: u64,
-}
-
-impl LatencyView<'static> {
-    /// No measurements: every `latency` service falls back to estimates.
-    pub fn none() -> Self {
-        Self {
-            table: LatencyTable::empty(),
-            now: 0,
-        }
-    }
-}
+use super::query::Outcome;
+pub use super::rtt::{
+    BASE_MS, FIBRE_KM_PER_MS, LatencyPolicy, LatencyView, PATH_FACTOR, RttSource, Ties,
+    estimate_rtt_ms,
+};
+use crate::hash::{bytes_hash, mix};
 
 /// The ranking and, per ranked datacenter, where its RTT came from.
 pub(super) struct Ranking {
@@ -306,7 +227,7 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
     pools: &'a [PoolId],
     ranking: &Ranking,
     pass: Pass,
-) -> Option<super::Outcome> {
+) -> Option<Outcome> {
     let outcome = super::nearest::run(ev, pools, &ranking.ranked, pass)?;
     let judge = ev.judge(pass);
     let service = ev.service;
@@ -326,5 +247,5 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
 }
 
 #[cfg(test)]
-#[path = "tables_latency.rs"]
+#[path = "latency_tests.rs"]
 mod tests;

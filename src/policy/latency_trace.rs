@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use super::latency::{BASE_MS, FIBRE_KM_PER_MS, PATH_FACTOR, RttSource, Ties};
+use super::rtt::{BASE_MS, FIBRE_KM_PER_MS, PATH_FACTOR, RttSource, Ties};
 
 /// What a candidate's RTT is based on.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -34,8 +34,6 @@
 //! `max_answers` caps the set. AAAA for a service with only IPv4 members: empty answers,
 //! outcome `NoData`, scope /0. Empty answers always come with `NoData` or `ServFail`.
 
-use std::net::IpAddr;
-
 use rand::Rng;
 
 use crate::geo::Locate;
@@ -48,142 +46,41 @@ mod eligibility;
 mod eval;
 pub mod explain;
 pub mod geo;
+mod geo_map;
 pub mod latency;
 mod latency_trace;
 pub mod model;
 pub mod nearest;
 mod plan;
+mod query;
 pub mod rendezvous;
+mod rtt;
 mod select;
+mod service;
 mod weighted;
 
 #[cfg(test)]
+mod evaluate_tests;
+#[cfg(test)]
 mod fixtures;
 #[cfg(test)]
-mod invariants;
-#[cfg(test)]
-mod tables;
-#[cfg(test)]
-mod tables_geo;
-#[cfg(test)]
-mod tables_nearest;
-#[cfg(test)]
-mod tables_weighted;
+mod invariants_tests;
 
 pub use cidr::{CidrMap, PoolList};
 pub use eligibility::Pass;
 pub use explain::Trace;
-pub use geo::{GeoMap, Subdivision};
-pub use latency::{LatencyPolicy, LatencyView, RttSource, Ties};
+pub use geo_map::{GeoMap, Subdivision};
 pub use model::{
-    AllDown, Answer, Answers, Datacenter, DatacenterId, Member, Policy, Pool, PoolId, PoolWeight,
-    Selection, Service, WeightBy, WeightMode,
+    AllDown, Answer, Answers, Datacenter, DatacenterId, Member, Pool, PoolId, PoolWeight,
+    Selection, WeightBy, WeightMode,
 };
+pub use rtt::{LatencyPolicy, LatencyView, RttSource, Ties};
+pub use service::{Policy, PolicyKind, Service};
 
 use eval::Eval;
 use explain::{Event, PickReason};
 use plan::Plan;
-
-/// Who is asking: the ECS subnet (address already truncated to `source_prefix`) or,
-/// without ECS, the packet source with its full length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Client {
-    pub addr: IpAddr,
-    pub source_prefix: u8,
-    pub from_ecs: bool,
-}
-
-impl Client {
-    /// ECS addresses with host bits beyond the source prefix cleared (defensive: the
-    /// caller should already have done it); the source prefix capped at the family width.
-    fn normalized(&self) -> Self {
-        let (bits, width) = addr_bits::to_bits(self.addr);
-        let source_prefix = self.source_prefix.min(width);
-        let addr = if self.from_ecs {
-            addr_bits::from_bits(addr_bits::mask(bits, width, source_prefix), width)
-        } else {
-            self.addr
-        };
-        Self {
-            addr,
-            source_prefix,
-            from_ecs: self.from_ecs,
-        }
-    }
-}
-
-/// Which member kind the query asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Want {
-    /// A query: IPv4 members.
-    V4,
-    /// AAAA query: IPv6 members.
-    V6,
-    /// A CNAME service: host-name members (one answer at most: a CNAME RRset has one record).
-    Name,
-}
-
-impl Want {
-    /// Whether `answer` is of the kind this query asks for.
-    pub fn accepts(self, answer: &Answer) -> bool {
-        matches!(
-            (self, answer),
-            (Want::V4, Answer::Addr(IpAddr::V4(_)))
-                | (Want::V6, Answer::Addr(IpAddr::V6(_)))
-                | (Want::Name, Answer::Name(_))
-        )
-    }
-}
-
-impl std::fmt::Display for Want {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Want::V4 => "A",
-            Want::V6 => "AAAA",
-            Want::Name => "CNAME",
-        })
-    }
-}
-
-/// How a decision came about (for the response code, metrics and logs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// The policy's first choice for this client answered.
-    Primary,
-    /// A candidate pool with members of the queried family was down and skipped.
-    Failover,
-    /// Nothing was up; answered as if everything were (`all_down = fail_open`).
-    FailOpen,
-    /// Nothing was up; the static fallback set answered.
-    Fallback,
-    /// Empty answers: the caller answers NODATA.
-    NoData,
-    /// The caller answers SERVFAIL.
-    ServFail,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 6] = [
-        Outcome::Primary,
-        Outcome::Failover,
-        Outcome::FailOpen,
-        Outcome::Fallback,
-        Outcome::NoData,
-        Outcome::ServFail,
-    ];
-
-    /// The name metrics, the admin API and explain give the outcome.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Primary => "primary",
-            Outcome::Failover => "failover",
-            Outcome::FailOpen => "fail_open",
-            Outcome::Fallback => "fallback",
-            Outcome::NoData => "nodata",
-            Outcome::ServFail => "servfail",
-        }
-    }
-}
+pub use query::{Client, Outcome, Want};
 
 /// A policy's output for one query.
 #[derive(Clone, Debug, PartialEq)]
@@ -205,25 +102,6 @@ pub struct Inputs<'a> {
     pub geo: &'a dyn Locate,
     pub health: &'a HealthSnapshot,
     pub latency: LatencyView<'a>,
-}
-
-/// Evaluates `service` for one query without latency measurements (`latency` services use
-/// their distance estimates); see [`evaluate_with`].
-pub fn evaluate<R: Rng + ?Sized>(
-    service: &Service,
-    want: Want,
-    client: &Client,
-    geo: &dyn Locate,
-    health: &HealthSnapshot,
-    rng: &mut R,
-    trace: Option<&mut Trace>,
-) -> Decision {
-    let inputs = Inputs {
-        geo,
-        health,
-        latency: LatencyView::none(),
-    };
-    evaluate_with(service, want, client, &inputs, rng, trace)
 }
 
 /// Evaluates `service` for one query. Pure: the same inputs and RNG state give the same
@@ -265,6 +143,7 @@ pub fn evaluate_with<R: Rng + ?Sized>(
         ev.note(|| Event::Note("the service has no member of the queried family"));
         Outcome::NoData
     };
+    ev.drop_superseded_scope_inputs();
     let ecs_scope = ev.scope();
     let (needed, source_prefix) = (ev.needed, client.source_prefix);
     ev.note(|| Event::Scope {

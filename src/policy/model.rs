@@ -1,17 +1,13 @@
-//! The compiled, immutable service model the config compiler builds and `evaluate` reads.
+//! The compiled, immutable service model the config compiler builds and `evaluate_with` reads.
 
 use std::net::IpAddr;
-use std::num::NonZeroU16;
 use std::sync::Arc;
 
 use crate::geo::Continent;
 
-use super::Want;
-use super::geo::GeoMap;
-
-/// Index of a pool in [`Service::pools`]. Out-of-range ids are ignored, never a panic.
+/// Index of a pool in [`Service::pools`](super::Service::pools). Out-of-range ids are ignored, never a panic.
 pub type PoolId = usize;
-/// Index of a datacenter in [`Service::datacenters`]. Out-of-range ids count as "no datacenter".
+/// Index of a datacenter in [`Service::datacenters`](super::Service::datacenters). Out-of-range ids count as "no datacenter".
 pub type DatacenterId = usize;
 
 /// Default answer TTL in seconds.
@@ -63,7 +59,7 @@ pub enum Selection {
 }
 
 impl Selection {
-    /// The answer cap used when [`Service::max_answers`] is `None`.
+    /// The answer cap used when [`Service::max_answers`](super::Service::max_answers) is `None`.
     pub fn default_max_answers(self) -> usize {
         match self {
             Selection::All => usize::MAX,
@@ -77,7 +73,7 @@ impl Selection {
 pub struct Member {
     /// The record data: an address for A/AAAA services, a host name for CNAME services.
     pub answer: Answer,
-    /// Where the member lives (index into [`Service::datacenters`]); `nearest` needs it,
+    /// Where the member lives (index into [`Service::datacenters`](super::Service::datacenters)); `nearest` needs it,
     /// members without one rank after every datacenter.
     pub datacenter: Option<DatacenterId>,
     /// Relative weight for `weighted` selection and `weighted` policies; 0 = drained
@@ -141,65 +137,4 @@ pub struct PoolWeight {
     pub pool: PoolId,
     /// Ignored for [`WeightBy::Member`]; 0 = drained.
     pub weight: u32,
-}
-
-/// A service's steering policy (closed set: an enum, not trait objects).
-#[derive(Clone, Debug)]
-pub enum Policy {
-    /// Ordered pools: the first one that is up wins (ECS scope 0 unless it hashes).
-    Failover { pools: Vec<PoolId> },
-    /// Weighted draw of members or pools.
-    Weighted {
-        by: WeightBy,
-        mode: WeightMode,
-        pools: Vec<PoolWeight>,
-    },
-    /// Client location → ordered pool list, most specific match first.
-    Geo(GeoMap),
-    /// Datacenters ranked by biased great-circle distance from the client.
-    Nearest { pools: Vec<PoolId> },
-    /// Datacenters ranked by measured RTT from the client's network (estimated from
-    /// distance where unmeasured).
-    Latency(super::latency::LatencyPolicy),
-}
-
-/// A dynamic name in a zone, compiled.
-#[derive(Clone, Debug)]
-pub struct Service {
-    /// Owner name (FQDN), for traces and logs.
-    pub name: Arc<str>,
-    pub policy: Policy,
-    /// Every pool the policy may reference; [`PoolId`]s index this.
-    pub pools: Vec<Arc<Pool>>,
-    /// The datacenters members refer to (usually shared by all services of a zone).
-    pub datacenters: Arc<[Datacenter]>,
-    /// Answer TTL in seconds (default [`DEFAULT_TTL`]).
-    pub ttl: u32,
-    /// Cap on answers; `None` = the chosen pool selection's default (`all`: every usable
-    /// member; `weighted`/`hash` and `weighted` policies by member: 1). Host-name
-    /// (CNAME) answers are always capped at 1.
-    pub max_answers: Option<NonZeroU16>,
-    pub all_down: AllDown,
-}
-
-impl Service {
-    /// The pool behind `id`, if the id is valid.
-    pub fn pool(&self, id: PoolId) -> Option<&Pool> {
-        self.pools.get(id).map(|p| &**p)
-    }
-
-    /// The datacenter a member refers to, if the id is valid.
-    pub fn datacenter(&self, id: Option<DatacenterId>) -> Option<&Datacenter> {
-        id.and_then(|i| self.datacenters.get(i))
-    }
-
-    /// The answer cap for a draw from a pool with `selection`: `max_answers`, else the
-    /// selection's default; always 1 for host names (a CNAME RRset holds one record).
-    pub fn cap(&self, selection: Selection, want: Want) -> usize {
-        if want == Want::Name {
-            return 1;
-        }
-        self.max_answers
-            .map_or(selection.default_max_answers(), |n| usize::from(n.get()))
-    }
 }

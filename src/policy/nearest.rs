@@ -6,11 +6,11 @@ use rand::Rng;
 
 use crate::geo::Locate;
 
-use super::Outcome;
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
 use super::explain::Event;
 use super::model::{DatacenterId, PoolId};
+use super::query::Outcome;
 
 /// Mean Earth radius in kilometres.
 pub const EARTH_RADIUS_KM: f64 = 6371.0088;
@@ -118,26 +118,5 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn haversine_matches_known_distances() {
-        let paris = (48.8566, 2.3522);
-        let new_york = (40.7128, -74.0060);
-        let d = haversine_km(paris, new_york);
-        assert!((d - 5837.0).abs() < 10.0, "{d}");
-        assert_eq!(haversine_km(paris, paris), 0.0);
-        let antipode = haversine_km((0.0, 0.0), (0.0, 180.0));
-        assert!((antipode - std::f64::consts::PI * EARTH_RADIUS_KM).abs() < 1e-6);
-    }
-
-    #[test]
-    fn bias_scales_distance_and_is_clamped() {
-        assert_eq!(biased_km(1000.0, 0), 1000.0);
-        assert_eq!(biased_km(1000.0, 50), 500.0);
-        assert_eq!(biased_km(1000.0, -50), 1500.0);
-        assert_eq!(biased_km(1000.0, 127), biased_km(1000.0, 99));
-        assert!(biased_km(1000.0, 99) > 0.0);
-    }
-}
+#[path = "nearest_tests.rs"]
+mod tests;

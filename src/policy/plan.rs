@@ -7,9 +7,11 @@ use crate::geo::Locate;
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
 use super::latency::Ranking;
-use super::model::{Policy, PoolId, PoolWeight, WeightBy, WeightMode};
+use super::model::{PoolId, PoolWeight, WeightBy, WeightMode};
 use super::nearest::RankedList;
-use super::{Outcome, geo, latency, nearest, weighted};
+use super::query::Outcome;
+use super::service::Policy;
+use super::{geo, latency, nearest, weighted};
 
 /// What a policy resolved to for this client, before health is applied.
 pub(super) enum Plan<'a> {
@@ -69,19 +71,6 @@ impl<'a> Plan<'a> {
             Plan::Weighted { by, mode, pools } => weighted::run(ev, *by, *mode, pools, pass),
             Plan::Nearest { pools, ranked } => nearest::run(ev, pools, ranked, pass),
             Plan::Latency { pools, ranking } => latency::run(ev, pools, ranking, pass),
-        }
-    }
-}
-
-impl Policy {
-    /// The policy's name as zone files spell it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Policy::Failover { .. } => "failover",
-            Policy::Weighted { .. } => "weighted",
-            Policy::Geo(_) => "geo",
-            Policy::Nearest { .. } => "nearest",
-            Policy::Latency(_) => "latency",
         }
     }
 }

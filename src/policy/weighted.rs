@@ -3,13 +3,14 @@
 use rand::Rng;
 use smallvec::SmallVec;
 
-use super::Outcome;
 use super::eligibility::{DcFilter, Group, Pass};
 use super::eval::Eval;
 use super::explain::{Event, PickReason, ScopeInput};
 use super::model::{PoolWeight, Selection, WeightBy, WeightMode};
-use super::rendezvous::{ClientKey, bytes_hash, score};
+use super::query::Outcome;
+use super::rendezvous::{ClientKey, score};
 use super::select::below;
+use crate::hash::bytes_hash;
 
 /// Runs `weighted` for one pass. `Failover` when a listed pool of the family was down.
 pub(super) fn run<'a, R: Rng + ?Sized>(
@@ -123,3 +124,7 @@ fn draw_pool<'a, R: Rng + ?Sized>(
     });
     Some(g)
 }
+
+#[cfg(test)]
+#[path = "weighted_tests.rs"]
+mod tests;

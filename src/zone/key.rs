@@ -1,6 +1,7 @@
 //! Lookup keys: a name's lowercase wire form, whose label suffixes are the keys of its ancestors.
 
 use hickory_proto::rr::Name;
+use hickory_proto::serialize::binary::BinDecodable;
 
 /// The lowercase wire form of a name without the root byte (`\x03www\x07example\x00` is
 /// stored as `\x03www\x07example`), and where each label starts, so that every ancestor's
@@ -135,6 +136,44 @@ pub fn wildcard_key<'a>(ancestor: &[u8], out: &'a mut [u8; 258]) -> &'a [u8] {
     &out[..2 + n]
 }
 
+/// The wire form (with its root byte) of an absolute host name written as plain dotted
+/// labels, in `out`; its length, or `None` for escapes, empty or long labels, or a name
+/// over 255 bytes.
+pub fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
+    let labels = text.strip_suffix('.').unwrap_or(text);
+    if labels.contains('\\') {
+        return None;
+    }
+    let mut len = 0;
+    for label in labels.split('.').filter(|_| !labels.is_empty()) {
+        let n = label.len();
+        if n == 0 || n > 63 || len + 1 + n + 1 > 255 {
+            return None;
+        }
+        out[len] = n as u8;
+        out[len + 1..len + 1 + n].copy_from_slice(label.as_bytes());
+        len += 1 + n;
+    }
+    out[len] = 0;
+    Some(len + 1)
+}
+
+/// A host name written as plain labels: its wire form in `out` and its lookup key.
+pub fn text_key(text: &str, out: &mut [u8; 256]) -> Option<WireKey> {
+    let len = text_wire(text, out)?;
+    WireKey::from_wire(&out[..len]).map(|(key, _)| key)
+}
+
+/// A host name written as text, as a `Name`: decoded from its wire form when it is plain
+/// labels (no allocation for names of up to 32 bytes), else parsed with its escapes.
+pub fn text_name(text: &str) -> Option<Name> {
+    let mut wire = [0u8; 256];
+    match text_wire(text, &mut wire) {
+        Some(len) => Name::from_bytes(&wire[..len]).ok(),
+        None => Name::from_ascii(text).ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +222,25 @@ mod tests {
             .collect();
         assert!(WireKey::from_wire(&long).is_none(), "256 bytes");
         assert!(WireKey::from_wire(&long[64..]).is_some(), "192 bytes");
+    }
+
+    #[test]
+    fn host_names_as_text_become_wire_labels_or_are_refused() {
+        let mut out = [0u8; 256];
+        let len = text_wire("Edge.cdn-a.example.NET.", &mut out).unwrap();
+        assert_eq!(&out[..len], b"\x04Edge\x05cdn-a\x07example\x03NET\x00");
+        assert_eq!(
+            text_wire("example.net", &mut out),
+            Some(13),
+            "relative spelling"
+        );
+        assert_eq!(text_wire(".", &mut out), Some(1));
+        assert_eq!(out[0], 0, "the root");
+        assert_eq!(text_wire("a\\.b.example.", &mut out), None, "escapes");
+        assert_eq!(text_wire("a..example.", &mut out), None, "empty label");
+        let long = format!("{}.example.", "x".repeat(64));
+        assert_eq!(text_wire(&long, &mut out), None, "64-byte label");
+        let many = "abcdefghi.".repeat(26);
+        assert_eq!(text_wire(&many, &mut out), None, "261 bytes");
     }
 }

@@ -42,6 +42,19 @@ impl ZoneSet {
         Self { zones, depths }
     }
 
+    /// One digest of every zone's sources, hex: instances serving equal zones agree on it.
+    pub fn digest(&self) -> String {
+        let mut zones: Vec<&Arc<Zone>> = self.zones.values().collect();
+        zones.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for z in zones {
+            ctx.update(z.name.as_bytes());
+            ctx.update(&z.digest);
+        }
+        let digest = ctx.finish();
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The zone with the longest origin that is a suffix of `name`.
     pub fn find(&self, name: &Name) -> Option<&Zone> {
         self.find_key(&WireKey::new(name))
@@ -100,6 +113,8 @@ pub struct Zone {
     pub name: Arc<str>,
     /// The file the zone was loaded from.
     pub source: String,
+    /// SHA-256 of the zone file and every file it read (CIDR maps), for drift detection.
+    pub digest: [u8; 32],
 }
 
 /// What lives at one name.
@@ -180,6 +195,7 @@ impl Zone {
             origin,
             targets: Vec::new(),
             source: String::new(),
+            digest: [0; 32],
         }
     }
 

@@ -10,7 +10,7 @@ use meridian::app::Running;
 use meridian::config::server::Secret;
 use serde_json::Value;
 
-use crate::support::http::{client, get_json, scrape, url};
+use crate::support::http::{admin, client, get_json, scrape, url};
 use crate::support::*;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
@@ -212,4 +212,90 @@ async fn overrides_through_the_api_change_answers() {
         .unwrap();
     assert_eq!(eu["forced"], true);
     assert_eq!(eu["state"], "down");
+}
+
+#[tokio::test]
+async fn overrides_naming_nothing_configured_are_refused_with_422() {
+    let (s, _dir) = server().await;
+    let c = client();
+    let post = |sel: &str| {
+        c.post(url(&s, "/v1/overrides"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"selector": sel, "state": "down"}))
+            .send()
+    };
+    for (selector, named) in [
+        ("pool:nope", "pool `nope`"),
+        ("datacenter:mars", "datacenter `mars`"),
+        ("192.0.2.250/web", "target `192.0.2.250/web`"),
+        ("192.0.2.10/nocheck", "target `192.0.2.10/nocheck`"),
+    ] {
+        let resp = post(selector).await.unwrap();
+        assert_eq!(resp.status(), 422, "{selector}");
+        let body: Value = resp.json().await.unwrap();
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains(named), "{selector}: {error}");
+    }
+    let health = get_json(&s, "/v1/health").await["targets"].clone();
+    let forced = health
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["forced"] == true);
+    assert_eq!(forced.count(), 0, "nothing was forced");
+    for selector in ["pool:eu", "datacenter:ap", "198.51.100.10/web"] {
+        assert_eq!(post(selector).await.unwrap().status(), 200, "{selector}");
+    }
+}
+
+#[tokio::test]
+async fn a_target_removed_by_reload_leaves_metrics_and_the_others_stay() {
+    let (s, dir) = server().await;
+    // A target of its own (the recorder is shared by every server of this test binary).
+    let zone_path = dir.path().join("steer.test.toml");
+    let zone = std::fs::read_to_string(&zone_path).unwrap();
+    let with_extra = format!(
+        "{zone}\n[pools.extra]\nmembers = [{{ address = \"192.0.2.177\", check = \"web\", probe = \"127.0.0.34:9\" }}]\n\n\
+         [services.extra]\npolicy = \"failover\"\npools = [\"extra\"]\n"
+    );
+    std::fs::write(&zone_path, with_extra).unwrap();
+    let reload = || async {
+        let (status, body) =
+            admin(&s, reqwest::Method::POST, "/v1/reload", Some(TOKEN), None).await;
+        assert_eq!(status, 200, "reload: {body}");
+    };
+    reload().await;
+    let series = |text: &str, target: &str| {
+        text.lines()
+            .filter(|l| {
+                l.starts_with(&format!(
+                    "meridian_health_target_state{{target=\"{target}\""
+                )) || l.starts_with(&format!(
+                    "meridian_health_target_forced{{target=\"{target}\""
+                ))
+            })
+            .count()
+    };
+    eventually(
+        "the extra target is published",
+        Duration::from_secs(5),
+        || async { series(&scrape(&s).await, "192.0.2.177/web") == 5 },
+    )
+    .await;
+    std::fs::write(&zone_path, zone).unwrap();
+    reload().await;
+    eventually(
+        "the removed target leaves /metrics",
+        Duration::from_secs(5),
+        || async { series(&scrape(&s).await, "192.0.2.177/web") == 0 },
+    )
+    .await;
+    let text = scrape(&s).await;
+    for kept in [
+        "192.0.2.10/web",
+        "198.51.100.10/web",
+        "edge.cdn-a.example.net/web",
+    ] {
+        assert_eq!(series(&text, kept), 5, "{kept} must stay");
+    }
 }

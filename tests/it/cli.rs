@@ -49,6 +49,56 @@ fn bad_server_config_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("meridian.toml:1:"));
 }
 
+#[test]
+fn a_misspelled_or_bad_environment_variable_exits_2_naming_it() {
+    for (command, var, value, says) in [
+        (
+            "check",
+            "MERIDIAN_ZONE_DIR",
+            "zones",
+            "is not a server setting",
+        ),
+        (
+            "serve",
+            "MERIDIAN_LISTN",
+            "127.0.0.1:0",
+            "is not a server setting",
+        ),
+        ("serve", "MERIDIAN_MAX_UDP_PAYLOAD", "lots", "invalid value"),
+    ] {
+        let mut child = Command::new(BIN)
+            .args([command, "--config", "meridian.toml"])
+            .env(var, value)
+            .env("MERIDIAN_ADMIN_LISTEN", "127.0.0.1:0")
+            .env("MERIDIAN_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A server that accepted the variable would run on: stop it rather than hang.
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command} {var}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{var}: ")) && stderr.contains(says),
+            "{command} {var}: {stderr}"
+        );
+    }
+    // Variables that are not settings are not errors.
+    let ok = Command::new(BIN)
+        .args(["check", "--zones", "tests/fixtures/good"])
+        .env("MERIDIAN_BIN", "/usr/bin/true")
+        .env("MERIDIAN_AGENT_TOKEN", "x")
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+}
+
 fn tempdir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("meridian-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

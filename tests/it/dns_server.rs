@@ -228,6 +228,33 @@ async fn malformed_queries_get_formerr_or_notimp() {
     assert_eq!(rcode_of(&s, &ok).await, [ResponseCode::NoError; 2]);
 }
 
+/// ISC genreport's `opcodeflg`: an unknown opcode is answered NOTIMP with RD, CD and AD
+/// clear (as BIND does), the opcode, ID, question and OPT echoed.
+#[tokio::test]
+async fn unknown_opcode_notimp_clears_rd_cd_ad_and_echoes_question_and_opt() {
+    let s = start(GOOD).await;
+    // Opcode 15 with RD (0x0100), AD (0x0020) and CD (0x0010) set, EDNS.
+    let packet = raw_query(0x7800 | 0x0130, 1, 1, &opt_with(&[]));
+    let udp = udp_raw(s.udp_addrs[0], &packet).await.expect("udp reply");
+    let mut stream = TcpStream::connect(s.tcp_addrs[0]).await.unwrap();
+    tcp_send(&mut stream, &packet).await;
+    let tcp = tcp_recv(&mut stream).await.expect("tcp reply");
+    for reply in [udp, tcp] {
+        assert_eq!(&reply[..2], &[0x12, 0x34], "ID echoed");
+        let flags = u16::from_be_bytes([reply[2], reply[3]]);
+        assert_eq!(flags & 0x8000, 0x8000, "QR set");
+        assert_eq!((flags >> 11) & 0xf, 15, "opcode echoed");
+        assert_eq!(flags & 0x0130, 0, "RD, AD and CD clear: {flags:#06x}");
+        assert_eq!(flags & 0xf, 4, "NOTIMP");
+        // Question echoed byte for byte, then the OPT record.
+        assert_eq!(u16::from_be_bytes([reply[4], reply[5]]), 1, "qdcount");
+        assert_eq!(&reply[12..12 + 22], &packet[12..12 + 22], "question echoed");
+        let m = Message::from_vec(&reply).unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::NotImp);
+        assert!(m.edns.is_some(), "OPT answered with OPT");
+    }
+}
+
 #[tokio::test]
 async fn garbage_and_responses_get_silence_and_the_server_keeps_answering() {
     let s = start(GOOD).await;

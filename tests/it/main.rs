@@ -4,6 +4,7 @@
 mod abuse;
 mod admin_live;
 mod cli;
+mod cluster;
 mod config_errors;
 mod delegation;
 mod dns_server;

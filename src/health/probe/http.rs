@@ -1,11 +1,13 @@
 //! The `http` and `https` probes: one request with Host/SNI, status and bounded body expectations.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
+use super::outcome::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
 use crate::health::check::{HttpCheck, HttpMethod};
 use crate::health::target::ProbeKey;
 
@@ -19,12 +21,12 @@ pub struct HttpProber {
 }
 
 impl HttpProber {
-    pub fn new(key: &ProbeKey, check: &HttpCheck, tls: bool) -> Self {
+    pub fn new(key: &ProbeKey, check: &HttpCheck, tls: bool, source: Option<IpAddr>) -> Self {
         let (url, server_name) = request_url(key.addr, check, tls);
         let client = match server_name {
             // A host name pins the name to this probe's address: a client of its own.
-            Some(name) => build_client(key, check, Some(&name)),
-            None => shared_client(check.verify_tls),
+            Some(name) => build_client(key, check, Some(&name), source),
+            None => shared_client(check.verify_tls, source),
         };
         Self {
             client,
@@ -84,34 +86,38 @@ fn request_url(addr: SocketAddr, check: &HttpCheck, tls: bool) -> (String, Optio
     (format!("{scheme}://{authority}{}", check.path), name)
 }
 
-/// One client per TLS-verification setting for every probe that addresses its target by
-/// IP: building a client (TLS roots included) costs milliseconds and ~100 KB, which at
-/// 10,000 targets stalls the warm start and wastes a gigabyte. The whole probe is bounded
-/// by `timed`, so the client needs no timeout of its own.
-fn shared_client(verify_tls: bool) -> Result<reqwest::Client, String> {
-    static CLIENTS: std::sync::OnceLock<[Result<reqwest::Client, String>; 2]> =
-        std::sync::OnceLock::new();
-    let clients = CLIENTS.get_or_init(|| {
-        let build = |verify: bool| {
+/// One client per TLS-verification setting and source address for every probe that
+/// addresses its target by IP: building a client (TLS roots included) costs milliseconds and
+/// ~100 KB, which at 10,000 targets stalls the warm start and wastes a gigabyte. The whole
+/// probe is bounded by `timed`, so the client needs no timeout of its own. Clients are made
+/// when probes are set up, never per probe.
+fn shared_client(verify_tls: bool, source: Option<IpAddr>) -> Result<reqwest::Client, String> {
+    type Clients = HashMap<(bool, Option<IpAddr>), Result<reqwest::Client, String>>;
+    static CLIENTS: Mutex<Option<Clients>> = Mutex::new(None);
+    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    let clients = clients.get_or_insert_with(HashMap::new);
+    clients
+        .entry((verify_tls, source))
+        .or_insert_with(|| {
             install_crypto_provider();
             reqwest::Client::builder()
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(0)
                 .user_agent(concat!("meridian-health/", env!("CARGO_PKG_VERSION")))
-                .tls_danger_accept_invalid_certs(!verify)
+                .tls_danger_accept_invalid_certs(!verify_tls)
+                .local_address(source)
                 .build()
                 .map_err(|e| error_chain(&e))
-        };
-        [build(false), build(true)]
-    });
-    clients[usize::from(verify_tls)].clone()
+        })
+        .clone()
 }
 
 fn build_client(
     key: &ProbeKey,
     check: &HttpCheck,
     server_name: Option<&str>,
+    source: Option<IpAddr>,
 ) -> Result<reqwest::Client, String> {
     install_crypto_provider();
     let mut builder = reqwest::Client::builder()
@@ -121,7 +127,8 @@ fn build_client(
         .timeout(key.timeout)
         .connect_timeout(key.timeout)
         .user_agent(concat!("meridian-health/", env!("CARGO_PKG_VERSION")))
-        .tls_danger_accept_invalid_certs(!check.verify_tls);
+        .tls_danger_accept_invalid_certs(!check.verify_tls)
+        .local_address(source);
     if let Some(name) = server_name {
         builder = builder.resolve(name, key.addr);
     }

@@ -1,26 +1,29 @@
 //! The `tcp` probe: connect, optionally send a string and expect a reply substring.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
-use super::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
+use super::outcome::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
 use crate::health::check::TcpCheck;
 use crate::health::target::ProbeKey;
 
 #[derive(Debug)]
 pub struct TcpProber {
     addr: SocketAddr,
+    /// The local address probes are sent from, if set.
+    source: Option<IpAddr>,
     timeout: Duration,
     check: TcpCheck,
 }
 
 impl TcpProber {
-    pub fn new(key: &ProbeKey, check: &TcpCheck) -> Self {
+    pub fn new(key: &ProbeKey, check: &TcpCheck, source: Option<IpAddr>) -> Self {
         Self {
             addr: key.addr,
+            source,
             timeout: key.timeout,
             check: check.clone(),
         }
@@ -30,10 +33,20 @@ impl TcpProber {
         timed(self.timeout, self.exchange()).await
     }
 
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        let Some(source) = self.source else {
+            return TcpStream::connect(self.addr).await;
+        };
+        let socket = match source {
+            IpAddr::V4(_) => TcpSocket::new_v4()?,
+            IpAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        socket.bind(SocketAddr::new(source, 0))?;
+        socket.connect(self.addr).await
+    }
+
     async fn exchange(&self) -> Result<(), ProbeFailure> {
-        let mut stream = TcpStream::connect(self.addr)
-            .await
-            .map_err(|e| from_io(&e))?;
+        let mut stream = self.connect().await.map_err(|e| from_io(&e))?;
         if let Some(send) = &self.check.send {
             stream.write_all(send).await.map_err(|e| from_io(&e))?;
         }

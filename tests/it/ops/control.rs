@@ -57,6 +57,7 @@ impl Control for TestControl {
             since: Some(1_700_000_000),
             forced: false,
             last_probe: None,
+            cluster: None,
         }]
     }
 

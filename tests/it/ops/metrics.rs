@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meridian::health::Status;
+use meridian::health::check::CheckType;
 use meridian::metrics::{self, Kind, Outcome};
+use meridian::policy::PolicyKind;
 use tokio_util::sync::CancellationToken;
 
 use super::control::TestControl;
@@ -30,18 +32,31 @@ fn record_everything() {
         metrics::QueryTimer::always(),
     );
     metrics::query(None, 16, 5, "udp", metrics::QueryTimer::always());
-    metrics::decision("gslb.example.com.", "www", "failover", Outcome::Primary);
-    metrics::decision("gslb.example.com.", "www", "failover", Outcome::FailOpen);
+    metrics::decision(
+        "gslb.example.com.",
+        "www",
+        PolicyKind::Failover,
+        Outcome::Primary,
+    );
+    metrics::decision(
+        "gslb.example.com.",
+        "www",
+        PolicyKind::Failover,
+        Outcome::FailOpen,
+    );
     metrics::flush();
     metrics::target_state("192.0.2.10/web", Status::Up, false);
     metrics::target_state("192.0.2.11/web", Status::Drained, true);
     metrics::health_transition("192.0.2.10/web", Status::Down, Status::Up);
     metrics::health_transition("192.0.2.11/web", Status::Up, Status::Drained);
-    metrics::probe("http", 0.012, None);
-    metrics::probe("tcp", 2.0, Some("timeout"));
+    metrics::probe(CheckType::Http, 0.012, None);
+    metrics::probe(CheckType::Tcp, 2.0, Some("timeout"));
     metrics::reload(true, 1);
     metrics::reload(false, 1);
     metrics::geoip_build_epoch(1_700_000_000);
+    // Cluster mode's per-member and per-target series (the others start at 0 on install).
+    metrics::cluster_member("ns1", "eu", "0.0.0", "0123abcd", true);
+    metrics::cluster_votes("192.0.2.10/web", 2, 1);
 }
 
 async fn scrape() -> (String, String) {
@@ -145,7 +160,7 @@ fn per_query_cost() {
             "udp",
             metrics::QueryTimer::always(),
         );
-        metrics::decision(zone, "www", "geo", Outcome::Primary);
+        metrics::decision(zone, "www", PolicyKind::Geo, Outcome::Primary);
     }
     metrics::flush();
     let per = start.elapsed() / n;

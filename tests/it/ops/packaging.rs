@@ -104,6 +104,7 @@ fn compose_addresses_fit_the_network_and_the_demo_zone() {
         let record = match name.strip_prefix("dc-") {
             Some(dc) => dc.to_string(),
             None if name == "meridian" => "ns1".to_string(),
+            None if name == "meridian-ns2" => "ns2".to_string(),
             None => continue,
         };
         datacenters += usize::from(name.starts_with("dc-"));
@@ -143,7 +144,10 @@ fn prometheus_scrapes_the_meridian_admin_listener() {
         "/metrics"
     );
     let targets = str_list(&job["static_configs"][0]["targets"]);
-    assert_eq!(targets, [format!("meridian:{port}")]);
+    assert_eq!(
+        targets,
+        [format!("meridian:{port}"), format!("meridian-ns2:{port}")]
+    );
     let mounted = str_list(&find_service(&compose, "prometheus")["volumes"]);
     assert!(mounted.iter().any(|v| v.starts_with("./prometheus.yml:")));
     run_tool(
@@ -330,5 +334,45 @@ fn dashboard_uses_only_defined_metrics_and_labels() {
             "the dashboard does not show {}",
             m.name
         );
+    }
+}
+
+#[test]
+fn compose_runs_two_nameservers_in_one_cluster() {
+    let compose = yaml("docker-compose.yml");
+    let env = |name: &str, key: &str| {
+        find_service(&compose, name)["environment"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no {key}"))
+            .to_string()
+    };
+    assert_eq!(
+        env("meridian", "MERIDIAN_CLUSTER_ENDPOINTS"),
+        env("meridian-ns2", "MERIDIAN_CLUSTER_ENDPOINTS")
+    );
+    assert_ne!(
+        env("meridian", "MERIDIAN_CLUSTER_INSTANCE"),
+        env("meridian-ns2", "MERIDIAN_CLUSTER_INSTANCE")
+    );
+    let endpoint = env("meridian", "MERIDIAN_CLUSTER_ENDPOINTS");
+    assert!(endpoint.starts_with("http://etcd:"), "{endpoint}");
+    assert!(find_service(&compose, "etcd")["image"].as_str().is_some());
+    // The image must carry cluster mode, or both instances would refuse to start.
+    assert!(read("Dockerfile").contains("--features cluster"));
+    // And each instance's settings, as the container gets them, must be valid.
+    for name in ["meridian", "meridian-ns2"] {
+        let service = find_service(&compose, name);
+        let vars: Vec<(String, String)> = service["environment"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap().into(), v.as_str().unwrap_or("").into()))
+            .filter(|(k, _)| k != "MERIDIAN_ADMIN_TOKEN")
+            .collect();
+        let mut config = meridian::config::ServerConfig::default();
+        config
+            .apply_env(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(config.cluster.is_some(), "{name}");
     }
 }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::backend::{Backend, Mode, closed_port};
-use super::{Running, eventually, fast_check, target};
+use super::backend_fixtures::{Backend, Mode, closed_port};
+use super::fixtures::{Running, eventually, fast_check, target};
 use crate::health::probe::ProbeFailure;
 use crate::health::{HealthConfig, Status};
 

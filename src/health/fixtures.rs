@@ -1,9 +1,5 @@
-//! Integration tests of the health subsystem against real listeners on 127.0.0.x.
-
-mod backend;
-mod lifecycle;
-mod operator;
-mod probes;
+//! Helpers of the health subsystem's tests against real listeners on 127.0.0.x: checks and
+//! targets with small timings, a running subsystem, and waiting for a condition.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +12,7 @@ use super::check::{CheckKind, CheckSpec, HttpCheck};
 use super::{Health, HealthConfig, Status, TargetSpec};
 
 /// An HTTP check expecting the healthy body, with small timings.
-fn fast_check(
+pub(super) fn fast_check(
     name: &str,
     interval_ms: u64,
     timeout_ms: u64,
@@ -35,7 +31,12 @@ fn fast_check(
 }
 
 /// A target keyed by its probe address's IP and the check name.
-fn target(probe: SocketAddr, check: &Arc<CheckSpec>, dc: &str, pools: &[&str]) -> TargetSpec {
+pub(super) fn target(
+    probe: SocketAddr,
+    check: &Arc<CheckSpec>,
+    dc: &str,
+    pools: &[&str],
+) -> TargetSpec {
     TargetSpec {
         key: TargetSpec::key_for(probe.ip(), &check.name),
         probe_addr: probe,
@@ -46,14 +47,14 @@ fn target(probe: SocketAddr, check: &Arc<CheckSpec>, dc: &str, pools: &[&str]) -
 }
 
 /// A running subsystem with its shutdown handles.
-struct Running {
-    health: Health,
+pub(super) struct Running {
+    pub(super) health: Health,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
 
 impl Running {
-    fn start(config: HealthConfig, targets: Vec<TargetSpec>) -> Running {
+    pub(super) fn start(config: HealthConfig, targets: Vec<TargetSpec>) -> Running {
         init_logs();
         let (cancel, tasks) = (CancellationToken::new(), TaskTracker::new());
         let config = HealthConfig {
@@ -68,7 +69,7 @@ impl Running {
         }
     }
 
-    async fn ready(&self) {
+    pub(super) async fn ready(&self) {
         let wait = self.health.wait_ready();
         tokio::time::timeout(Duration::from_secs(5), wait)
             .await
@@ -76,17 +77,17 @@ impl Running {
             .unwrap();
     }
 
-    fn status(&self, key: &str) -> Status {
+    pub(super) fn status(&self, key: &str) -> Status {
         self.health.snapshot().status(key)
     }
 
     /// Waits until `key` has `want` in the published snapshot; returns how long that took.
-    async fn until(&self, key: &str, want: Status, limit: Duration) -> Duration {
+    pub(super) async fn until(&self, key: &str, want: Status, limit: Duration) -> Duration {
         let what = format!("{key} becomes {want:?}");
         eventually(&what, limit, || self.status(key) == want).await
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         self.cancel.cancel();
         self.tasks.close();
         tokio::time::timeout(Duration::from_secs(5), self.tasks.wait())
@@ -96,7 +97,11 @@ impl Running {
 }
 
 /// Polls `cond` every 5 ms until it holds; panics after `limit`. Returns the time it took.
-async fn eventually(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+pub(super) async fn eventually(
+    what: &str,
+    limit: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Duration {
     let start = Instant::now();
     while !cond() {
         assert!(

@@ -6,10 +6,12 @@ use std::sync::atomic::Ordering;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::fixtures::*;
-use super::model::*;
-use super::{Outcome, Want, evaluate};
+use super::{EARTH_RADIUS_KM, biased_km, haversine_km};
 use crate::health::HealthSnapshot;
+use crate::policy::fixtures::evaluate;
+use crate::policy::fixtures::*;
+use crate::policy::service::{Policy, Service};
+use crate::policy::{Outcome, Want};
 
 fn nearest(pool_ids: Vec<usize>) -> Service {
     service(Policy::Nearest { pools: pool_ids }, four_pools())
@@ -116,4 +118,24 @@ fn nearest_ranks_members_without_a_datacenter_last() {
         (texts(&d), d.outcome),
         (vec!["192.0.2.50".to_owned()], Outcome::Failover)
     );
+}
+
+#[test]
+fn haversine_matches_known_distances() {
+    let paris = (48.8566, 2.3522);
+    let new_york = (40.7128, -74.0060);
+    let d = haversine_km(paris, new_york);
+    assert!((d - 5837.0).abs() < 10.0, "{d}");
+    assert_eq!(haversine_km(paris, paris), 0.0);
+    let antipode = haversine_km((0.0, 0.0), (0.0, 180.0));
+    assert!((antipode - std::f64::consts::PI * EARTH_RADIUS_KM).abs() < 1e-6);
+}
+
+#[test]
+fn bias_scales_distance_and_is_clamped() {
+    assert_eq!(biased_km(1000.0, 0), 1000.0);
+    assert_eq!(biased_km(1000.0, 50), 500.0);
+    assert_eq!(biased_km(1000.0, -50), 1500.0);
+    assert_eq!(biased_km(1000.0, 127), biased_km(1000.0, 99));
+    assert!(biased_km(1000.0, 99) > 0.0);
 }

@@ -7,12 +7,13 @@ use std::sync::atomic::Ordering;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::fixtures::*;
-use super::geo::{GeoMap, Subdivision};
-use super::model::*;
-use super::{CidrMap, Outcome, PoolList, Want, evaluate};
 use crate::geo::Continent;
 use crate::health::HealthSnapshot;
+use crate::policy::fixtures::evaluate;
+use crate::policy::fixtures::*;
+use crate::policy::geo::{GeoMap, Subdivision};
+use crate::policy::service::{Policy, Service};
+use crate::policy::{CidrMap, Outcome, PoolList, Want};
 
 fn geo_service() -> Service {
     let list = |ids: &[usize]| PoolList::from(ids);
@@ -110,4 +111,43 @@ fn explain_trace_reads_well() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+}
+
+#[test]
+fn explain_shows_only_the_scope_inputs_that_set_the_scope() {
+    // 10.4.7.0 matches no CIDR entry; excluding the nearest entries needs a short prefix,
+    // which the GeoIP network (/16) supersedes: that line would explain nothing.
+    let (d, text) = explain(
+        &geo_service(),
+        Want::V4,
+        &client("10.4.7.0", 24),
+        &HealthSnapshot::empty(),
+    );
+    assert_eq!(d.ecs_scope, 16);
+    assert!(!text.contains("no CIDR entry matched"), "{text}");
+    let scope_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("scope needs"))
+        .collect();
+    assert_eq!(scope_lines, ["scope needs /16: the GeoIP database network"]);
+
+    // With only a CIDR entry and a default, the nearest entry alone sets the scope: shown.
+    let cidr = CidrMap::from_prefixes([("203.0.113.0/26".parse().unwrap(), vec![0])]).unwrap();
+    let map = GeoMap {
+        cidr: Some(Arc::new(cidr)),
+        default: PoolList::from(&[2][..]),
+        ..GeoMap::default()
+    };
+    let s = service(Policy::Geo(map), four_pools());
+    let (d, text) = explain(
+        &s,
+        Want::V4,
+        &client("127.0.0.1", 32),
+        &HealthSnapshot::empty(),
+    );
+    assert_eq!(d.ecs_scope, 1);
+    assert!(
+        text.contains("scope needs /1: no CIDR entry matched; the nearest entries are excluded"),
+        "{text}"
+    );
 }

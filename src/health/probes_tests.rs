@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backend::{Backend, HEALTHY_BODY, Mode, TlsBackend, closed_port};
+use super::backend_fixtures::{Backend, HEALTHY_BODY, Mode, TlsBackend, closed_port};
 use crate::health::check::{CheckKind, CheckSpec, HttpCheck, StatusRange, TcpCheck};
 use crate::health::probe::{ProbeFailure, ProbeOutcome, probe};
 use crate::health::target::TargetSpec;

@@ -1,6 +1,8 @@
 //! Tests of the recorder and the typed recording functions against rendered Prometheus text.
 
 use super::*;
+use crate::health::check::CheckType;
+use crate::policy::PolicyKind;
 
 /// Handles registered before `install` are no-ops, so every test installs first.
 fn installed() -> PrometheusHandle {
@@ -95,39 +97,40 @@ fn tallies_reach_the_counters_on_flush_zone_change_overflow_and_thread_exit() {
 #[test]
 fn decisions_carry_zone_service_policy_outcome() {
     let handle = installed();
-    decision("d.test.", "www", "failover", Outcome::Failover);
-    decision("d.test.", "www", "failover", Outcome::Failover);
-    decision("d.test.", "api", "magic", Outcome::FailOpen);
+    decision("d.test.", "www", PolicyKind::Failover, Outcome::Failover);
+    decision("d.test.", "www", PolicyKind::Failover, Outcome::Failover);
+    decision("d.test.", "api", PolicyKind::Latency, Outcome::FailOpen);
     flush();
     let text = rendered(&handle);
     assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="www",policy="failover",outcome="failover"} 2"#));
-    assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="api",policy="other",outcome="fail_open"} 1"#));
+    assert!(text.contains(r#"meridian_decisions_total{zone="d.test.",service="api",policy="latency",outcome="fail_open"} 1"#));
 }
 
 #[test]
 fn health_probe_reload_and_geoip_series() {
     let handle = installed();
-    target_state("192.0.2.10/web", Status::Down, true);
-    health_transition("192.0.2.10/web", Status::Up, Status::Down);
-    health_transition("192.0.2.10/web", Status::Unknown, Status::Up);
-    probe("http", 0.03, Some("timeout"));
-    probe("gopher", 0.03, Some("weird"));
+    target_state("198.51.100.199/metrics-only", Status::Down, true);
+    health_transition("198.51.100.199/metrics-only", Status::Up, Status::Down);
+    health_transition("198.51.100.199/metrics-only", Status::Unknown, Status::Up);
+    probe(CheckType::Http, 0.03, Some("timeout"));
+    probe(CheckType::Tcp, 0.03, Some("weird"));
     reload(true, 7);
     geoip_build_epoch(1_700_000_000);
     let text = rendered(&handle);
     for line in [
-        r#"meridian_health_target_state{target="192.0.2.10/web",state="down"} 1"#,
-        r#"meridian_health_target_state{target="192.0.2.10/web",state="up"} 0"#,
-        r#"meridian_health_target_forced{target="192.0.2.10/web"} 1"#,
-        r#"meridian_health_transitions_total{target="192.0.2.10/web",direction="down"} 1"#,
+        r#"meridian_health_target_state{target="198.51.100.199/metrics-only",state="down"} 1"#,
+        r#"meridian_health_target_state{target="198.51.100.199/metrics-only",state="up"} 0"#,
+        r#"meridian_health_target_forced{target="198.51.100.199/metrics-only"} 1"#,
+        r#"meridian_health_transitions_total{target="198.51.100.199/metrics-only",direction="down"} 1"#,
         r#"meridian_probe_failures_total{kind="http",reason="timeout"} 1"#,
-        r#"meridian_probe_failures_total{kind="other",reason="other"} 1"#,
+        r#"meridian_probe_failures_total{kind="tcp",reason="other"} 1"#,
         r#"meridian_probe_duration_seconds_bucket{kind="http",le="0.05"} 1"#,
         "meridian_geoip_build_timestamp_seconds 1700000000",
     ] {
         assert!(text.contains(line), "missing {line}\n{text}");
     }
-    assert!(!text.contains(r#"direction="up""#));
+    // Only this target: health tests in the same binary record their own transitions.
+    assert!(!text.contains(r#"target="198.51.100.199/metrics-only",direction="up""#));
     assert!(has_line(&text, "meridian_config_generation "));
     assert!(has_line(
         &text,
@@ -156,4 +159,35 @@ fn every_definition_is_named_and_labelled_consistently() {
                 .any(|l| ["client", "name", "qname"].contains(l))
         );
     }
+}
+
+#[test]
+fn removed_targets_leave_the_rendered_text_until_published_again() {
+    let handle = installed();
+    let (kept, gone, odd) = ("192.0.2.60/keep", "192.0.2.61/gone", "192.0.2.62/we\"ird\\");
+    for t in [kept, gone, odd] {
+        target_state(t, Status::Up, false);
+    }
+    target_removed(gone);
+    target_removed(odd);
+    handle.run_upkeep();
+    let text = render(&handle);
+    let series = |t: &str| {
+        let escaped = t.replace('\\', "\\\\").replace('"', "\\\"");
+        [TARGET_STATE, TARGET_FORCED].map(|m| format!("{m}{{target=\"{escaped}\""))
+    };
+    for prefix in series(kept) {
+        assert!(has_line(&text, &prefix), "missing {prefix}\n{text}");
+    }
+    for prefix in series(gone).into_iter().chain(series(odd)) {
+        assert!(!has_line(&text, &prefix), "still there: {prefix}\n{text}");
+    }
+    assert!(text.contains("# HELP meridian_health_target_state"));
+    target_state(gone, Status::Down, true);
+    let text = render(&handle);
+    assert!(
+        text.contains(r#"meridian_health_target_state{target="192.0.2.61/gone",state="down"} 1"#)
+    );
+    assert!(text.contains(r#"meridian_health_target_forced{target="192.0.2.61/gone"} 1"#));
+    assert!(!has_line(&text, &series(odd)[0]));
 }

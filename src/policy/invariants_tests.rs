@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use super::addr_bits::{from_bits, mask, to_bits};
 use super::fixtures::{client, datacenters, world};
 use super::model::*;
+use super::service::{Policy, PolicyKind, Service};
 use super::{
     CidrMap, Client, Decision, GeoMap, Inputs, LatencyPolicy, LatencyView, Outcome, PoolList, Ties,
     Trace, Want, evaluate_with,
@@ -295,7 +296,7 @@ fn reachable_lists(s: &Service) -> Vec<Vec<PoolId>> {
 #[test]
 fn invariants_hold_for_every_policy() {
     let mut rng = StdRng::seed_from_u64(0x5eed);
-    let mut outcomes: HashMap<(&str, Outcome), u32> = HashMap::new();
+    let mut outcomes: HashMap<(PolicyKind, Outcome), u32> = HashMap::new();
     let tables: Vec<LatencyTable> = (0..16).map(|_| random_table(&mut rng)).collect();
     let mut measured = 0;
     for case in 0..5000u64 {
@@ -359,7 +360,13 @@ fn invariants_hold_for_every_policy() {
         measured >= 50,
         "latency: only {measured} answers by measured RTT"
     );
-    for policy in ["failover", "weighted", "geo", "nearest", "latency"] {
+    for policy in [
+        PolicyKind::Failover,
+        PolicyKind::Weighted,
+        PolicyKind::Geo,
+        PolicyKind::Nearest,
+        PolicyKind::Latency,
+    ] {
         for outcome in [
             Outcome::Primary,
             Outcome::Failover,

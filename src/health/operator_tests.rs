@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::backend::{Backend, Mode};
-use super::{Running, eventually, fast_check, target};
+use super::backend_fixtures::{Backend, Mode};
+use super::fixtures::{Running, eventually, fast_check, target};
 use crate::health::overrides::Source;
 use crate::health::{Forced, Health, HealthConfig, HealthError, Status, TargetHealth};
 
@@ -191,4 +191,43 @@ async fn saved_state_is_loaded_at_start() {
     })
     .await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn override_file_selectors_naming_nothing_are_counted() {
+    let handle = crate::metrics::install().unwrap();
+    let gauge = || {
+        let text = crate::metrics::render(&handle);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("meridian_health_override_file_unknown_selectors "))
+            .map(str::to_owned);
+        line.unwrap_or_default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin_state");
+    let check = fast_check("web", 100, 80, 2, 2);
+    let backend = Backend::start(35, Mode::Ok).await;
+    let t = target(backend.addr, &check, "eu-west", &["web-eu"]);
+    let key = t.key.to_string();
+    let text = format!("pool:nope DOWN\n{key} DRAIN\ndatacenter:mars DOWN\n192.0.2.1/web UP\n");
+    std::fs::write(&path, text).unwrap();
+    let config = HealthConfig {
+        override_file: Some(path.clone()),
+        override_poll: Duration::from_millis(50),
+        ..HealthConfig::default()
+    };
+    let run = Running::start(config, vec![t]);
+    run.ready().await;
+    assert_eq!(run.status(&key), Status::Drained, "the good line applies");
+    eventually("three unknown selectors counted", LIMIT, || {
+        gauge().ends_with(" 3")
+    })
+    .await;
+    std::fs::write(&path, format!("{key} DRAIN\npool:web-eu DOWN\n")).unwrap();
+    eventually("no unknown selector left", LIMIT, || {
+        gauge().ends_with(" 0")
+    })
+    .await;
+    run.stop().await;
 }

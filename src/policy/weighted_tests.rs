@@ -3,11 +3,13 @@
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::fixtures::*;
-use super::model::*;
-use super::{Outcome, Want, evaluate};
 use crate::geo::Nowhere;
 use crate::health::HealthSnapshot;
+use crate::policy::fixtures::evaluate;
+use crate::policy::fixtures::*;
+use crate::policy::model::*;
+use crate::policy::service::{Policy, Service};
+use crate::policy::{Outcome, Want};
 
 fn five_three_two(by_pool: bool, mode: WeightMode) -> Service {
     let weights = [("192.0.2.5", 5), ("192.0.2.3", 3), ("192.0.2.2", 2)];
@@ -45,7 +47,7 @@ fn five_three_two(by_pool: bool, mode: WeightMode) -> Service {
 }
 
 /// Shares of each answer over `n` evaluations with distinct clients.
-fn shares(s: &Service, n: u32, client_of: impl Fn(u32) -> super::Client) -> [f64; 3] {
+fn shares(s: &Service, n: u32, client_of: impl Fn(u32) -> crate::policy::Client) -> [f64; 3] {
     let mut rng = StdRng::seed_from_u64(20240601);
     let mut counts = [0u32; 3];
     for i in 0..n {

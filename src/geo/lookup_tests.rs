@@ -1,31 +1,12 @@
 //! Lookup tests against the committed test database, the default database and built variants.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 
+use super::fixtures::{build_into, geoip_dir, source};
 use super::testdb::{self, Layout, Source};
 use super::{Continent, GeoDb, Locate, Location, MmdbReader, country_centroid, country_continent};
-
-pub(super) fn geoip_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip")
-}
-
-pub(super) fn source() -> Source {
-    let path = geoip_dir().join("test-city.toml");
-    let text = std::fs::read_to_string(&path).expect("test-city.toml is readable");
-    testdb::parse(&text).expect("test-city.toml parses")
-}
-
-/// Builds `layout` from the source into `dir/name` and returns the path.
-pub(super) fn build_into(dir: &Path, name: &str, layout: Layout, epoch: u64) -> PathBuf {
-    let mut source = source();
-    source.build_epoch = epoch;
-    let path = dir.join(name);
-    std::fs::write(&path, testdb::build(&source, layout).expect("builds")).expect("writes");
-    path
-}
 
 fn test_city() -> MmdbReader {
     MmdbReader::open(geoip_dir().join("test-city.mmdb")).expect("test-city.mmdb opens")

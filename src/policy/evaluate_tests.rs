@@ -6,9 +6,11 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use super::fixtures::evaluate;
 use super::fixtures::*;
 use super::model::*;
-use super::{Outcome, Want, evaluate};
+use super::service::{Policy, Service};
+use super::{Outcome, Want};
 use crate::geo::Nowhere;
 use crate::health::{HealthSnapshot, Status};
 

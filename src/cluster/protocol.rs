@@ -1,0 +1,91 @@
+//! What the cluster handle and the etcd link share: resolved settings, operator requests and the published status.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::record::OverrideRecord;
+use super::store::MemberView;
+use crate::config::ClusterConfig;
+use crate::config::cluster::Secrets;
+use crate::health::{QuorumRule, Selector};
+
+/// Everything the cluster task needs, resolved from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub endpoints: Vec<String>,
+    pub cluster: String,
+    pub prefix: String,
+    pub instance: Arc<str>,
+    pub region: String,
+    pub rule: QuorumRule,
+    pub min_voters: usize,
+    pub lease_ttl: Duration,
+    pub stale_after: Duration,
+    pub secrets: Secrets,
+    /// SHA-256 of the compiled zones' sources, hex.
+    pub zone_digest: String,
+}
+
+impl Settings {
+    pub fn new(c: &ClusterConfig, secrets: Secrets, zone_digest: String) -> Result<Self, String> {
+        Ok(Self {
+            endpoints: c.endpoints.clone(),
+            cluster: c.name.clone(),
+            prefix: c.prefix(),
+            instance: c.instance.as_str().into(),
+            region: c.region.clone(),
+            rule: c.rule()?,
+            min_voters: c.min_voters,
+            lease_ttl: Duration::from_secs(c.lease_ttl_secs),
+            stale_after: Duration::from_secs(c.stale_after_secs),
+            secrets,
+            zone_digest,
+        })
+    }
+}
+
+/// `GET /v1/cluster`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterStatus {
+    pub cluster: String,
+    pub instance: String,
+    pub region: String,
+    /// In touch with etcd now.
+    pub connected: bool,
+    /// Out of touch for longer than `stale_after`: targets are decided on the local view.
+    pub stale: bool,
+    /// The last etcd revision seen.
+    pub revision: i64,
+    pub quorum: String,
+    pub min_voters: usize,
+    pub lease_ttl_secs: u64,
+    pub stale_after_secs: u64,
+    /// This instance's zone digest.
+    pub zone_digest: String,
+    /// Some live member serves different zones.
+    pub drift: bool,
+    pub members: Vec<MemberView>,
+}
+
+/// What the admin API asks of the cluster task.
+#[derive(Debug)]
+pub enum Request {
+    /// Store an override for the whole cluster; `ttl` makes it expire.
+    SetOverride(
+        OverrideRecord,
+        Option<Duration>,
+        oneshot::Sender<Result<(), String>>,
+    ),
+    /// Remove a cluster override; replies whether there was one.
+    ClearOverride(Selector, oneshot::Sender<Result<bool, String>>),
+    /// The zones were reloaded: register the new digest.
+    ZoneDigest(String),
+}
+
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

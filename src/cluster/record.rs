@@ -1,0 +1,256 @@
+//! The cluster's keys and values in etcd: layout, versioned JSON records, and strict parsing of what others wrote.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::health::state::Observed;
+use crate::health::{Forced, Selector};
+
+/// The record format this build writes; values with a higher `v` are ignored.
+pub const FORMAT: u32 = 1;
+
+/// What a key under the cluster's prefix names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// `members/<instance>`: an instance's registration, under its lease.
+    Member(Arc<str>),
+    /// `votes/<instance>/<target>`: an instance's verdict on a target, under its lease.
+    Vote(Arc<str>, Arc<str>),
+    /// `overrides/<selector>`: an operator override for the whole cluster.
+    Override(Selector),
+}
+
+/// Why a key or value was ignored: the `reason` label of `meridian_cluster_ignored_values_total`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Ignored {
+    #[error("not JSON of the expected shape: {0}")]
+    Garbage(String),
+    #[error("a key this version does not use")]
+    ForeignKey,
+    #[error("written by a newer format (v{0})")]
+    FutureVersion(u32),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Ignored {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Ignored::Garbage(_) => "garbage",
+            Ignored::ForeignKey => "foreign_key",
+            Ignored::FutureVersion(_) => "future_version",
+            Ignored::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// `members/<instance>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub v: u32,
+    pub instance: String,
+    pub version: String,
+    pub region: String,
+    pub started_unix_ms: u64,
+    /// SHA-256 of the compiled zones' sources (hex), to spot configuration drift.
+    pub zone_digest: String,
+}
+
+/// `votes/<instance>/<target>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VoteRecord {
+    pub v: u32,
+    pub state: Observed,
+    pub since_unix_ms: u64,
+    pub reason: Option<String>,
+    pub rtt_ms: Option<f64>,
+}
+
+/// `overrides/<selector>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideRecord {
+    pub v: u32,
+    pub selector: String,
+    pub state: Forced,
+    /// Who asked (free text from the request, else the admin API of `instance`).
+    pub who: String,
+    pub reason: String,
+    pub set_at_unix_ms: u64,
+    /// When it clears itself; the key also carries an etcd lease of that length.
+    pub expires_unix_ms: Option<u64>,
+    /// The instance whose API stored it.
+    pub instance: String,
+}
+
+/// The key of `key` relative to `prefix`; `Err` for anything this version does not write.
+pub fn parse_key(prefix: &str, key: &[u8]) -> Result<Key, Ignored> {
+    let key = std::str::from_utf8(key).map_err(|_| Ignored::ForeignKey)?;
+    let rest = key.strip_prefix(prefix).ok_or(Ignored::ForeignKey)?;
+    let (kind, rest) = rest.split_once('/').ok_or(Ignored::ForeignKey)?;
+    match kind {
+        "members" if is_name(rest) => Ok(Key::Member(rest.into())),
+        "votes" => match rest.split_once('/') {
+            Some((instance, target)) if is_name(instance) && is_target(target) => {
+                Ok(Key::Vote(instance.into(), target.into()))
+            }
+            _ => Err(Ignored::ForeignKey),
+        },
+        "overrides" => rest
+            .parse::<Selector>()
+            .map(Key::Override)
+            .map_err(|_| Ignored::ForeignKey),
+        _ => Err(Ignored::ForeignKey),
+    }
+}
+
+/// The full key for `key` under `prefix`.
+pub fn key_path(prefix: &str, key: &Key) -> String {
+    match key {
+        Key::Member(i) => format!("{prefix}members/{i}"),
+        Key::Vote(i, t) => format!("{prefix}votes/{i}/{t}"),
+        Key::Override(s) => format!("{prefix}overrides/{s}"),
+    }
+}
+
+/// Decodes a value, refusing future formats and values whose identity disagrees with the key.
+pub fn decode<T: for<'a> Deserialize<'a>>(value: &[u8]) -> Result<T, Ignored> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        v: u32,
+    }
+    let version: Versioned =
+        serde_json::from_slice(value).map_err(|e| Ignored::Garbage(e.to_string()))?;
+    if version.v > FORMAT {
+        return Err(Ignored::FutureVersion(version.v));
+    }
+    if version.v == 0 {
+        return Err(Ignored::Invalid("format version 0".into()));
+    }
+    serde_json::from_slice(value).map_err(|e| Ignored::Garbage(e.to_string()))
+}
+
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    // Our record types always serialize.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+/// Checks that a member record agrees with its key.
+pub fn check_member(instance: &str, r: &MemberRecord) -> Result<(), Ignored> {
+    if r.instance != instance {
+        return Err(Ignored::Invalid(format!(
+            "member record for {:?} under key {instance:?}",
+            r.instance
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that a vote is a verdict (up or down) with sane numbers.
+pub fn check_vote(r: &VoteRecord) -> Result<(), Ignored> {
+    if r.state == Observed::Unknown {
+        return Err(Ignored::Invalid("a vote must be up or down".into()));
+    }
+    if r.rtt_ms.is_some_and(|ms| !ms.is_finite() || ms < 0.0) {
+        return Err(Ignored::Invalid(
+            "rtt_ms must be a non-negative number".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that an override record agrees with its key.
+pub fn check_override(selector: &Selector, r: &OverrideRecord) -> Result<(), Ignored> {
+    match r.selector.parse::<Selector>() {
+        Ok(s) if &s == selector => Ok(()),
+        _ => Err(Ignored::Invalid(format!(
+            "override for {:?} under key {selector}",
+            r.selector
+        ))),
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn is_target(s: &str) -> bool {
+    s.rsplit_once('/')
+        .is_some_and(|(a, c)| !a.is_empty() && !c.is_empty())
+        && s.len() <= 300
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "/meridian/test/";
+
+    #[test]
+    fn keys_round_trip() {
+        for key in [
+            Key::Member("ns1".into()),
+            Key::Vote("ns1".into(), "192.0.2.10/web".into()),
+            Key::Vote("ns-2".into(), "2001:db8::1/web".into()),
+            Key::Override("pool:web-eu".parse().unwrap()),
+            Key::Override("192.0.2.10/web".parse().unwrap()),
+        ] {
+            let path = key_path(P, &key);
+            assert_eq!(parse_key(P, path.as_bytes()), Ok(key), "{path}");
+        }
+    }
+
+    #[test]
+    fn foreign_keys_are_refused() {
+        for bad in [
+            "/other/members/ns1",
+            "/meridian/test/members/",
+            "/meridian/test/members/a/b",
+            "/meridian/test/votes/ns1",
+            "/meridian/test/votes/ns1/nocheck",
+            "/meridian/test/overrides/zone:x",
+            "/meridian/test/leader",
+        ] {
+            assert_eq!(
+                parse_key(P, bad.as_bytes()),
+                Err(Ignored::ForeignKey),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_key(P, &[0xff, 0xfe]), Err(Ignored::ForeignKey));
+    }
+
+    #[test]
+    fn values_are_checked_before_use() {
+        let vote = br#"{"v":1,"state":"down","since_unix_ms":5,"reason":"timeout","rtt_ms":null}"#;
+        let r: VoteRecord = decode(vote).unwrap();
+        check_vote(&r).unwrap();
+        assert!(matches!(
+            decode::<VoteRecord>(b"garbage"),
+            Err(Ignored::Garbage(_))
+        ));
+        let future = br#"{"v":7,"state":"down"}"#;
+        assert_eq!(decode::<VoteRecord>(future), Err(Ignored::FutureVersion(7)));
+        let unknown = br#"{"v":1,"state":"unknown","since_unix_ms":5,"reason":null,"rtt_ms":null}"#;
+        let r: VoteRecord = decode(unknown).unwrap();
+        assert!(check_vote(&r).is_err());
+        let sel: Selector = "pool:a".parse().unwrap();
+        let o = OverrideRecord {
+            v: 1,
+            selector: "pool:b".into(),
+            state: Forced::Down,
+            who: "x".into(),
+            reason: String::new(),
+            set_at_unix_ms: 0,
+            expires_unix_ms: None,
+            instance: "ns1".into(),
+        };
+        assert!(check_override(&sel, &o).is_err());
+        let back: OverrideRecord = decode(&encode(&o)).unwrap();
+        assert_eq!(back, o);
+    }
+}

@@ -1,0 +1,244 @@
+//! Every metric's definition: its name, type, help text and label keys, and the histogram
+//! buckets.
+
+pub const BUILD_INFO: &str = "meridian_build_info";
+pub const QUERIES: &str = "meridian_queries_total";
+pub const QUERY_DURATION: &str = "meridian_query_duration_seconds";
+pub const DECISIONS: &str = "meridian_decisions_total";
+pub const TARGET_STATE: &str = "meridian_health_target_state";
+pub const TARGET_FORCED: &str = "meridian_health_target_forced";
+pub const TRANSITIONS: &str = "meridian_health_transitions_total";
+pub const PROBE_DURATION: &str = "meridian_probe_duration_seconds";
+pub const PROBE_FAILURES: &str = "meridian_probe_failures_total";
+pub const RELOADS: &str = "meridian_config_reloads_total";
+pub const GENERATION: &str = "meridian_config_generation";
+pub const LAST_RELOAD_SUCCESS: &str = "meridian_config_last_reload_success_timestamp_seconds";
+pub const GEOIP_BUILD: &str = "meridian_geoip_build_timestamp_seconds";
+pub const LATENCY_NETWORKS: &str = "meridian_latency_networks";
+pub const LATENCY_ESTIMATES: &str = "meridian_latency_estimates";
+pub const LATENCY_SAMPLES: &str = "meridian_latency_samples_total";
+pub const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
+pub const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
+pub const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
+pub const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
+pub const OVERRIDE_FILE_UNKNOWN: &str = "meridian_health_override_file_unknown_selectors";
+pub const CLUSTER_CONNECTED: &str = "meridian_cluster_connected";
+pub const CLUSTER_MEMBERS: &str = "meridian_cluster_members";
+pub const CLUSTER_DRIFT: &str = "meridian_cluster_drift_members";
+pub const CLUSTER_MEMBER: &str = "meridian_cluster_member_info";
+pub const CLUSTER_VOTES: &str = "meridian_cluster_votes";
+pub const CLUSTER_WATCH_RESTARTS: &str = "meridian_cluster_watch_restarts_total";
+pub const CLUSTER_IGNORED: &str = "meridian_cluster_ignored_values_total";
+
+/// Query handling time: 5 µs to 50 ms (answers are computed in memory).
+pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.025, 0.05,
+];
+
+/// Probe time: 1 ms to 10 s (probe timeouts are a few seconds).
+pub const PROBE_DURATION_BUCKETS: [f64; 13] = [
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric: the single definition its name, type, help and label keys come from.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    pub labels: &'static [&'static str],
+}
+
+const fn def(
+    name: &'static str,
+    kind: Kind,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind,
+        help,
+        labels,
+    }
+}
+
+/// Every metric Meridian exports.
+pub const ALL: [MetricDef; 28] = [
+    def(
+        CLUSTER_CONNECTED,
+        Kind::Gauge,
+        &[],
+        "Cluster mode: 1 while this instance is in touch with etcd, else 0 (always 0 outside cluster mode).",
+    ),
+    def(
+        CLUSTER_MEMBERS,
+        Kind::Gauge,
+        &[],
+        "Cluster mode: instances whose lease is alive, this one included.",
+    ),
+    def(
+        CLUSTER_DRIFT,
+        Kind::Gauge,
+        &[],
+        "Cluster mode: live instances serving compiled zones that differ from this instance's (configuration drift).",
+    ),
+    def(
+        CLUSTER_MEMBER,
+        Kind::Gauge,
+        &["member", "region", "version", "zone_digest"],
+        "Cluster mode: 1 per live instance with its region, version and zone digest; 0 once its lease is gone.",
+    ),
+    def(
+        CLUSTER_VOTES,
+        Kind::Gauge,
+        &["target", "state"],
+        "Cluster mode: live instances voting each target up or down.",
+    ),
+    def(
+        CLUSTER_WATCH_RESTARTS,
+        Kind::Counter,
+        &[],
+        "Cluster mode: times the watch on the cluster's keys was started again.",
+    ),
+    def(
+        CLUSTER_IGNORED,
+        Kind::Counter,
+        &["reason"],
+        "Cluster mode: values under the cluster's prefix ignored, by reason (garbage, foreign_key, future_version, invalid).",
+    ),
+    def(
+        RRL_ACTIONS,
+        Kind::Counter,
+        &["action"],
+        "UDP responses withheld by response rate limiting: dropped, or slipped (sent truncated).",
+    ),
+    def(
+        BUILD_INFO,
+        Kind::Gauge,
+        &["version"],
+        "Always 1; the version label names the running build.",
+    ),
+    def(
+        QUERIES,
+        Kind::Counter,
+        &["zone", "qtype", "rcode", "transport"],
+        "DNS queries answered, by zone origin (none outside every zone), query type, response code and transport.",
+    ),
+    def(
+        QUERY_DURATION,
+        Kind::Histogram,
+        &["transport"],
+        "Time from a received query to its encoded reply, in seconds; measured for one query in 16 per socket thread.",
+    ),
+    def(
+        DECISIONS,
+        Kind::Counter,
+        &["zone", "service", "policy", "outcome"],
+        "Steering decisions for services, by outcome: primary, failover, fail_open, fallback, nodata or servfail.",
+    ),
+    def(
+        TARGET_STATE,
+        Kind::Gauge,
+        &["target", "state"],
+        "1 for the current health state of each target (unknown, up, down, drained), 0 for the others.",
+    ),
+    def(
+        TARGET_FORCED,
+        Kind::Gauge,
+        &["target"],
+        "1 while an operator override decides the target's state, else 0.",
+    ),
+    def(
+        OVERRIDE_FILE_UNKNOWN,
+        Kind::Gauge,
+        &[],
+        "Lines of the override file whose selector names no configured target (each is logged); they change nothing.",
+    ),
+    def(
+        TRANSITIONS,
+        Kind::Counter,
+        &["target", "direction"],
+        "Targets entering (up) or leaving (down) the set that may be answered.",
+    ),
+    def(
+        PROBE_DURATION,
+        Kind::Histogram,
+        &["kind"],
+        "Health probe duration in seconds, by check kind.",
+    ),
+    def(
+        PROBE_FAILURES,
+        Kind::Counter,
+        &["kind", "reason"],
+        "Failed health probes by check kind and reason.",
+    ),
+    def(
+        RELOADS,
+        Kind::Counter,
+        &["result"],
+        "Configuration loads and reloads by result (ok or error).",
+    ),
+    def(
+        GENERATION,
+        Kind::Gauge,
+        &[],
+        "Generation of the configuration now serving (1 at start, +1 per good reload).",
+    ),
+    def(
+        LAST_RELOAD_SUCCESS,
+        Kind::Gauge,
+        &[],
+        "Unix time of the last configuration load that succeeded.",
+    ),
+    def(
+        GEOIP_BUILD,
+        Kind::Gauge,
+        &[],
+        "Build time (build_epoch) of the loaded GeoIP database, Unix seconds.",
+    ),
+    def(
+        LATENCY_NETWORKS,
+        Kind::Gauge,
+        &[],
+        "Client networks in the published latency table.",
+    ),
+    def(
+        LATENCY_ESTIMATES,
+        Kind::Gauge,
+        &[],
+        "Network x datacenter RTT estimates in the published latency table.",
+    ),
+    def(
+        LATENCY_SAMPLES,
+        Kind::Counter,
+        &["source", "result"],
+        "Latency measurements ingested, by source (agent, import, api, state) and result (accepted, rejected).",
+    ),
+    def(
+        LATENCY_EVICTIONS,
+        Kind::Counter,
+        &[],
+        "Client networks evicted from the latency table because it reached its cap.",
+    ),
+    def(
+        LATENCY_DECISIONS,
+        Kind::Counter,
+        &["source"],
+        "Latency policy decisions by where the chosen datacenter's RTT came from (measured or estimated).",
+    ),
+    def(
+        LATENCY_TRACKED,
+        Kind::Gauge,
+        &[],
+        "Client networks in the busiest-networks summary that agents are given to measure.",
+    ),
+];
