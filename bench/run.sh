@@ -23,24 +23,6 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release --bin meridian --example bench_country_mmdb
 fi
 
-mkdir -p bench/out
-geoip=geoip/geo-whois-asn-country.mmdb
-if [ ! -s bench/out/country.mmdb ] || [ "$geoip" -nt bench/out/country.mmdb ]; then
-  "$CARGO_TARGET_DIR/release/examples/bench_country_mmdb" "$geoip" bench/out/country.mmdb bench/out/networks.txt
-fi
-if [ ! -s bench/out/geo.bin ] || [ bench/gen_queries.py -nt bench/out/geo.bin ] \
-   || [ bench/out/networks.txt -nt bench/out/geo.bin ]; then
-  python3 bench/gen_queries.py
-fi
-case " $* " in
-  *" --no-large "*) ;;
-  *)
-    if [ ! -s bench/out/large/zones/cidr.txt ] || [ bench/gen_large.py -nt bench/out/large/zones/cidr.txt ] \
-       || [ bench/zones/bench.test.toml -nt bench/out/large/zones/cidr.txt ] \
-       || [ bench/gdnsd/config -nt bench/out/large/zones/cidr.txt ]; then
-      python3 bench/gen_large.py
-    fi
-    ;;
-esac
+bench/prepare.sh "$@"
 
 exec timeout --signal=INT "${BENCH_TIMEOUT:-1500}" python3 bench/bench.py "$@"

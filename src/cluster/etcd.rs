@@ -23,6 +23,9 @@ use crate::health::{HealthHandle, Vote, VoteUpdate};
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bound on connecting to one member.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Watch events are handed to the tracker at most this often (a warm start of thousands
+/// of targets writes thousands of votes; each view is rebuilt whole).
+const COALESCE: Duration = Duration::from_millis(50);
 /// Reconnect backoff: doubles from the first to the last.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
 
@@ -45,6 +48,8 @@ pub(super) struct Link {
     next_endpoint: usize,
     /// Operator requests that arrived while reconnecting; refused after [`CALL_TIMEOUT`].
     pending: Vec<(Instant, Request)>,
+    /// Watched changes not yet handed to the tracker: publish at this time.
+    publish_at: Option<Instant>,
 }
 
 /// A live session: the client, the lease and the streams that keep it.
@@ -89,6 +94,7 @@ impl Link {
             lost_at: Instant::now(),
             next_endpoint: 0,
             pending: Vec::new(),
+            publish_at: None,
         }
     }
 
@@ -346,6 +352,7 @@ impl Link {
         let mut keepalive = tokio::time::interval(self.s.lease_ttl / 3);
         loop {
             let expiry = self.store.next_expiry(unix_ms(SystemTime::now()));
+            let publish_at = self.publish_at;
             let result = tokio::select! {
                 _ = cancel.cancelled() => {
                     self.leave(&mut session).await;
@@ -356,6 +363,10 @@ impl Link {
                 Some(update) = votes.recv() => self.send_votes(&mut session, update).await,
                 Some(request) = requests.recv() => self.answer(&mut session, request).await,
                 _ = sleep(until_ms(expiry)), if expiry.is_some() => {
+                    self.publish();
+                    Ok(())
+                }
+                _ = sleep_until(publish_at.unwrap_or_else(Instant::now)), if publish_at.is_some() => {
                     self.publish();
                     Ok(())
                 }
@@ -407,7 +418,9 @@ impl Link {
         if let Some(h) = response.header() {
             self.revision = self.revision.max(h.revision());
         }
-        self.publish();
+        if self.publish_at.is_none() {
+            self.publish_at = Some(Instant::now() + COALESCE);
+        }
         Ok(())
     }
 
@@ -509,7 +522,8 @@ impl Link {
     }
 
     /// Hands the tracker the merged view and refreshes `/v1/cluster` and the metrics.
-    fn publish(&self) {
+    fn publish(&mut self) {
+        self.publish_at = None;
         let now = unix_ms(SystemTime::now());
         let view = self.store.votes_view(
             &self.s.instance,
