@@ -36,7 +36,11 @@ async fn geo_server() -> (Served, tempfile::TempDir, std::path::PathBuf) {
     ))
     .replace("EU_PROBE", &probe)
     .replace("US_PROBE", &probe)
-    .replace("AP_PROBE", &probe);
+    .replace("AP_PROBE", &probe)
+    // Health is not under test here: slow probes keep a loaded machine from flapping the
+    // pools (an 80 ms timeout twice missed would answer the fallback).
+    .replace("interval = \"100ms\"", "interval = \"5s\"")
+    .replace("timeout = \"80ms\"", "timeout = \"4s\"");
     let geo_dir = tempfile::tempdir().unwrap();
     let db = geo_dir.path().join("city.mmdb");
     std::fs::copy("geoip/test-city.mmdb", &db).unwrap();
