@@ -21,6 +21,8 @@ use crate::health::{HealthHandle, Vote, VoteUpdate};
 
 /// Bound on one etcd call; a slower store counts as out of reach.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long an operator's write waits for a lost link to come back before it is refused.
+const PENDING_WAIT: Duration = Duration::from_secs(5);
 /// Bound on connecting to one member.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Watch events are handed to the tracker at most this often (a warm start of thousands
@@ -46,7 +48,7 @@ pub(super) struct Link {
     /// The endpoint the next session tries: one member per session, the next one after a
     /// failure, so a dead member is never waited on twice in a row.
     next_endpoint: usize,
-    /// Operator requests that arrived while reconnecting; refused after [`CALL_TIMEOUT`].
+    /// Operator requests that arrived while reconnecting; refused after [`PENDING_WAIT`].
     pending: Vec<(Instant, Request)>,
     /// Watched changes not yet handed to the tracker: publish at this time.
     publish_at: Option<Instant>,
@@ -125,6 +127,7 @@ impl Link {
                         .serve(session, &mut votes, &mut requests, &cancel)
                         .await;
                     let Some(why) = why else { return };
+                    self.next_endpoint += 1; // try the next member first
                     warn!("cluster: lost etcd: {why}; reconnecting");
                     crate::metrics::cluster_watch_restart();
                     self.went_down();
@@ -162,7 +165,7 @@ impl Link {
     ) -> bool {
         loop {
             let stale_at = self.lost_at + self.s.stale_after;
-            let oldest = self.pending.first().map(|(at, _)| *at + CALL_TIMEOUT);
+            let oldest = self.pending.first().map(|(at, _)| *at + PENDING_WAIT);
             tokio::select! {
                 _ = cancel.cancelled() => return false,
                 _ = sleep_until(until) => return true,
@@ -175,7 +178,7 @@ impl Link {
     }
 
     /// A request while etcd is out of reach: writes wait for the next session (at most
-    /// [`CALL_TIMEOUT`]); the digest is kept for the next registration.
+    /// [`PENDING_WAIT`]); the digest is kept for the next registration.
     fn offline(&mut self, request: Request) {
         match request {
             Request::ZoneDigest(digest) => self.s.zone_digest = digest,
@@ -188,7 +191,7 @@ impl Link {
         let now = Instant::now();
         let (old, young) = std::mem::take(&mut self.pending)
             .into_iter()
-            .partition(|(at, _)| *at + CALL_TIMEOUT <= now);
+            .partition(|(at, _)| *at + PENDING_WAIT <= now);
         self.pending = young;
         old.into_iter()
             .for_each(|(_, r): (Instant, Request)| refuse(r));
