@@ -94,7 +94,7 @@ impl Auth {
     }
 
     /// Ok when `header` carries the configured bearer token; the refusal otherwise.
-    pub fn check(&self, header: Option<&HeaderValue>) -> Result<(), ApiError> {
+    pub(crate) fn check(&self, header: Option<&HeaderValue>) -> Result<(), ApiError> {
         let Some(expected) = &self.token else {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -124,7 +124,11 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
 }
 
 /// Middleware for state-changing routes: the token is always required.
-pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+pub(crate) async fn require_token(
+    State(auth): State<Arc<Auth>>,
+    req: Request,
+    next: Next,
+) -> Response {
     match auth.check(req.headers().get(AUTHORIZATION)) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -132,7 +136,11 @@ pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Ne
 }
 
 /// Middleware for read-only routes: the token is required only when reads are protected.
-pub async fn guard_reads(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard_reads(
+    State(auth): State<Arc<Auth>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if !auth.protect_reads {
         return next.run(req).await;
     }

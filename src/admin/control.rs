@@ -135,11 +135,11 @@ pub struct ZoneView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServiceView {
     /// Owner name, absolute.
-    pub name: String,
+    pub(crate) name: String,
     /// `failover`, `weighted`, `geo`, `nearest` or `latency`.
-    pub policy: String,
+    pub(crate) policy: String,
     /// Pool names in the order the policy considers them.
-    pub pools: Vec<String>,
+    pub(crate) pools: Vec<String>,
 }
 
 /// One target in `GET /v1/health`.
@@ -162,13 +162,13 @@ pub struct TargetView {
 /// The latest probe of a target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProbeView {
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// Unix seconds when it finished.
-    pub at: u64,
+    pub(crate) at: u64,
     /// Round-trip time in milliseconds, when the probe got that far.
-    pub rtt_ms: Option<f64>,
+    pub(crate) rtt_ms: Option<f64>,
     /// Why it failed, e.g. `timeout after 2s` or `status 503, expected 200`.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// `GET /v1/explain?name=&type=&client=&ecs=&down=`, parsed and validated.
@@ -179,7 +179,7 @@ pub struct ExplainRequest {
     /// Query type mnemonic in upper case; `A` when absent.
     pub qtype: String,
     /// The client address; None: no client (policies that need one use their default).
-    pub client: Option<IpAddr>,
+    pub(crate) client: Option<IpAddr>,
     /// An EDNS Client Subnet the query carries, e.g. `198.51.100.0/24`.
     pub ecs: Option<IpNet>,
     /// Selectors to treat as down for this explanation only (what-if).
@@ -220,37 +220,37 @@ pub enum OverrideState {
 /// `GET /v1/latency/targets`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetsView {
-    pub prefix_v4: u8,
-    pub prefix_v6: u8,
-    pub targets: Vec<Target>,
+    pub(crate) prefix_v4: u8,
+    pub(crate) prefix_v6: u8,
+    pub(crate) targets: Vec<Target>,
 }
 
 /// One estimate in `GET /v1/latency?network=`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RttView {
-    pub datacenter: String,
-    pub rtt_ms: f64,
-    pub samples: u32,
+pub(crate) struct RttView {
+    pub(crate) datacenter: String,
+    pub(crate) rtt_ms: f64,
+    pub(crate) samples: u32,
     /// Unix seconds of the newest sample, and its age.
-    pub updated: u64,
+    pub(crate) updated: u64,
     pub age_secs: u64,
 }
 
 /// `GET /v1/latency`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LatencySummary {
-    pub networks: usize,
-    pub estimates: usize,
-    pub datacenters: Vec<String>,
+    pub(crate) networks: usize,
+    pub(crate) estimates: usize,
+    pub(crate) datacenters: Vec<String>,
     /// Networks in the busiest-networks summary.
-    pub tracked: usize,
-    pub prefix_v4: u8,
-    pub prefix_v6: u8,
-    pub max_networks: usize,
-    pub max_age_secs: u64,
+    pub(crate) tracked: usize,
+    pub(crate) prefix_v4: u8,
+    pub(crate) prefix_v6: u8,
+    pub(crate) max_networks: usize,
+    pub(crate) max_age_secs: u64,
     /// The table network asked about, and its fresh estimates.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<IpNet>,
+    pub(crate) network: Option<IpNet>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtts: Option<Vec<RttView>>,
+    pub(crate) rtts: Option<Vec<RttView>>,
 }

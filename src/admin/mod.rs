@@ -21,7 +21,7 @@
 mod auth;
 mod control;
 mod error;
-pub mod latency;
+pub(crate) mod latency;
 mod routes;
 mod state;
 
@@ -41,7 +41,7 @@ pub use control::{
     Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ReloadView,
     ServiceView, StatusView, TargetView, ZoneView,
 };
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 use crate::metrics::PrometheusHandle;
 use state::Shared;

@@ -11,10 +11,10 @@
 //! in total (a token bucket shared by every probe), at most `--attempts` per kind and
 //! network per round, and one packet per probe.
 
-pub mod args;
-pub mod client;
-pub mod probe;
-pub mod rate;
+pub(crate) mod args;
+pub(crate) mod client;
+pub(crate) mod probe;
+pub(crate) mod rate;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use args::AgentArgs;
-pub use client::{Api, Measured};
+pub(crate) use client::Api;
+pub use client::Measured;
 pub use probe::{Method, ProbeError, Prober};
 pub use rate::Limiter;
 
@@ -72,9 +73,9 @@ impl AgentConfig {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RoundReport {
     /// Servers that answered the targets request.
-    pub servers_ok: usize,
+    pub(crate) servers_ok: usize,
     pub targets: usize,
-    pub probes: usize,
+    pub(crate) probes: usize,
     /// Networks with at least one RTT.
     pub measured: Vec<Measured>,
     /// Servers that accepted the push.
@@ -83,7 +84,7 @@ pub struct RoundReport {
 
 /// The probe address of each network, deduplicated; agent overrides win over the
 /// server's representative. Addresses no probe should go to are dropped.
-pub fn plan(targets: &[Target], overrides: &Representatives) -> Vec<(IpNet, ProbeAddr)> {
+pub(crate) fn plan(targets: &[Target], overrides: &Representatives) -> Vec<(IpNet, ProbeAddr)> {
     let mut out: Vec<(IpNet, ProbeAddr)> = Vec::new();
     for t in targets {
         if out.iter().any(|(n, _)| *n == t.network) {
@@ -163,7 +164,7 @@ pub async fn measure(
 }
 
 /// One round: targets from every server, probes, pushes.
-pub async fn round(config: &AgentConfig, api: &Api, limiter: &Arc<Limiter>) -> RoundReport {
+pub(crate) async fn round(config: &AgentConfig, api: &Api, limiter: &Arc<Limiter>) -> RoundReport {
     let mut report = RoundReport::default();
     let mut by_server: Vec<(&str, Vec<Target>)> = Vec::new();
     for server in &config.servers {

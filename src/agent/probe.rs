@@ -172,7 +172,7 @@ impl Prober {
 }
 
 /// A DNS query for `. NS` with recursion not desired.
-pub fn root_ns_query(id: u16) -> [u8; 17] {
+pub(crate) fn root_ns_query(id: u16) -> [u8; 17] {
     let mut q = [0u8; 17];
     q[..2].copy_from_slice(&id.to_be_bytes());
     q[5] = 1; // QDCOUNT = 1

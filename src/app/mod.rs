@@ -8,7 +8,7 @@ mod retire;
 mod shared;
 
 pub use explain::{ExplainArgs, explain};
-pub use shared::Shared;
+pub(crate) use shared::Shared;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,15 +21,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use crate::admin;
-use crate::cluster;
 use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
 use crate::dns::server::{self, Listen};
 use crate::dns::{Handler, Snapshots};
 use crate::geo::{GeoDb, Locate, Nowhere};
 use crate::health::{ClusterLink, Health, HealthConfig, HealthHandle, ProbeSource, VoteUpdate};
-use crate::metrics;
 use crate::signals::{self, Event};
+use crate::{admin, cluster, metrics};
 
 /// How long in-flight work may take after a shutdown request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -50,7 +48,6 @@ pub struct Running {
     pub udp_addrs: Vec<SocketAddr>,
     pub tcp_addrs: Vec<SocketAddr>,
     pub admin_addr: SocketAddr,
-    pub snapshots: Arc<Snapshots>,
     pub health: HealthHandle,
     pub shared: Arc<Shared>,
     cancel: CancellationToken,
@@ -166,7 +163,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         tcp_addrs,
         admin_addr,
         health: shared.health.clone(),
-        snapshots,
         shared,
         cancel,
         tracker,

@@ -264,11 +264,11 @@ impl ServerConfig {
             .map_err(|e| format!("`latency_representatives`: {}", e.join("; ")))
     }
 
-    pub fn udp_addresses(&self) -> Vec<SocketAddr> {
+    pub(crate) fn udp_addresses(&self) -> Vec<SocketAddr> {
         dedup(self.listen.iter().chain(&self.udp_listen))
     }
 
-    pub fn tcp_addresses(&self) -> Vec<SocketAddr> {
+    pub(crate) fn tcp_addresses(&self) -> Vec<SocketAddr> {
         dedup(self.listen.iter().chain(&self.tcp_listen))
     }
 }

@@ -9,8 +9,8 @@ pub const OPTION_CODE: u16 = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientSubnet {
     /// The address, with every bit beyond `source_prefix` zero.
-    pub addr: IpAddr,
-    pub source_prefix: u8,
+    pub(crate) addr: IpAddr,
+    pub(crate) source_prefix: u8,
 }
 
 /// Why an ECS option is malformed (each one is answered with FORMERR).
@@ -70,7 +70,7 @@ impl ClientSubnet {
 
     /// Append the reply option (code, length, data) with `scope` to `out`.
     /// The scope is never more than the source prefix.
-    pub fn encode_reply(&self, scope: u8, out: &mut Vec<u8>) {
+    pub(crate) fn encode_reply(&self, scope: u8, out: &mut Vec<u8>) {
         let mut octets = [0u8; 16];
         let family: u16 = match self.addr {
             IpAddr::V4(a) => {
@@ -93,7 +93,7 @@ impl ClientSubnet {
 }
 
 /// `addr` with every bit beyond `prefix` cleared.
-pub fn truncate(addr: IpAddr, prefix: u8) -> IpAddr {
+pub(crate) fn truncate(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let p = u32::from(prefix.min(32));

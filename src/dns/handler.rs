@@ -73,7 +73,7 @@ impl Handler {
     }
 
     /// Log one query in `n` at info level (0: none).
-    pub fn with_query_log(mut self, n: u64) -> Self {
+    pub(crate) fn with_query_log(mut self, n: u64) -> Self {
         self.log_sample = n;
         self
     }
@@ -115,7 +115,7 @@ impl Handler {
     /// Start fetching the GeoIP data the answers to a batch of parsed queries may read,
     /// for those that carry a client subnet: such queries bring many distinct networks,
     /// whose lookups miss the CPU caches, and the batch's misses then overlap.
-    pub fn prefetch<'a, 'p: 'a>(&self, batch: impl IntoIterator<Item = &'a Parsed<'p>>) {
+    pub(crate) fn prefetch<'a, 'p: 'a>(&self, batch: impl IntoIterator<Item = &'a Parsed<'p>>) {
         let subnets: SmallVec<[IpAddr; 32]> = batch
             .into_iter()
             .filter_map(|p| p.request.as_ref().ok()?.edns?.client_subnet)
@@ -165,7 +165,7 @@ impl Handler {
 
     /// An empty TC=1 reply to `packet` in `out` (for a reply that could not be sent over
     /// UDP); false when the packet is not a query that gets one.
-    pub fn truncated_into(&self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+    pub(crate) fn truncated_into(&self, packet: &[u8], out: &mut Vec<u8>) -> bool {
         let mut key = WireKey::empty();
         match request::parse(packet, &mut key) {
             Ok(req) => {
@@ -372,7 +372,7 @@ impl Handler {
 }
 
 /// The client a policy steers: the ECS subnet when the query has one, else the packet source.
-pub fn client(req: &Request, src: IpAddr) -> Client {
+pub(crate) fn client(req: &Request, src: IpAddr) -> Client {
     match req.edns.as_ref().and_then(|e| e.client_subnet) {
         Some(ecs) => Client {
             addr: ecs.addr,

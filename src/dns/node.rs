@@ -27,23 +27,23 @@ pub struct Context<'a, R: Rng + ?Sized> {
 
 /// The name one step of the chain answers for: the question, or an in-zone CNAME target.
 #[derive(Clone)]
-pub struct At<'a> {
+pub(crate) struct At<'a> {
     /// How records found here are owned in the reply.
-    pub owner: Owner,
+    pub(crate) owner: Owner,
     /// The CNAME target (`None`: the question).
-    pub target: Option<&'a Name>,
-    pub qname: &'a QName<'a>,
+    pub(crate) target: Option<&'a Name>,
+    pub(crate) qname: &'a QName<'a>,
 }
 
 impl At<'_> {
     /// The name as a `Name`, for records built for this answer.
-    pub fn name(&self) -> Name {
+    pub(crate) fn name(&self) -> Name {
         self.target.cloned().unwrap_or_else(|| self.qname.to_name())
     }
 }
 
 /// Fill the answer from `node` for `qtype`, or make it NODATA.
-pub fn answer_node<'z>(
+pub(crate) fn answer_node<'z>(
     zone: &'z Zone,
     node: &'z Node,
     at: At<'_>,
@@ -78,7 +78,7 @@ fn rfc8482_hinfo(owner: Name) -> Record {
 }
 
 /// The SOA for a negative answer, with TTL = min(SOA TTL, SOA minimum) (RFC 2308).
-pub fn negative_soa(zone: &Zone) -> Rr<'_> {
+pub(crate) fn negative_soa(zone: &Zone) -> Rr<'_> {
     Rr::Set {
         owner: Owner::Own,
         set: &zone.negative,

@@ -25,11 +25,11 @@ use super::view::View;
 use crate::zone::key::WireKey;
 
 /// Datagrams moved per system call at most.
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 /// Largest datagram read; longer ones are truncated by the kernel and fail to parse.
 const DATAGRAM: usize = 4096;
 /// How often a quiet socket checks for shutdown.
-pub const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// Buffers for one batch, allocated once per socket.
 struct Batch {
@@ -87,7 +87,7 @@ impl Batch {
 }
 
 /// Serve `socket` until `cancel` fires. Runs on a blocking thread.
-pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
+pub(crate) fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
     if let Err(e) = socket
         .set_nonblocking(false)
         .and_then(|()| socket.set_read_timeout(Some(POLL)))

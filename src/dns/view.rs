@@ -56,9 +56,9 @@ pub struct View<'h> {
 /// The snapshots one batch of queries is answered from.
 #[derive(Clone, Copy)]
 pub struct Loaded<'v> {
-    pub zones: &'v ZoneSet,
-    pub health: &'v HealthSnapshot,
-    pub latency: &'v LatencyTable,
+    pub(crate) zones: &'v ZoneSet,
+    pub(crate) health: &'v HealthSnapshot,
+    pub(crate) latency: &'v LatencyTable,
     /// Counts the zone snapshots this view has loaded (from 1): it changes exactly when
     /// `zones` does, for what is remembered per snapshot (`memo`).
     pub generation: u64,

@@ -19,7 +19,7 @@ pub enum Status {
 
 impl Status {
     /// Whether a member with this status may be answered.
-    pub fn usable(self) -> bool {
+    pub(crate) fn usable(self) -> bool {
         matches!(self, Status::Unknown | Status::Up)
     }
 }
@@ -35,7 +35,7 @@ pub struct TargetHealth {
 /// A published, immutable view of every target's health.
 #[derive(Clone, Debug, Default)]
 pub struct HealthSnapshot {
-    pub generation: u64,
+    pub(crate) generation: u64,
     targets: FxHashMap<Arc<str>, TargetHealth>,
 }
 
@@ -53,17 +53,18 @@ impl HealthSnapshot {
     }
 
     /// Status of a target keyed `address/check`; unknown when absent.
-    pub fn status(&self, target: &str) -> Status {
+    pub(crate) fn status(&self, target: &str) -> Status {
         self.targets
             .get(target)
             .map_or(Status::Unknown, |t| t.status)
     }
 
-    pub fn get(&self, target: &str) -> Option<&TargetHealth> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, target: &str) -> Option<&TargetHealth> {
         self.targets.get(target)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &TargetHealth)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &TargetHealth)> {
         self.targets.iter()
     }
 }

@@ -22,7 +22,7 @@ static QUERY_DURATIONS: [OnceLock<Histogram>; TRANSPORTS.len() + 1] =
 
 /// Query durations are measured for one query in this many per socket thread (the first
 /// included): reading the clock twice per query would cost more than answering a static name.
-pub const DURATION_SAMPLE: u32 = 16;
+pub(crate) const DURATION_SAMPLE: u32 = 16;
 
 /// The timing of one query, started for one query in [`DURATION_SAMPLE`] per thread.
 #[derive(Clone, Copy)]

@@ -10,8 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::addr_bits::{from_bits, mask, to_bits};
-use super::fixtures::evaluate;
-use super::fixtures::{client, datacenters, world};
+use super::fixtures::{client, datacenters, evaluate, world};
 use super::model::*;
 use super::service::{Policy, PolicyKind, Service};
 use super::{CidrMap, Client, Decision, GeoMap, Outcome, PoolList, Trace, Want};

@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::super::fixtures::*;
+use super::super::rtt::LatencyView;
 use super::super::service::{Policy, Service};
 use super::super::{Client, Decision, Inputs, Outcome, Trace, Want, evaluate_with};
 use super::*;

@@ -47,7 +47,7 @@ pub enum Want {
 
 impl Want {
     /// Whether `answer` is of the kind this query asks for.
-    pub fn accepts(self, answer: &Answer) -> bool {
+    pub(crate) fn accepts(self, answer: &Answer) -> bool {
         matches!(
             (self, answer),
             (Want::V4, Answer::Addr(IpAddr::V4(_)))
