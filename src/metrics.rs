@@ -132,7 +132,7 @@ pub(crate) async fn upkeep(handle: PrometheusHandle, cancel: CancellationToken) 
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
             _ = tick.tick() => handle.run_upkeep(),
         }
     }

@@ -213,11 +213,11 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> anyhow::Resu
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return Ok(RoundReport::default()),
+            () = cancel.cancelled() => return Ok(RoundReport::default()),
             _ = tick.tick() => {}
         }
         let report = tokio::select! {
-            _ = cancel.cancelled() => return Ok(RoundReport::default()),
+            () = cancel.cancelled() => return Ok(RoundReport::default()),
             r = round(&config, &api, &limiter) => r,
         };
         info!(

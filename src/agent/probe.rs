@@ -122,7 +122,7 @@ impl Prober {
         loop {
             match socket.recv(&mut buf).await {
                 Ok(n) if n >= 2 && buf[..2] == id.to_be_bytes() => return Ok(start.elapsed()),
-                Ok(_) => continue,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     return Ok(start.elapsed());
                 }

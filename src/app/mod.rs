@@ -199,7 +199,7 @@ async fn follow_geoip_reloads(db: Arc<GeoDb>, cancel: CancellationToken) {
                 }
                 metrics::geoip_build_epoch(db.build_epoch());
             }
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
         }
     }
 }

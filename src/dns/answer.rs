@@ -104,7 +104,7 @@ pub struct Answer<'z> {
     pub(crate) rtt_source: Option<RttSource>,
 }
 
-impl<'z> Answer<'z> {
+impl Answer<'_> {
     pub(crate) fn new(rcode: ResponseCode, authoritative: bool) -> Self {
         Self {
             rcode,

@@ -201,7 +201,7 @@ async fn serve_tcp(listener: TcpListener, conn: TcpSettings, permits: Arc<Semaph
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = conn.cancel.cancelled() => return,
+            () = conn.cancel.cancelled() => return,
         };
         let (stream, src) = match accepted {
             Ok(a) => a,
@@ -239,7 +239,7 @@ async fn serve_connection(stream: TcpStream, src: SocketAddr, c: &TcpSettings) {
     for _ in 0..c.max_queries {
         let read = tokio::select! {
             r = tokio::time::timeout(c.idle, read_message(&mut reader, &mut buf)) => r,
-            _ = c.cancel.cancelled() => break,
+            () = c.cancel.cancelled() => break,
         };
         let Ok(Ok(len)) = read else {
             break;

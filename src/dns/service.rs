@@ -25,7 +25,7 @@ pub(crate) fn is_cname_service(service: &Service) -> bool {
     service
         .pools
         .iter()
-        .flat_map(|p| p.members.first())
+        .filter_map(|p| p.members.first())
         .any(|m| matches!(m.answer, policy::Answer::Name(_)))
 }
 

@@ -104,7 +104,7 @@ mod tests {
         let snapshots = Snapshots::fixed(ZoneSet::new([]), Arc::new(Nowhere), 16);
         let mut view = View::new(&snapshots);
         let first = snapshots.zones.load_full();
-        assert!(std::ptr::eq(view.load().zones, &*first));
+        assert!(std::ptr::eq(view.load().zones, &raw const *first));
         assert_eq!(view.load().generation, 1);
         snapshots.health.store(Arc::new(HealthSnapshot::empty()));
         assert_eq!(
@@ -119,8 +119,14 @@ mod tests {
         assert!(Arc::strong_count(&first) > 1);
         let loaded = view.load();
         assert_eq!(loaded.generation, 2);
-        assert!(std::ptr::eq(loaded.zones, &**snapshots.zones.load()));
-        assert!(std::ptr::eq(loaded.health, &**snapshots.health.load()));
+        assert!(std::ptr::eq(
+            loaded.zones,
+            &raw const **snapshots.zones.load()
+        ));
+        assert!(std::ptr::eq(
+            loaded.health,
+            &raw const **snapshots.health.load()
+        ));
         assert_eq!(Arc::strong_count(&first), 1, "the old zones are freed");
     }
 }

@@ -54,7 +54,7 @@ fn prefetch_lines<T>(t: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let p = (t as *const T).cast::<i8>();
+        let p = std::ptr::from_ref::<T>(t).cast::<i8>();
         for offset in (0..size_of::<T>()).step_by(64) {
             // SAFETY: SSE is part of x86_64, a prefetch never faults, and every line named
             // lies inside `t`.

@@ -61,7 +61,7 @@ pub(crate) async fn watch_override_file(
     loop {
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
         let text = match tokio::fs::read_to_string(&path).await {

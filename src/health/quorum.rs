@@ -204,8 +204,12 @@ mod tests {
                     let votes: Vec<Observed> = std::iter::repeat_n(Observed::Up, up)
                         .chain(std::iter::repeat_n(Observed::Down, down))
                         .collect();
-                    votes.iter().for_each(|v| a.add(*v));
-                    votes.iter().rev().for_each(|v| b.add(*v));
+                    for v in &votes {
+                        a.add(*v);
+                    }
+                    for v in votes.iter().rev() {
+                        b.add(*v);
+                    }
                     assert_eq!(rule.verdict(a), rule.verdict(b));
                 }
             }

@@ -114,18 +114,18 @@ async fn probe_loop(
 ) {
     tokio::select! {
         biased;
-        _ = cancel.cancelled() => return,
-        _ = tokio::time::sleep(key.start_delay()) => {}
+        () = cancel.cancelled() => return,
+        () = tokio::time::sleep(key.start_delay()) => {}
     }
     let mut ticker = tokio::time::interval(key.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let outcome = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
             _ = ticker.tick() => tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return,
+                () = cancel.cancelled() => return,
                 outcome = prober.probe() => outcome,
             },
         };

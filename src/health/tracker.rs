@@ -108,8 +108,8 @@ impl Tracker {
         loop {
             tokio::select! {
                 biased;
-                _ = cancel.cancelled() => break,
-                _ = sleep_until(publish_at), if publish_at.is_some() => {
+                () = cancel.cancelled() => break,
+                () = sleep_until(publish_at), if publish_at.is_some() => {
                     publish_at = None;
                     last_publish = Instant::now();
                     self.publish().await;

@@ -92,7 +92,9 @@ impl ClusterVotes {
             );
         }
         let mut tally = Tally::default();
-        votes.iter().for_each(|v| tally.add(v.state));
+        for v in &votes {
+            tally.add(v.state);
+        }
         let local = votes[0].state;
         let (effective, decided_by) = if self.stale {
             (local, DecidedBy::Stale)

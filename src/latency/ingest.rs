@@ -195,7 +195,7 @@ impl Writer {
         let (mut fold, mut decay) = (tick(c.fold_every), tick(c.decay_every));
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => break,
+                () = cancel.cancelled() => break,
                 msg = rx.recv() => match msg {
                     Some(msg) => self.batches(msg, &mut rx),
                     None => break,

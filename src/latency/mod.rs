@@ -94,7 +94,7 @@ impl Busiest {
 
     /// Networks in the summary.
     pub fn tracked(&self) -> usize {
-        self.top.lock().map(|t| t.len()).unwrap_or(0)
+        self.top.lock().map_or(0, |t| t.len())
     }
 }
 

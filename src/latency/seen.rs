@@ -97,8 +97,8 @@ impl Seen {
 
     /// Takes every recorded key out of the rings into `out`.
     pub(crate) fn drain(&self, out: &mut Vec<NetKey>) {
-        for ring in self.rings.iter() {
-            for slot in ring.slots.iter() {
+        for ring in &self.rings {
+            for slot in &ring.slots {
                 // Read first: empty slots are not written, so their lines stay shared.
                 if slot.load(Ordering::Relaxed) == 0 {
                     continue;

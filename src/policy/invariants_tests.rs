@@ -27,7 +27,7 @@ fn chance(rng: &mut StdRng, percent: u32) -> bool {
 
 fn random_pools(rng: &mut StdRng) -> Vec<Arc<Pool>> {
     let mut next = 0;
-    (0..1 + rng.next_u32() % 4)
+    (0..=(rng.next_u32() % 4))
         .map(|p| {
             let members = (0..rng.next_u32() % 5)
                 .map(|_| {
@@ -62,7 +62,7 @@ fn random_pools(rng: &mut StdRng) -> Vec<Arc<Pool>> {
 
 fn random_list(rng: &mut StdRng, n: usize) -> Vec<PoolId> {
     // Mostly valid ids; occasionally one past the end (must be ignored, never panic).
-    (0..1 + rng.next_u32() % 3)
+    (0..=(rng.next_u32() % 3))
         .map(|_| (rng.next_u32() as usize) % (n + 1))
         .collect()
 }

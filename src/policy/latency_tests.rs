@@ -338,7 +338,7 @@ fn scope_covers_every_address_that_gets_the_same_answer() {
         for _ in 0..4 {
             let bits = u32::from(match c.addr {
                 std::net::IpAddr::V4(a) => a,
-                _ => unreachable!(),
+                std::net::IpAddr::V6(_) => unreachable!(),
             });
             let keep = u32::MAX
                 .checked_shl(32 - u32::from(d.ecs_scope))

@@ -22,7 +22,7 @@ impl WireKey {
             starts: [0; 128],
             labels: 0,
         };
-        for label in name.iter() {
+        for label in name {
             let end = key.len + 1 + label.len();
             if end > key.buf.len() || key.labels == key.starts.len() {
                 break;

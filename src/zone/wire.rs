@@ -74,7 +74,7 @@ impl WireSet {
         let pointer = (0xc000 | origin_at).to_be_bytes();
         let mut start = 0;
         let mut fixups = self.fixups.iter().peekable();
-        for &end in self.ends.iter() {
+        for &end in &self.ends {
             match owner {
                 SetOwner::Question => buf.extend_from_slice(&[0xc0, 12]),
                 SetOwner::Own => {
