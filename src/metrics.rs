@@ -74,6 +74,7 @@ pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("installing the Prometheus metrics recorder: {0}")]
+/// The Prometheus recorder could not be installed.
 pub struct MetricsError(String);
 
 static INSTALLED: OnceLock<Result<PrometheusHandle, MetricsError>> = OnceLock::new();

@@ -100,9 +100,11 @@ pub enum ControlError {
 /// `GET /v1/status`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StatusView {
+    /// The running version of Meridian.
     pub version: String,
     /// Generation of the configuration now serving.
     pub generation: u64,
+    /// Whether the server is ready to answer.
     pub ready: bool,
     /// The latest load or reload attempt, good or bad; None before the first.
     pub last_reload: Option<ReloadView>,
@@ -111,6 +113,7 @@ pub struct StatusView {
 /// One configuration load attempt.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReloadView {
+    /// Whether the attempt succeeded.
     pub ok: bool,
     /// Unix seconds when it finished.
     pub at: u64,
@@ -125,9 +128,11 @@ pub struct ReloadView {
 pub struct ZoneView {
     /// The apex, absolute (`gslb.example.com.`).
     pub origin: String,
+    /// The SOA serial.
     pub serial: u32,
     /// File the zone was loaded from.
     pub file: String,
+    /// The zone's services.
     pub services: Vec<ServiceView>,
 }
 
@@ -147,11 +152,13 @@ pub struct ServiceView {
 pub struct TargetView {
     /// `address/check`, e.g. `192.0.2.10/web`.
     pub target: String,
+    /// The effective state.
     pub state: Status,
     /// Unix seconds since the state last changed; None while unknown.
     pub since: Option<u64>,
     /// True when an operator override decides `state`.
     pub forced: bool,
+    /// The latest probe result; None before the first.
     pub last_probe: Option<ProbeView>,
     /// Cluster mode: this instance's verdict, every instance's vote, the rule and the
     /// effective state.
@@ -193,9 +200,11 @@ pub struct ExplainView {
     pub zone: Option<String>,
     /// Service name when the name is a service.
     pub service: Option<String>,
+    /// The service's policy name when the name is a service.
     pub policy: Option<String>,
     /// The decision outcome (`primary`, `failover`, ...) or the kind of static answer.
     pub outcome: String,
+    /// The response code (`NOERROR`, `NXDOMAIN`, ...).
     pub rcode: String,
     /// ECS scope prefix the answer depends on.
     pub ecs_scope: u8,

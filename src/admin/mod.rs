@@ -54,7 +54,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Size and time limits of the router; [`Limits::default`] is what [`serve`] uses.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Largest request body accepted, in bytes.
     pub body: usize,
+    /// Longest time a request may take.
     pub timeout: Duration,
 }
 

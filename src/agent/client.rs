@@ -30,8 +30,11 @@ pub(crate) enum ApiError {
 /// One measured network in a push.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measured {
+    /// The client network.
     pub network: ipnet::IpNet,
+    /// The lowest RTT measured, in milliseconds.
     pub rtt_ms: f64,
+    /// How many probes answered.
     pub samples: u32,
 }
 

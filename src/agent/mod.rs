@@ -42,23 +42,38 @@ pub const CONCURRENCY: usize = 32;
 /// A validated agent configuration.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
+    /// The datacenter this agent runs in, as zone files name it.
     pub datacenter: String,
+    /// Admin API base URLs of the Meridian servers.
     pub servers: Vec<String>,
+    /// The admin token.
     pub token: String,
+    /// Global cap on probes per second.
     pub rate: f64,
+    /// Time between measurement rounds.
     pub interval: Duration,
+    /// Most networks asked for per server and round.
     pub limit: usize,
+    /// Probe kinds to run.
     pub methods: Vec<Method>,
+    /// Probes per kind and network per round (the lowest RTT is reported).
     pub attempts: u32,
+    /// Per-probe timeout.
     pub timeout: Duration,
+    /// Port for TCP connect probes (a representative with a port overrides it).
     pub tcp_port: u16,
+    /// Port for DNS probes (a representative with a port overrides it).
     pub dns_port: u16,
+    /// Source address for probes.
     pub bind: Option<IpAddr>,
+    /// Addresses to probe for given networks.
     pub representatives: Representatives,
+    /// Run one round and exit.
     pub once: bool,
 }
 
 impl AgentConfig {
+    /// The probe settings of this configuration.
     pub fn prober(&self) -> Prober {
         Prober {
             timeout: self.timeout,
@@ -74,6 +89,7 @@ impl AgentConfig {
 pub struct RoundReport {
     /// Servers that answered the targets request.
     pub(crate) servers_ok: usize,
+    /// Targets the servers handed out.
     pub targets: usize,
     pub(crate) probes: usize,
     /// Networks with at least one RTT.

@@ -38,17 +38,24 @@ pub const GEOIP_POLL: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("invalid configuration:\n{0}")]
+    /// The configuration is invalid (exit status 2).
     Config(ConfigErrors),
     #[error(transparent)]
+    /// Anything else, such as a port that cannot be bound (exit status 1).
     Runtime(#[from] anyhow::Error),
 }
 
 /// A running server: its bound addresses and the handles to reload or stop it.
 pub struct Running {
+    /// The bound UDP addresses.
     pub udp_addrs: Vec<SocketAddr>,
+    /// The bound TCP addresses.
     pub tcp_addrs: Vec<SocketAddr>,
+    /// The bound admin API address.
     pub admin_addr: SocketAddr,
+    /// The health subsystem's handle.
     pub health: HealthHandle,
+    /// What the admin API and reloads share.
     pub shared: Arc<Shared>,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -254,10 +261,12 @@ fn list(addrs: &[SocketAddr]) -> String {
 }
 
 impl Running {
+    /// Reloads the zone files as `SIGHUP` does; the new generation, or every error.
     pub fn reload(&self) -> Result<u64, ConfigErrors> {
         self.shared.reload()
     }
 
+    /// The generation of the configuration now serving.
     pub fn generation(&self) -> u64 {
         self.shared.generation()
     }

@@ -64,8 +64,10 @@ pub enum ClusterError {
          rebuild with `cargo build --release --features cluster` (needs protoc: Debian \
          `protobuf-compiler` and `libprotobuf-dev`)"
     )]
+    /// The binary was built without the `cluster` feature.
     NotBuilt,
     #[error("cluster: {0}")]
+    /// The `[cluster]` settings cannot be used.
     Settings(String),
 }
 

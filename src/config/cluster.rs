@@ -15,6 +15,7 @@ pub(crate) const STALE_AFTER_DEFAULT: u64 = 30;
 pub(crate) const STALE_AFTER_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 /// Fewer known votes than this on a target and the local view decides.
 pub(crate) const MIN_VOTERS_DEFAULT: usize = 2;
+/// Accepted values of `min_voters`.
 pub const MIN_VOTERS_RANGE: std::ops::RangeInclusive<usize> = 1..=1000;
 
 /// Credentials and TLS material read from the files `[cluster]` names.

@@ -149,10 +149,14 @@ impl Answer<'_> {
 /// An answer as plain records, for explain output and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
+    /// The response code.
     pub rcode: ResponseCode,
     pub(crate) authoritative: bool,
+    /// The answer section.
     pub answer: Vec<Record>,
+    /// The authority section.
     pub authority: Vec<Record>,
+    /// The additional section.
     pub additional: Vec<Record>,
     pub(crate) ecs_scope: u8,
     /// The origin of the zone that answered.

@@ -17,14 +17,19 @@ pub struct ClientSubnet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EcsError {
     #[error("ECS option shorter than its fixed fields")]
+    /// Shorter than the fixed fields.
     Short,
     #[error("ECS family {0} is neither 1 (IPv4) nor 2 (IPv6)")]
+    /// A family other than 1 (IPv4) or 2 (IPv6).
     Family(u16),
     #[error("ECS source prefix {0} is longer than the address")]
+    /// A source prefix longer than the address.
     PrefixTooLong(u8),
     #[error("ECS address is not exactly as long as the source prefix needs")]
+    /// An address not exactly as long as the source prefix needs.
     AddressLength,
     #[error("ECS address has bits set beyond the source prefix")]
+    /// Bits set beyond the source prefix.
     TrailingBits,
 }
 

@@ -22,11 +22,14 @@ const CLASS_IN: u16 = 1;
 /// How a packet arrived; it decides the size limit of the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// UDP: the reply is capped at the negotiated payload size.
     Udp,
+    /// TCP: the reply is not capped.
     Tcp,
 }
 
 impl Transport {
+    /// The transport's name in logs and metrics (`udp`, `tcp`).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",
@@ -63,6 +66,7 @@ pub struct Handler {
 }
 
 impl Handler {
+    /// A handler answering from `snapshots`, with UDP replies capped at `max_udp_payload`.
     pub fn new(snapshots: Arc<Snapshots>, max_udp_payload: u16) -> Self {
         Self {
             snapshots,
@@ -84,6 +88,7 @@ impl Handler {
         self
     }
 
+    /// The snapshots it answers from.
     pub fn snapshots(&self) -> &Arc<Snapshots> {
         &self.snapshots
     }

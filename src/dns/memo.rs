@@ -66,6 +66,7 @@ pub struct Hit<'m> {
     pub(crate) counts: [u16; 3],
     /// The encoded answer, authority and additional sections.
     pub(crate) sections: &'m [u8],
+    /// The origin of the zone that answered, if any.
     pub zone: Option<&'m Arc<str>>,
 }
 

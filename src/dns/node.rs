@@ -15,13 +15,19 @@ use crate::zone::{Node, RRset, Zone};
 
 /// What a policy needs besides the zones: who asks, and the published snapshots.
 pub struct Context<'a, R: Rng + ?Sized> {
+    /// Who is asking.
     pub client: Client,
+    /// Client location.
     pub geo: &'a dyn Locate,
+    /// Target health.
     pub health: &'a HealthSnapshot,
     /// The latency table (`LatencyView::none()`: no data) and the time it is read at.
     pub latency: &'a LatencyTable,
+    /// Unix seconds the latency table is read at.
     pub now: u64,
+    /// The random source of weighted draws.
     pub rng: &'a mut R,
+    /// Where explain records the decision, if it asks.
     pub trace: Option<&'a mut Trace>,
 }
 

@@ -49,7 +49,7 @@ impl RrlConfig {
 
 /// What to do with one UDP response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Send,
     /// Send an empty TC=1 reply instead.
     Slip,

@@ -14,9 +14,11 @@ use crate::zone::ZoneSet;
 
 /// The published snapshots the query path reads; each has one writer elsewhere.
 pub struct Snapshots {
+    /// The compiled zones (one writer: load and reload).
     pub zones: ArcSwap<ZoneSet>,
     /// Shared with the health tracker, its only writer.
     pub health: Arc<ArcSwap<HealthSnapshot>>,
+    /// Client location.
     pub geo: Arc<dyn Locate>,
     /// The latency table (one writer: the latency ingest task) and the busiest-network
     /// tracker the query path feeds.
@@ -65,6 +67,7 @@ pub struct Loaded<'v> {
 }
 
 impl<'h> View<'h> {
+    /// A view with nothing loaded yet.
     pub fn new(snapshots: &'h Snapshots) -> Self {
         Self {
             zones: Cache::new(&snapshots.zones),

@@ -25,12 +25,19 @@ pub(crate) use maxmind::MmdbReader;
 /// Continent codes as GeoIP databases spell them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Continent {
+    /// Africa.
     AF,
+    /// Antarctica.
     AN,
+    /// Asia.
     AS,
+    /// Europe.
     EU,
+    /// North America.
     NA,
+    /// Oceania.
     OC,
+    /// South America.
     SA,
 }
 

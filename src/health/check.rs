@@ -72,8 +72,11 @@ closed_set! {
     /// The check types without their settings: what zone files (`type = "http"`) and the
     /// probe metrics' `kind` label name.
     pub enum CheckType {
+        /// An HTTP request.
         Http => "http",
+        /// An HTTP request over TLS.
         Https => "https",
+        /// A TCP connect (optionally sending and expecting bytes).
         Tcp => "tcp",
     }
 }
@@ -99,10 +102,15 @@ pub struct HttpCheck {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The request method of an HTTP(S) check.
 pub enum HttpMethod {
+    /// `GET`.
     Get,
+    /// `HEAD`.
     Head,
+    /// `POST`.
     Post,
+    /// `OPTIONS`.
     Options,
 }
 

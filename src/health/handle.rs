@@ -62,10 +62,13 @@ impl Default for HealthConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the health subsystem cannot start or answer.
 pub enum HealthError {
     #[error(transparent)]
+    /// The override file is invalid.
     OverrideFile(#[from] OverrideFileError),
     #[error("the health tracker has stopped")]
+    /// The tracker task has stopped.
     Stopped,
 }
 

@@ -11,7 +11,9 @@ use rustc_hash::FxHashMap;
 pub enum Status {
     /// Not probed yet; counts as up so a cold start never empties answers.
     Unknown,
+    /// Passing its check.
     Up,
+    /// Failing its check.
     Down,
     /// Forced out of answers by an operator while staying healthy.
     Drained,
@@ -27,6 +29,7 @@ impl Status {
 /// One target's entry in a snapshot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetHealth {
+    /// The status the policies use.
     pub status: Status,
     /// True when an operator override decided `status`.
     pub forced: bool,
@@ -45,6 +48,7 @@ impl HealthSnapshot {
         Self::default()
     }
 
+    /// A snapshot of `targets` (targets not in it are unknown).
     pub fn new(generation: u64, targets: HashMap<Arc<str>, TargetHealth>) -> Self {
         Self {
             generation,

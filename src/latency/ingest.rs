@@ -76,10 +76,18 @@ impl Default for IngestConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the latency writer cannot start or apply rows.
 pub enum IngestError {
     #[error("reading {path}")]
-    Read { path: PathBuf, source: io::Error },
+    /// A file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The read error.
+        source: io::Error,
+    },
     #[error("the latency writer has stopped")]
+    /// The writer task has stopped.
     Stopped,
 }
 

@@ -93,7 +93,7 @@ impl Busiest {
     }
 
     /// Networks in the summary.
-    pub fn tracked(&self) -> usize {
+    pub(crate) fn tracked(&self) -> usize {
         self.top.lock().map_or(0, |t| t.len())
     }
 }

@@ -71,14 +71,19 @@ impl Rtt {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SampleError {
     #[error("rtt_ms must be a number within 0..={MAX_RTT_MS}, found {0}")]
+    /// The RTT is not a number within range.
     BadRtt(f64),
     #[error("samples must be at least 1")]
+    /// Zero samples.
     NoSamples,
     #[error("sample is {0} s old, older than the maximum age")]
+    /// Older than the maximum age (seconds old).
     Stale(u64),
     #[error("invalid datacenter name {0:?}: 1-63 letters, digits, '-', '_' or '.'")]
+    /// Not a valid datacenter name.
     BadDatacenter(String),
     #[error("too many datacenters (at most {MAX_DATACENTERS})")]
+    /// The table holds the most datacenters it can.
     TooManyDatacenters,
 }
 

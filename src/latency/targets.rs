@@ -19,7 +19,9 @@ use super::net::{first_usable, parse_network};
 /// Where to probe: an address, and a port that overrides the probe's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProbeAddr {
+    /// The address.
     pub ip: IpAddr,
+    /// The port, overriding the probe's default.
     pub port: Option<u16>,
 }
 

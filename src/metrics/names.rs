@@ -43,18 +43,25 @@ pub(crate) const PROBE_DURATION_BUCKETS: [f64; 13] = [
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The Prometheus type of a metric.
 pub enum Kind {
+    /// A counter.
     Counter,
+    /// A gauge.
     Gauge,
+    /// A histogram.
     Histogram,
 }
 
 /// One metric: the single definition its name, type, help and label keys come from.
 #[derive(Clone, Copy, Debug)]
 pub struct MetricDef {
+    /// The metric name.
     pub name: &'static str,
+    /// Its type.
     pub kind: Kind,
     pub(crate) help: &'static str,
+    /// Its label keys.
     pub labels: &'static [&'static str],
 }
 

@@ -29,6 +29,7 @@ pub(crate) const DURATION_SAMPLE: u32 = 16;
 pub struct QueryTimer(Option<Instant>);
 
 impl QueryTimer {
+    /// Starts timing if this query is one of the sampled ones.
     pub fn start() -> Self {
         thread_local!(static SEEN: Cell<u32> = const { Cell::new(0) });
         let n = SEEN.with(|c| {

@@ -20,6 +20,7 @@ pub(crate) const DEFAULT_WEIGHT: u32 = 1;
 /// What a member contributes to an answer: an address (A/AAAA) or a host name (CNAME).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Answer {
+    /// An address.
     Addr(IpAddr),
     /// A fully qualified host name, as the compiler spells it (e.g. `web.eu.example.net.`).
     Name(Arc<str>),

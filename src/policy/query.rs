@@ -10,8 +10,11 @@ use crate::closed_set::closed_set;
 /// without ECS, the packet source with its full length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Client {
+    /// The client address (truncated to `source_prefix` when from ECS).
     pub addr: IpAddr,
+    /// The ECS source prefix, or the full address length.
     pub source_prefix: u8,
+    /// Whether `addr` came from an ECS option.
     pub from_ecs: bool,
 }
 

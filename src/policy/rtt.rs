@@ -63,11 +63,10 @@ pub(crate) enum RttSource {
     Estimated,
 }
 
-impl RttSource {}
-
 /// The latency snapshot a query reads, with the time (Unix seconds) it is read at.
 #[derive(Clone, Copy, Debug)]
 pub struct LatencyView<'a> {
+    /// The latency table.
     pub table: &'a LatencyTable,
     pub(crate) now: u64,
 }

@@ -15,17 +15,26 @@ use crate::closed_set::closed_set;
 #[derive(Clone, Debug)]
 pub enum Policy {
     /// Ordered pools: the first one that is up wins (ECS scope 0 unless it hashes).
-    Failover { pools: Vec<PoolId> },
+    Failover {
+        /// The pools in order.
+        pools: Vec<PoolId>,
+    },
     /// Weighted draw of members or pools.
     Weighted {
+        /// Whether members or whole pools are drawn.
         by: WeightBy,
+        /// Fresh random draws or a hash of the client subnet.
         mode: WeightMode,
+        /// The pools, with their weights.
         pools: Vec<PoolWeight>,
     },
     /// Client location → ordered pool list, most specific match first.
     Geo(GeoMap),
     /// Datacenters ranked by biased great-circle distance from the client.
-    Nearest { pools: Vec<PoolId> },
+    Nearest {
+        /// The pools to rank.
+        pools: Vec<PoolId>,
+    },
     /// Datacenters ranked by measured RTT from the client's network (estimated from
     /// distance where unmeasured).
     Latency(LatencyPolicy),
@@ -48,10 +57,15 @@ closed_set! {
     /// The steering policies without their settings: what zone files (`policy = "geo"`),
     /// metrics, the admin API and explain name.
     pub enum PolicyKind {
+        /// [`Policy::Failover`].
         Failover => "failover",
+        /// [`Policy::Weighted`].
         Weighted => "weighted",
+        /// [`Policy::Geo`].
         Geo => "geo",
+        /// [`Policy::Nearest`].
         Nearest => "nearest",
+        /// [`Policy::Latency`].
         Latency => "latency",
     }
 }

@@ -15,6 +15,7 @@ pub struct WireKey {
 }
 
 impl WireKey {
+    /// The key of `name`.
     pub fn new(name: &Name) -> Self {
         let mut key = Self {
             buf: [0; 256],

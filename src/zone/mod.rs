@@ -31,6 +31,7 @@ pub(crate) fn label_count(name: &Name) -> usize {
 }
 
 impl ZoneSet {
+    /// A set of `zones`, keyed by origin.
     pub fn new(zones: impl IntoIterator<Item = Zone>) -> Self {
         let zones: FxHashMap<Box<[u8]>, Arc<Zone>> = zones
             .into_iter()
@@ -64,14 +65,17 @@ impl ZoneSet {
             .map(Arc::as_ref)
     }
 
+    /// How many zones.
     pub fn len(&self) -> usize {
         self.zones.len()
     }
 
+    /// Whether there are no zones.
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty()
     }
 
+    /// Every zone, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Zone> {
         self.zones.values().map(Arc::as_ref)
     }
@@ -89,6 +93,7 @@ impl ZoneSet {
 /// One authoritative zone.
 #[derive(Debug)]
 pub struct Zone {
+    /// The apex.
     pub origin: Name,
     /// The SOA record at the apex.
     pub(crate) soa: Record,
@@ -157,9 +162,17 @@ impl Node {
 #[derive(Debug)]
 pub enum Lookup<'z> {
     /// The name exists (directly or through a wildcard).
-    Found { node: &'z Node, wildcard: bool },
+    Found {
+        /// The node.
+        node: &'z Node,
+        /// Whether a wildcard matched.
+        wildcard: bool,
+    },
     /// The name is at or below a zone cut: answer with a referral.
-    Referral { node: &'z Node },
+    Referral {
+        /// The node at the zone cut.
+        node: &'z Node,
+    },
     /// The name does not exist.
     NxDomain,
 }
@@ -194,10 +207,12 @@ impl Zone {
         }
     }
 
+    /// The node owning exactly `name`.
     pub fn node(&self, name: &Name) -> Option<&Node> {
         self.nodes.get(WireKey::new(name).full())
     }
 
+    /// Every node of the zone.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()
     }
