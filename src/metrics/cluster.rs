@@ -34,20 +34,14 @@ pub(crate) fn cluster_members(live: usize, drifted: usize) {
 }
 
 /// One member's identity: 1 while alive, 0 once its lease is gone.
-pub(crate) fn cluster_member(
-    instance: &str,
-    region: &str,
-    version: &str,
-    digest: &str,
-    alive: bool,
-) {
+pub fn cluster_member(instance: &str, region: &str, version: &str, digest: &str, alive: bool) {
     gauge!(CLUSTER_MEMBER, "member" => instance.to_owned(), "region" => region.to_owned(),
         "version" => version.to_owned(), "zone_digest" => digest.to_owned())
     .set(f64::from(u8::from(alive)));
 }
 
 /// Live votes on a target: how many instances see it up and down.
-pub(crate) fn cluster_votes(target: &str, up: usize, down: usize) {
+pub fn cluster_votes(target: &str, up: usize, down: usize) {
     gauge!(CLUSTER_VOTES, "target" => target.to_owned(), "state" => "up").set(up as f64);
     gauge!(CLUSTER_VOTES, "target" => target.to_owned(), "state" => "down").set(down as f64);
 }
