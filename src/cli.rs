@@ -7,13 +7,16 @@ use clap::{Parser, Subcommand};
 
 use crate::config::env::CONFIG_VAR;
 
+/// The command line of `meridian`.
 #[derive(Debug, Parser)]
 #[command(name = "meridian", version, about = "DNS global server load balancer")]
 pub struct Cli {
+    /// The mode to run in.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The modes of `meridian`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve DNS on the configured addresses until SIGTERM or SIGINT (SIGHUP reloads zones).
@@ -24,6 +27,7 @@ pub enum Command {
     },
     /// Validate every zone file offline and print every error; exit 0 valid, 2 invalid.
     Check {
+        /// Server config file (TOML); without it the embedded defaults apply.
         #[arg(long, short, env = CONFIG_VAR)]
         config: Option<PathBuf>,
         /// Check this zones directory instead of the configured one.
@@ -46,6 +50,7 @@ pub enum Command {
         /// Treat this target (`192.0.2.10/web`) as down; repeatable.
         #[arg(long)]
         down: Vec<String>,
+        /// Server config file (TOML); without it the embedded defaults apply.
         #[arg(long, short, env = CONFIG_VAR)]
         config: Option<PathBuf>,
         /// Use this zones directory instead of the configured one.

@@ -19,17 +19,17 @@ macro_rules! closed_set {
 
         impl $name {
             /// Every variant, in declaration order (`v as usize` is its index).
-            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+            $vis const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
 
             /// The one spelling of the variant.
-            pub fn as_str(self) -> &'static str {
+            $vis fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text,)+
                 }
             }
 
             /// The variant spelled `name`, if any.
-            pub fn from_name(name: &str) -> Option<Self> {
+            $vis fn from_name(name: &str) -> Option<Self> {
                 Self::ALL.into_iter().find(|v| v.as_str() == name)
             }
         }

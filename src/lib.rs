@@ -17,6 +17,8 @@
 //! `dns::resolve` (zone lookup → REFUSED | NXDOMAIN | NODATA | static | service → policy) →
 //! `dns::response` encodes with AA, SOA for negatives, the ECS scope and the size cap.
 
+#![warn(unreachable_pub)]
+
 pub mod admin;
 pub mod agent;
 pub mod app;

@@ -28,6 +28,10 @@
 //! rare and go through the `metrics` macros directly.
 
 mod cache;
+#[cfg_attr(
+    not(feature = "cluster"),
+    allow(dead_code, reason = "recorded by the etcd link")
+)]
 mod cluster;
 pub mod labels;
 mod latency;
@@ -44,18 +48,22 @@ use tokio_util::sync::CancellationToken;
 
 /// What a decision did: its `as_str` is the `outcome` label of `meridian_decisions_total`.
 pub use crate::policy::Outcome;
-pub use cache::MAX_NAMES;
-pub use cluster::{
-    cluster_connected, cluster_ignored, cluster_member, cluster_members, cluster_votes,
-    cluster_watch_restart,
+#[cfg_attr(
+    not(feature = "cluster"),
+    allow(unused_imports, reason = "recorded by the etcd link")
+)]
+pub(crate) use cluster::{
+    cluster_connected, cluster_ignored, cluster_members, cluster_watch_restart,
 };
-pub use latency::{
+pub use cluster::{cluster_member, cluster_votes};
+pub(crate) use latency::{
     latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
 };
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use names::*;
-pub use queries::{DURATION_SAMPLE, QueryTimer, decision, flush, query};
-pub use targets::{render, target_removed, target_state};
+pub use queries::{QueryTimer, decision, flush, query};
+pub(crate) use targets::render;
+pub use targets::{target_removed, target_state};
 
 use crate::health::Status;
 use crate::health::check::CheckType;
@@ -66,6 +74,7 @@ pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("installing the Prometheus metrics recorder: {0}")]
+/// The Prometheus recorder could not be installed.
 pub struct MetricsError(String);
 
 static INSTALLED: OnceLock<Result<PrometheusHandle, MetricsError>> = OnceLock::new();
@@ -119,19 +128,19 @@ fn describe() {
 }
 
 /// Fold histogram samples into buckets every [`UPKEEP_INTERVAL`] until `cancel` fires.
-pub async fn upkeep(handle: PrometheusHandle, cancel: CancellationToken) {
+pub(crate) async fn upkeep(handle: PrometheusHandle, cancel: CancellationToken) {
     let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
             _ = tick.tick() => handle.run_upkeep(),
         }
     }
 }
 
 /// The `state` label of a health status.
-pub fn state_label(status: Status) -> &'static str {
+pub(crate) fn state_label(status: Status) -> &'static str {
     match status {
         Status::Unknown => "unknown",
         Status::Up => "up",
@@ -189,7 +198,7 @@ pub fn geoip_build_epoch(epoch_seconds: u64) {
 mod series_tests;
 
 /// A UDP response withheld by response rate limiting: `slip` (sent truncated) or `drop`.
-pub fn rrl(slipped: bool) {
+pub(crate) fn rrl(slipped: bool) {
     static HANDLES: OnceLock<[metrics::Counter; 2]> = OnceLock::new();
     let handles = HANDLES.get_or_init(|| {
         [

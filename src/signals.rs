@@ -5,13 +5,13 @@ use tokio::sync::mpsc;
 
 /// What a signal asks the app to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Reload,
     Shutdown,
 }
 
 /// Forward signals as events until the receiver is dropped.
-pub fn listen(events: mpsc::Sender<Event>) -> std::io::Result<()> {
+pub(crate) fn listen(events: mpsc::Sender<Event>) -> std::io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;

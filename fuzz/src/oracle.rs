@@ -74,7 +74,7 @@ fn size(
         (Transport::Udp, Some(_)) => {
             let payload = query
                 .and_then(|q| q.edns.as_ref())
-                .map_or(max_udp, |e| e.max_payload());
+                .map_or(max_udp, hickory_proto::op::Edns::max_payload);
             usize::from(payload.clamp(512, max_udp.max(512)))
         }
     };

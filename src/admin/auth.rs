@@ -22,16 +22,28 @@ pub const MIN_TOKEN_LEN: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("set only one of `admin_token` and `admin_token_file`")]
+    /// Both `admin_token` and `admin_token_file` are set.
     Ambiguous,
     #[error("{}: cannot read the admin token file: {source}", path.display())]
+    /// The token file could not be read.
     Read {
+        /// The token file.
         path: PathBuf,
+        /// The read error.
         source: std::io::Error,
     },
     #[error("{origin}: the admin token must be at least {MIN_TOKEN_LEN} characters")]
-    TooShort { origin: String },
+    /// The token is shorter than [`MIN_TOKEN_LEN`].
+    TooShort {
+        /// Where the token came from.
+        origin: String,
+    },
     #[error("{origin}: the admin token may hold only visible ASCII characters")]
-    Invalid { origin: String },
+    /// The token holds characters other than visible ASCII.
+    Invalid {
+        /// Where the token came from.
+        origin: String,
+    },
 }
 
 /// The admin token from, in order: `env` (the value of `MERIDIAN_ADMIN_TOKEN`), the
@@ -86,6 +98,7 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
+    /// The guard for `token` (`None`: no token configured); `protect_reads` also guards the read-only routes.
     pub fn new(token: Option<String>, protect_reads: bool) -> Self {
         Self {
             token,
@@ -94,7 +107,7 @@ impl Auth {
     }
 
     /// Ok when `header` carries the configured bearer token; the refusal otherwise.
-    pub fn check(&self, header: Option<&HeaderValue>) -> Result<(), ApiError> {
+    pub(crate) fn check(&self, header: Option<&HeaderValue>) -> Result<(), ApiError> {
         let Some(expected) = &self.token else {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -124,7 +137,11 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
 }
 
 /// Middleware for state-changing routes: the token is always required.
-pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+pub(crate) async fn require_token(
+    State(auth): State<Arc<Auth>>,
+    req: Request,
+    next: Next,
+) -> Response {
     match auth.check(req.headers().get(AUTHORIZATION)) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -132,7 +149,11 @@ pub async fn require_token(State(auth): State<Arc<Auth>>, req: Request, next: Ne
 }
 
 /// Middleware for read-only routes: the token is required only when reads are protected.
-pub async fn guard_reads(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard_reads(
+    State(auth): State<Arc<Auth>>,
+    req: Request,
+    next: Next,
+) -> Response {
     if !auth.protect_reads {
         return next.run(req).await;
     }

@@ -100,9 +100,11 @@ pub enum ControlError {
 /// `GET /v1/status`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StatusView {
+    /// The running version of Meridian.
     pub version: String,
     /// Generation of the configuration now serving.
     pub generation: u64,
+    /// Whether the server is ready to answer.
     pub ready: bool,
     /// The latest load or reload attempt, good or bad; None before the first.
     pub last_reload: Option<ReloadView>,
@@ -111,6 +113,7 @@ pub struct StatusView {
 /// One configuration load attempt.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReloadView {
+    /// Whether the attempt succeeded.
     pub ok: bool,
     /// Unix seconds when it finished.
     pub at: u64,
@@ -125,9 +128,11 @@ pub struct ReloadView {
 pub struct ZoneView {
     /// The apex, absolute (`gslb.example.com.`).
     pub origin: String,
+    /// The SOA serial.
     pub serial: u32,
     /// File the zone was loaded from.
     pub file: String,
+    /// The zone's services.
     pub services: Vec<ServiceView>,
 }
 
@@ -135,11 +140,11 @@ pub struct ZoneView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServiceView {
     /// Owner name, absolute.
-    pub name: String,
+    pub(crate) name: String,
     /// `failover`, `weighted`, `geo`, `nearest` or `latency`.
-    pub policy: String,
+    pub(crate) policy: String,
     /// Pool names in the order the policy considers them.
-    pub pools: Vec<String>,
+    pub(crate) pools: Vec<String>,
 }
 
 /// One target in `GET /v1/health`.
@@ -147,11 +152,13 @@ pub struct ServiceView {
 pub struct TargetView {
     /// `address/check`, e.g. `192.0.2.10/web`.
     pub target: String,
+    /// The effective state.
     pub state: Status,
     /// Unix seconds since the state last changed; None while unknown.
     pub since: Option<u64>,
     /// True when an operator override decides `state`.
     pub forced: bool,
+    /// The latest probe result; None before the first.
     pub last_probe: Option<ProbeView>,
     /// Cluster mode: this instance's verdict, every instance's vote, the rule and the
     /// effective state.
@@ -162,13 +169,13 @@ pub struct TargetView {
 /// The latest probe of a target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProbeView {
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// Unix seconds when it finished.
-    pub at: u64,
+    pub(crate) at: u64,
     /// Round-trip time in milliseconds, when the probe got that far.
-    pub rtt_ms: Option<f64>,
+    pub(crate) rtt_ms: Option<f64>,
     /// Why it failed, e.g. `timeout after 2s` or `status 503, expected 200`.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// `GET /v1/explain?name=&type=&client=&ecs=&down=`, parsed and validated.
@@ -179,7 +186,7 @@ pub struct ExplainRequest {
     /// Query type mnemonic in upper case; `A` when absent.
     pub qtype: String,
     /// The client address; None: no client (policies that need one use their default).
-    pub client: Option<IpAddr>,
+    pub(crate) client: Option<IpAddr>,
     /// An EDNS Client Subnet the query carries, e.g. `198.51.100.0/24`.
     pub ecs: Option<IpNet>,
     /// Selectors to treat as down for this explanation only (what-if).
@@ -193,9 +200,11 @@ pub struct ExplainView {
     pub zone: Option<String>,
     /// Service name when the name is a service.
     pub service: Option<String>,
+    /// The service's policy name when the name is a service.
     pub policy: Option<String>,
     /// The decision outcome (`primary`, `failover`, ...) or the kind of static answer.
     pub outcome: String,
+    /// The response code (`NOERROR`, `NXDOMAIN`, ...).
     pub rcode: String,
     /// ECS scope prefix the answer depends on.
     pub ecs_scope: u8,
@@ -220,37 +229,37 @@ pub enum OverrideState {
 /// `GET /v1/latency/targets`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetsView {
-    pub prefix_v4: u8,
-    pub prefix_v6: u8,
-    pub targets: Vec<Target>,
+    pub(crate) prefix_v4: u8,
+    pub(crate) prefix_v6: u8,
+    pub(crate) targets: Vec<Target>,
 }
 
 /// One estimate in `GET /v1/latency?network=`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RttView {
-    pub datacenter: String,
-    pub rtt_ms: f64,
-    pub samples: u32,
+pub(crate) struct RttView {
+    pub(crate) datacenter: String,
+    pub(crate) rtt_ms: f64,
+    pub(crate) samples: u32,
     /// Unix seconds of the newest sample, and its age.
-    pub updated: u64,
+    pub(crate) updated: u64,
     pub age_secs: u64,
 }
 
 /// `GET /v1/latency`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LatencySummary {
-    pub networks: usize,
-    pub estimates: usize,
-    pub datacenters: Vec<String>,
+    pub(crate) networks: usize,
+    pub(crate) estimates: usize,
+    pub(crate) datacenters: Vec<String>,
     /// Networks in the busiest-networks summary.
-    pub tracked: usize,
-    pub prefix_v4: u8,
-    pub prefix_v6: u8,
-    pub max_networks: usize,
-    pub max_age_secs: u64,
+    pub(crate) tracked: usize,
+    pub(crate) prefix_v4: u8,
+    pub(crate) prefix_v6: u8,
+    pub(crate) max_networks: usize,
+    pub(crate) max_age_secs: u64,
     /// The table network asked about, and its fresh estimates.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<IpNet>,
+    pub(crate) network: Option<IpNet>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtts: Option<Vec<RttView>>,
+    pub(crate) rtts: Option<Vec<RttView>>,
 }

@@ -10,7 +10,7 @@ use super::control::ControlError;
 
 /// A refused or failed admin request.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     body: ErrorBody,
     challenge: bool,
@@ -25,7 +25,7 @@ struct ErrorBody {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             body: ErrorBody {
@@ -36,12 +36,12 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// 401 with a `WWW-Authenticate: Bearer` challenge.
-    pub fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self {
             challenge: true,
             ..Self::new(
@@ -51,21 +51,23 @@ impl ApiError {
         }
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
     /// Attach the individual errors behind the message.
-    pub fn with_errors(mut self, errors: Vec<String>) -> Self {
+    pub(crate) fn with_errors(mut self, errors: Vec<String>) -> Self {
         self.body.errors = errors;
         self
     }
 
-    pub fn status(&self) -> StatusCode {
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
-    pub fn message(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
         &self.body.error
     }
 }

@@ -15,32 +15,32 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-pub use super::control::{LatencySummary, RttView, TargetsView};
+pub(crate) use super::control::{LatencySummary, RttView, TargetsView};
 use super::error::ApiError;
 use super::state::{Shared, blocking};
 use super::{Control, ControlError};
 use crate::latency::Applied;
 
 /// Largest `POST /v1/latency/import` body (other endpoints keep the default limit).
-pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
+pub(crate) const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 /// Default and largest number of targets per request.
-pub const DEFAULT_TARGETS: usize = 100;
-pub const MAX_TARGETS: usize = 10_000;
+pub(crate) const DEFAULT_TARGETS: usize = 100;
+pub(crate) const MAX_TARGETS: usize = 10_000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TargetsParams {
+pub(crate) struct TargetsParams {
     datacenter: Option<String>,
     limit: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LatencyParams {
+pub(crate) struct LatencyParams {
     network: Option<String>,
 }
 
-pub async fn targets(
+pub(crate) async fn targets(
     State(s): State<Shared>,
     params: Result<Query<TargetsParams>, QueryRejection>,
 ) -> Result<Json<TargetsView>, ApiError> {
@@ -62,14 +62,14 @@ fn text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("body must be UTF-8"))
 }
 
-pub async fn samples(
+pub(crate) async fn samples(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Applied>, ApiError> {
     ingest(s, body, |c, text| c.latency_samples(text)).await
 }
 
-pub async fn import(
+pub(crate) async fn import(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Applied>, ApiError> {
@@ -89,7 +89,7 @@ async fn ingest(
     ))
 }
 
-pub async fn view(
+pub(crate) async fn view(
     State(s): State<Shared>,
     params: Result<Query<LatencyParams>, QueryRejection>,
 ) -> Result<Json<LatencySummary>, ApiError> {

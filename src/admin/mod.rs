@@ -21,7 +21,7 @@
 mod auth;
 mod control;
 mod error;
-pub mod latency;
+pub(crate) mod latency;
 mod routes;
 mod state;
 
@@ -41,7 +41,7 @@ pub use control::{
     Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ReloadView,
     ServiceView, StatusView, TargetView, ZoneView,
 };
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 use crate::metrics::PrometheusHandle;
 use state::Shared;
@@ -54,7 +54,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Size and time limits of the router; [`Limits::default`] is what [`serve`] uses.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// Largest request body accepted, in bytes.
     pub body: usize,
+    /// Longest time a request may take.
     pub timeout: Duration,
 }
 

@@ -27,22 +27,22 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 type ApiResult<T> = Result<T, ApiError>;
 
-pub async fn status(State(s): State<Shared>) -> Json<StatusView> {
+pub(crate) async fn status(State(s): State<Shared>) -> Json<StatusView> {
     Json(s.control.status())
 }
 
-pub async fn zones(State(s): State<Shared>) -> Json<Value> {
+pub(crate) async fn zones(State(s): State<Shared>) -> Json<Value> {
     Json(json!({ "zones": s.control.zones() }))
 }
 
-pub async fn health(State(s): State<Shared>) -> Json<Value> {
+pub(crate) async fn health(State(s): State<Shared>) -> Json<Value> {
     Json(json!({ "targets": s.control.health() }))
 }
 
 /// The query string of `GET /v1/explain`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExplainParams {
+pub(crate) struct ExplainParams {
     name: Option<String>,
     #[serde(rename = "type")]
     qtype: Option<String>,
@@ -51,7 +51,7 @@ pub struct ExplainParams {
     down: Option<String>,
 }
 
-pub async fn explain(
+pub(crate) async fn explain(
     State(s): State<Shared>,
     params: Result<Query<ExplainParams>, QueryRejection>,
 ) -> ApiResult<Json<ExplainView>> {
@@ -63,7 +63,7 @@ pub async fn explain(
 }
 
 /// Validate explain parameters; every message names the parameter.
-pub fn parse_explain(p: ExplainParams) -> ApiResult<ExplainRequest> {
+pub(crate) fn parse_explain(p: ExplainParams) -> ApiResult<ExplainRequest> {
     let name = p.name.unwrap_or_default();
     let name = checked_name("name", name.trim())?;
     let qtype = p.qtype.unwrap_or_else(|| "A".into()).to_ascii_uppercase();
@@ -132,7 +132,7 @@ fn checked_name(param: &str, value: &str) -> ApiResult<String> {
     Ok(value.to_string())
 }
 
-pub async fn reload(State(s): State<Shared>) -> ApiResult<Json<Value>> {
+pub(crate) async fn reload(State(s): State<Shared>) -> ApiResult<Json<Value>> {
     let control = s.control.clone();
     match blocking(move || control.reload()).await? {
         Ok(generation) => Ok(Json(json!({ "generation": generation }))),
@@ -172,7 +172,7 @@ fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiRes
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
-pub async fn set_override(
+pub(crate) async fn set_override(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
@@ -206,12 +206,12 @@ pub async fn set_override(
     Ok(Json(json!({ "selector": selector, "state": state })))
 }
 
-pub async fn cluster(State(s): State<Shared>) -> ApiResult<Json<Value>> {
+pub(crate) async fn cluster(State(s): State<Shared>) -> ApiResult<Json<Value>> {
     let status = s.control.cluster()?;
     Ok(Json(json!(status)))
 }
 
-pub async fn clear_override_body(
+pub(crate) async fn clear_override_body(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
@@ -219,7 +219,7 @@ pub async fn clear_override_body(
     clear(s, &selector).await
 }
 
-pub async fn clear_override_path(
+pub(crate) async fn clear_override_path(
     State(s): State<Shared>,
     Path(selector): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -233,7 +233,7 @@ async fn clear(s: Shared, selector: &str) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "selector": selector, "cleared": true })))
 }
 
-pub async fn metrics(State(s): State<Shared>) -> Response {
+pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
     (
         [(CONTENT_TYPE, PROMETHEUS_TEXT)],
         crate::metrics::render(&s.metrics),
@@ -241,11 +241,11 @@ pub async fn metrics(State(s): State<Shared>) -> Response {
         .into_response()
 }
 
-pub async fn healthz() -> Json<Value> {
+pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-pub async fn readyz(State(s): State<Shared>) -> ApiResult<Json<Value>> {
+pub(crate) async fn readyz(State(s): State<Shared>) -> ApiResult<Json<Value>> {
     if s.control.ready() {
         Ok(Json(json!({ "ready": true })))
     } else {
@@ -256,11 +256,11 @@ pub async fn readyz(State(s): State<Shared>) -> ApiResult<Json<Value>> {
     }
 }
 
-pub async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
 }
 
-pub async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method not allowed on this endpoint",

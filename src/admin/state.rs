@@ -9,9 +9,9 @@ use crate::metrics::PrometheusHandle;
 
 /// What every handler shares: the server behind the seam and the metrics to render.
 #[derive(Clone)]
-pub struct Shared {
-    pub control: Arc<dyn Control>,
-    pub metrics: PrometheusHandle,
+pub(crate) struct Shared {
+    pub(crate) control: Arc<dyn Control>,
+    pub(crate) metrics: PrometheusHandle,
 }
 
 /// Run a control call that may block on the blocking pool.

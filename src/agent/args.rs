@@ -16,51 +16,51 @@ use crate::latency::table::valid_datacenter;
 pub struct AgentArgs {
     /// The datacenter this agent runs in, as zone files name it.
     #[arg(long)]
-    pub datacenter: String,
+    pub(crate) datacenter: String,
     /// A Meridian server's admin API base URL; repeatable.
     #[arg(long = "server", required = true)]
-    pub servers: Vec<String>,
+    pub(crate) servers: Vec<String>,
     /// File holding the admin token (or set MERIDIAN_AGENT_TOKEN).
     #[arg(long)]
-    pub token_file: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
     /// Global cap on probes per second.
     #[arg(long, default_value_t = 20.0)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// Seconds between measurement rounds.
     #[arg(long, default_value_t = 60)]
-    pub interval: u64,
+    pub(crate) interval: u64,
     /// Most networks asked for per server and round.
     #[arg(long, default_value_t = 1000)]
-    pub limit: usize,
+    pub(crate) limit: usize,
     /// Probe kinds, comma-separated: tcp, dns, icmp.
     #[arg(long, default_value = "tcp,dns")]
-    pub probe: String,
+    pub(crate) probe: String,
     /// Probes per kind and network per round (the lowest RTT is reported).
     #[arg(long, default_value_t = 2)]
-    pub attempts: u32,
+    pub(crate) attempts: u32,
     /// Per-probe timeout in milliseconds.
     #[arg(long, default_value_t = 1000)]
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
     /// Port for TCP connect probes (a representative with a port overrides it).
     #[arg(long, default_value_t = 443)]
-    pub tcp_port: u16,
+    pub(crate) tcp_port: u16,
     /// Port for DNS probes (a representative with a port overrides it).
     #[arg(long, default_value_t = 53)]
-    pub dns_port: u16,
+    pub(crate) dns_port: u16,
     /// Source address for probes (must be local).
     #[arg(long)]
-    pub bind: Option<IpAddr>,
+    pub(crate) bind: Option<IpAddr>,
     /// NETWORK=ADDRESS[:PORT]: probe this address for that network; repeatable.
     #[arg(long = "representative")]
-    pub representatives: Vec<String>,
+    pub(crate) representatives: Vec<String>,
     /// Run one round and exit (status 1 if no server could be reached).
     #[arg(long)]
-    pub once: bool,
+    pub(crate) once: bool,
 }
 
 impl AgentArgs {
     /// Checks every flag; `env_token` is `MERIDIAN_AGENT_TOKEN` if set.
-    pub fn into_config(self, env_token: Option<String>) -> Result<AgentConfig, String> {
+    pub(crate) fn into_config(self, env_token: Option<String>) -> Result<AgentConfig, String> {
         if !valid_datacenter(&self.datacenter) {
             return Err(format!("--datacenter: invalid name {:?}", self.datacenter));
         }

@@ -11,7 +11,7 @@ use crate::latency::Target;
 
 /// Why a server could not be talked to.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{url}: {source}")]
     Http { url: String, source: reqwest::Error },
     #[error("{url}: HTTP {status}: {body}")]
@@ -30,8 +30,11 @@ pub enum ApiError {
 /// One measured network in a push.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measured {
+    /// The client network.
     pub network: ipnet::IpNet,
+    /// The lowest RTT measured, in milliseconds.
     pub rtt_ms: f64,
+    /// How many probes answered.
     pub samples: u32,
 }
 
@@ -42,13 +45,13 @@ struct Push<'a> {
 }
 
 /// An HTTP client for the admin API of Meridian servers.
-pub struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     token: String,
 }
 
 impl Api {
-    pub fn new(token: String, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(token: String, timeout: Duration) -> Result<Self, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         // No proxy: agents talk to their servers directly, whatever the environment says.
         let http = reqwest::Client::builder()
@@ -60,7 +63,7 @@ impl Api {
     }
 
     /// `GET /v1/latency/targets` of `server` (a base URL such as `http://127.0.0.1:9153`).
-    pub async fn targets(
+    pub(crate) async fn targets(
         &self,
         server: &str,
         datacenter: &str,
@@ -78,7 +81,7 @@ impl Api {
     }
 
     /// `POST /v1/latency/samples` to `server`; returns the server's report.
-    pub async fn push(
+    pub(crate) async fn push(
         &self,
         server: &str,
         datacenter: &str,

@@ -11,10 +11,10 @@
 //! in total (a token bucket shared by every probe), at most `--attempts` per kind and
 //! network per round, and one packet per probe.
 
-pub mod args;
-pub mod client;
-pub mod probe;
-pub mod rate;
+pub(crate) mod args;
+pub(crate) mod client;
+pub(crate) mod probe;
+pub(crate) mod rate;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use args::AgentArgs;
-pub use client::{Api, Measured};
+pub(crate) use client::Api;
+pub use client::Measured;
 pub use probe::{Method, ProbeError, Prober};
 pub use rate::Limiter;
 
@@ -41,23 +42,38 @@ pub const CONCURRENCY: usize = 32;
 /// A validated agent configuration.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
+    /// The datacenter this agent runs in, as zone files name it.
     pub datacenter: String,
+    /// Admin API base URLs of the Meridian servers.
     pub servers: Vec<String>,
+    /// The admin token.
     pub token: String,
+    /// Global cap on probes per second.
     pub rate: f64,
+    /// Time between measurement rounds.
     pub interval: Duration,
+    /// Most networks asked for per server and round.
     pub limit: usize,
+    /// Probe kinds to run.
     pub methods: Vec<Method>,
+    /// Probes per kind and network per round (the lowest RTT is reported).
     pub attempts: u32,
+    /// Per-probe timeout.
     pub timeout: Duration,
+    /// Port for TCP connect probes (a representative with a port overrides it).
     pub tcp_port: u16,
+    /// Port for DNS probes (a representative with a port overrides it).
     pub dns_port: u16,
+    /// Source address for probes.
     pub bind: Option<IpAddr>,
+    /// Addresses to probe for given networks.
     pub representatives: Representatives,
+    /// Run one round and exit.
     pub once: bool,
 }
 
 impl AgentConfig {
+    /// The probe settings of this configuration.
     pub fn prober(&self) -> Prober {
         Prober {
             timeout: self.timeout,
@@ -72,9 +88,10 @@ impl AgentConfig {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RoundReport {
     /// Servers that answered the targets request.
-    pub servers_ok: usize,
+    pub(crate) servers_ok: usize,
+    /// Targets the servers handed out.
     pub targets: usize,
-    pub probes: usize,
+    pub(crate) probes: usize,
     /// Networks with at least one RTT.
     pub measured: Vec<Measured>,
     /// Servers that accepted the push.
@@ -83,7 +100,7 @@ pub struct RoundReport {
 
 /// The probe address of each network, deduplicated; agent overrides win over the
 /// server's representative. Addresses no probe should go to are dropped.
-pub fn plan(targets: &[Target], overrides: &Representatives) -> Vec<(IpNet, ProbeAddr)> {
+pub(crate) fn plan(targets: &[Target], overrides: &Representatives) -> Vec<(IpNet, ProbeAddr)> {
     let mut out: Vec<(IpNet, ProbeAddr)> = Vec::new();
     for t in targets {
         if out.iter().any(|(n, _)| *n == t.network) {
@@ -163,7 +180,7 @@ pub async fn measure(
 }
 
 /// One round: targets from every server, probes, pushes.
-pub async fn round(config: &AgentConfig, api: &Api, limiter: &Arc<Limiter>) -> RoundReport {
+pub(crate) async fn round(config: &AgentConfig, api: &Api, limiter: &Arc<Limiter>) -> RoundReport {
     let mut report = RoundReport::default();
     let mut by_server: Vec<(&str, Vec<Target>)> = Vec::new();
     for server in &config.servers {
@@ -212,11 +229,11 @@ pub async fn run(config: AgentConfig, cancel: CancellationToken) -> anyhow::Resu
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return Ok(RoundReport::default()),
+            () = cancel.cancelled() => return Ok(RoundReport::default()),
             _ = tick.tick() => {}
         }
         let report = tokio::select! {
-            _ = cancel.cancelled() => return Ok(RoundReport::default()),
+            () = cancel.cancelled() => return Ok(RoundReport::default()),
             r = round(&config, &api, &limiter) => r,
         };
         info!(

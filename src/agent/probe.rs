@@ -25,8 +25,11 @@ use crate::latency::ProbeAddr;
 /// A probe kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// A TCP connect.
     Tcp,
+    /// A DNS query for the root NS.
     Dns,
+    /// An ICMP echo.
     Icmp,
 }
 
@@ -48,22 +51,29 @@ impl FromStr for Method {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeError {
     #[error("timeout")]
+    /// No answer within the timeout.
     Timeout,
     #[error("unreachable: {0}")]
+    /// The network or host is unreachable.
     Unreachable(String),
     #[error("ICMP echo sockets are not permitted (net.ipv4.ping_group_range)")]
+    /// ICMP echo sockets are not permitted to this user.
     NotPermitted,
     #[error("{0}")]
+    /// Any other I/O error.
     Io(String),
 }
 
 /// Probe settings shared by every probe of a round.
 #[derive(Clone, Debug)]
 pub struct Prober {
+    /// Per-probe timeout.
     pub timeout: Duration,
     /// Source address for probes of the same family (none: the kernel's choice).
     pub bind: Option<IpAddr>,
+    /// Port for TCP connect probes without their own port.
     pub tcp_port: u16,
+    /// Port for DNS probes without their own port.
     pub dns_port: u16,
 }
 
@@ -122,7 +132,7 @@ impl Prober {
         loop {
             match socket.recv(&mut buf).await {
                 Ok(n) if n >= 2 && buf[..2] == id.to_be_bytes() => return Ok(start.elapsed()),
-                Ok(_) => continue,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     return Ok(start.elapsed());
                 }
@@ -172,7 +182,7 @@ impl Prober {
 }
 
 /// A DNS query for `. NS` with recursion not desired.
-pub fn root_ns_query(id: u16) -> [u8; 17] {
+pub(crate) fn root_ns_query(id: u16) -> [u8; 17] {
     let mut q = [0u8; 17];
     q[..2].copy_from_slice(&id.to_be_bytes());
     q[5] = 1; // QDCOUNT = 1

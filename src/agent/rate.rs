@@ -9,7 +9,7 @@ use tokio::time::Instant;
 /// advance; when none is left the caller waits its turn, so over any interval of `t`
 /// seconds at most `burst + rate × t` probes start.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -18,7 +18,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket; `rate` is clamped to at least 0.01/s, `burst` to at least 1.
-    pub fn new(rate: f64, burst: f64) -> Self {
+    pub(crate) fn new(rate: f64, burst: f64) -> Self {
         let rate = if rate.is_finite() {
             rate.max(0.01)
         } else {
@@ -39,7 +39,7 @@ impl TokenBucket {
 
     /// Takes a token at time `now` (seconds, monotonic); returns how long to wait before
     /// using it (0 when one was available).
-    pub fn take(&mut self, now: f64) -> f64 {
+    pub(crate) fn take(&mut self, now: f64) -> f64 {
         if now > self.last {
             self.tokens = (self.tokens + (now - self.last) * self.rate).min(self.burst);
             self.last = now;
@@ -69,7 +69,7 @@ impl Limiter {
     }
 
     /// Waits until a probe may start.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let now = self.start.elapsed().as_secs_f64();
         let wait = self.bucket.lock().map_or(1.0, |mut b| b.take(now));
         if wait > 0.0 {

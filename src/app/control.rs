@@ -16,12 +16,12 @@ use crate::cluster::{ClusterStatus, OverrideAsk};
 use crate::dns::explain::{Question, explain, with_down};
 use crate::health::{Forced, Selector, Status};
 
-pub struct AppControl {
+pub(crate) struct AppControl {
     shared: Arc<Shared>,
 }
 
 impl AppControl {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
 }

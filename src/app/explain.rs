@@ -10,11 +10,17 @@ use crate::geo::{Locate, Nowhere};
 /// What `meridian explain` was asked on the command line.
 #[derive(Debug, Clone)]
 pub struct ExplainArgs {
+    /// The queried name.
     pub name: String,
+    /// The query type (`A`, `AAAA`, ...).
     pub qtype: String,
+    /// The resolver's address (the query's source).
     pub client: std::net::IpAddr,
+    /// An EDNS Client Subnet the resolver sent.
     pub ecs: Option<ipnet::IpNet>,
+    /// Targets (`192.0.2.10/web`) to treat as down.
     pub down: Vec<String>,
+    /// A zones directory instead of the configured one.
     pub zones: Option<std::path::PathBuf>,
 }
 

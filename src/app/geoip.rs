@@ -7,7 +7,7 @@ use crate::geo::GeoDb;
 
 /// The configured GeoIP database (with the ASN database when one is set), or `None` when
 /// `geoip` is not set.
-pub fn open(config: &ServerConfig) -> anyhow::Result<Option<GeoDb>> {
+pub(crate) fn open(config: &ServerConfig) -> anyhow::Result<Option<GeoDb>> {
     if config.geoip.as_os_str().is_empty() {
         return Ok(None);
     }

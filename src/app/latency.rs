@@ -18,7 +18,7 @@ use crate::latency::{
 use crate::zone::ZoneSet;
 
 /// The latency table and writer settings of a server configuration.
-pub fn ingest_config(config: &ServerConfig) -> IngestConfig {
+pub(crate) fn ingest_config(config: &ServerConfig) -> IngestConfig {
     let path = |p: &Path| (!p.as_os_str().is_empty()).then(|| p.to_path_buf());
     IngestConfig {
         table: TableConfig {
@@ -37,13 +37,17 @@ pub fn ingest_config(config: &ServerConfig) -> IngestConfig {
 }
 
 /// The live table and the writer, started.
-pub struct Latency {
-    pub handle: LatencyHandle,
-    pub representatives: Representatives,
+pub(crate) struct Latency {
+    pub(crate) handle: LatencyHandle,
+    pub(crate) representatives: Representatives,
 }
 
 impl Latency {
-    pub fn start(config: &ServerConfig, cancel: &CancellationToken, tracker: &TaskTracker) -> Self {
+    pub(crate) fn start(
+        config: &ServerConfig,
+        cancel: &CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Self {
         let ingest = ingest_config(config);
         let live = Arc::new(Live::new(ingest.table, config.latency_top_networks));
         let handle = ingest::start(ingest, live, cancel, tracker);
@@ -53,11 +57,11 @@ impl Latency {
         }
     }
 
-    pub fn live(&self) -> &Arc<Live> {
+    pub(crate) fn live(&self) -> &Arc<Live> {
         self.handle.live()
     }
 
-    pub fn targets(
+    pub(crate) fn targets(
         &self,
         zones: &ZoneSet,
         datacenter: Option<&str>,
@@ -89,7 +93,7 @@ impl Latency {
     }
 
     /// An agent's batch: the datacenter is required and must be configured.
-    pub fn samples(&self, zones: &ZoneSet, body: &str) -> Result<Applied, ControlError> {
+    pub(crate) fn samples(&self, zones: &ZoneSet, body: &str) -> Result<Applied, ControlError> {
         let (rows, errors) = import::parse_json(body, None);
         if rows.is_empty() && !errors.is_empty() {
             return Err(ControlError::Invalid(errors[0].to_string()));
@@ -98,7 +102,7 @@ impl Latency {
     }
 
     /// A bulk import (CSV or JSON).
-    pub fn import(&self, zones: &ZoneSet, body: &str) -> Result<Applied, ControlError> {
+    pub(crate) fn import(&self, zones: &ZoneSet, body: &str) -> Result<Applied, ControlError> {
         let (rows, errors) = import::parse(body);
         self.submit(zones, Source::Api, rows, errors)
     }
@@ -134,7 +138,7 @@ impl Latency {
         Ok(report)
     }
 
-    pub fn summary(&self, network: Option<IpNet>) -> LatencySummary {
+    pub(crate) fn summary(&self, network: Option<IpNet>) -> LatencySummary {
         let live = self.live();
         let table = live.table.load();
         let config = *table.config();
@@ -178,7 +182,7 @@ impl Latency {
 }
 
 /// Every datacenter name the zones configure.
-pub fn datacenters(zones: &ZoneSet) -> HashSet<Arc<str>> {
+pub(crate) fn datacenters(zones: &ZoneSet) -> HashSet<Arc<str>> {
     zones
         .iter()
         .flat_map(|z| z.nodes().filter_map(|n| n.service.clone()))

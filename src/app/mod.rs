@@ -8,7 +8,7 @@ mod retire;
 mod shared;
 
 pub use explain::{ExplainArgs, explain};
-pub use shared::Shared;
+pub(crate) use shared::Shared;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,15 +21,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use crate::admin;
-use crate::cluster;
 use crate::config::{self, ConfigErrors, LogFormat, ServerConfig};
 use crate::dns::server::{self, Listen};
 use crate::dns::{Handler, Snapshots};
 use crate::geo::{GeoDb, Locate, Nowhere};
 use crate::health::{ClusterLink, Health, HealthConfig, HealthHandle, ProbeSource, VoteUpdate};
-use crate::metrics;
 use crate::signals::{self, Event};
+use crate::{admin, cluster, metrics};
 
 /// How long in-flight work may take after a shutdown request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -40,18 +38,24 @@ pub const GEOIP_POLL: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("invalid configuration:\n{0}")]
+    /// The configuration is invalid (exit status 2).
     Config(ConfigErrors),
     #[error(transparent)]
+    /// Anything else, such as a port that cannot be bound (exit status 1).
     Runtime(#[from] anyhow::Error),
 }
 
 /// A running server: its bound addresses and the handles to reload or stop it.
 pub struct Running {
+    /// The bound UDP addresses.
     pub udp_addrs: Vec<SocketAddr>,
+    /// The bound TCP addresses.
     pub tcp_addrs: Vec<SocketAddr>,
+    /// The bound admin API address.
     pub admin_addr: SocketAddr,
-    pub snapshots: Arc<Snapshots>,
+    /// The health subsystem's handle.
     pub health: HealthHandle,
+    /// What the admin API and reloads share.
     pub shared: Arc<Shared>,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -166,7 +170,6 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         tcp_addrs,
         admin_addr,
         health: shared.health.clone(),
-        snapshots,
         shared,
         cancel,
         tracker,
@@ -203,7 +206,7 @@ async fn follow_geoip_reloads(db: Arc<GeoDb>, cancel: CancellationToken) {
                 }
                 metrics::geoip_build_epoch(db.build_epoch());
             }
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
         }
     }
 }
@@ -258,10 +261,12 @@ fn list(addrs: &[SocketAddr]) -> String {
 }
 
 impl Running {
+    /// Reloads the zone files as `SIGHUP` does; the new generation, or every error.
     pub fn reload(&self) -> Result<u64, ConfigErrors> {
         self.shared.reload()
     }
 
+    /// The generation of the configuration now serving.
     pub fn generation(&self) -> u64 {
         self.shared.generation()
     }

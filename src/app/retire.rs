@@ -18,7 +18,7 @@ const POLL: Duration = Duration::from_millis(5);
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Drop `old` on a thread of its own once no one else holds it (or after `PATIENCE`).
-pub fn retire<T: Send + Sync + 'static>(old: Arc<T>) {
+pub(crate) fn retire<T: Send + Sync + 'static>(old: Arc<T>) {
     let spawned = std::thread::Builder::new()
         .name("meridian-retire".into())
         .spawn(move || wait_then_drop(old, POLL, PATIENCE));

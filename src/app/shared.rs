@@ -17,13 +17,13 @@ use crate::metrics;
 
 /// State shared by the signal loop and the admin API: one writer per snapshot.
 pub struct Shared {
-    pub config: ServerConfig,
-    pub snapshots: Arc<Snapshots>,
-    pub health: HealthHandle,
+    pub(crate) config: ServerConfig,
+    pub(crate) snapshots: Arc<Snapshots>,
+    pub(crate) health: HealthHandle,
     /// The latency writer and the representative map agents are given.
-    pub latency: Latency,
+    pub(crate) latency: Latency,
     /// Cluster mode: the link to the other instances.
-    pub cluster: Option<ClusterHandle>,
+    pub(crate) cluster: Option<ClusterHandle>,
     scheduler: Mutex<Health>,
     generation: AtomicU64,
     last_reload: Mutex<Option<ReloadView>>,
@@ -102,11 +102,11 @@ impl Shared {
     }
 
     /// The configuration generation now serving (1 at start, +1 per good reload).
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
 
-    pub fn last_reload(&self) -> Option<ReloadView> {
+    pub(crate) fn last_reload(&self) -> Option<ReloadView> {
         self.last_reload.lock().ok().and_then(|l| l.clone())
     }
 }

@@ -111,7 +111,7 @@ impl Link {
         self.publish();
         loop {
             let attempt = tokio::select! {
-                _ = cancel.cancelled() => return,
+                () = cancel.cancelled() => return,
                 s = self.connect() => s,
             };
             match attempt {
@@ -167,10 +167,10 @@ impl Link {
             let stale_at = self.lost_at + self.s.stale_after;
             let oldest = self.pending.first().map(|(at, _)| *at + PENDING_WAIT);
             tokio::select! {
-                _ = cancel.cancelled() => return false,
-                _ = sleep_until(until) => return true,
-                _ = sleep_until(oldest.unwrap_or(until)), if oldest.is_some() => self.refuse_old(),
-                _ = sleep_until(stale_at), if !self.stale => self.go_stale(),
+                () = cancel.cancelled() => return false,
+                () = sleep_until(until) => return true,
+                () = sleep_until(oldest.unwrap_or(until)), if oldest.is_some() => self.refuse_old(),
+                () = sleep_until(stale_at), if !self.stale => self.go_stale(),
                 Some(update) = votes.recv() => drop(self.remember(update)),
                 Some(request) = requests.recv() => self.offline(request),
             }
@@ -193,8 +193,9 @@ impl Link {
             .into_iter()
             .partition(|(at, _)| *at + PENDING_WAIT <= now);
         self.pending = young;
-        old.into_iter()
-            .for_each(|(_, r): (Instant, Request)| refuse(r));
+        for (_, r) in old {
+            refuse(r);
+        }
     }
 
     fn went_down(&mut self) {
@@ -277,7 +278,7 @@ impl Link {
                     info!(
                         "cluster: revision {} was compacted; listing again",
                         self.revision
-                    )
+                    );
                 }
                 _ => return Err("the watch was refused".into()),
             }
@@ -357,7 +358,7 @@ impl Link {
             let expiry = self.store.next_expiry(unix_ms(SystemTime::now()));
             let publish_at = self.publish_at;
             let result = tokio::select! {
-                _ = cancel.cancelled() => {
+                () = cancel.cancelled() => {
                     self.leave(&mut session).await;
                     return None;
                 }
@@ -365,11 +366,11 @@ impl Link {
                 message = session.watch.message() => self.watched(message.map_err(err)),
                 Some(update) = votes.recv() => self.send_votes(&mut session, update).await,
                 Some(request) = requests.recv() => self.answer(&mut session, request).await,
-                _ = sleep(until_ms(expiry)), if expiry.is_some() => {
+                () = sleep(until_ms(expiry)), if expiry.is_some() => {
                     self.publish();
                     Ok(())
                 }
-                _ = sleep_until(publish_at.unwrap_or_else(Instant::now)), if publish_at.is_some() => {
+                () = sleep_until(publish_at.unwrap_or_else(Instant::now)), if publish_at.is_some() => {
                     self.publish();
                     Ok(())
                 }

@@ -22,9 +22,21 @@
 //! lease, so the instance's votes vanish at once. Values under the prefix that this version
 //! cannot use are logged and counted, never trusted.
 
-pub mod protocol;
-pub mod record;
-pub mod store;
+#[cfg_attr(
+    not(feature = "cluster"),
+    allow(dead_code, reason = "used by the etcd link and unit tests")
+)]
+pub(crate) mod protocol;
+#[cfg_attr(
+    not(feature = "cluster"),
+    allow(dead_code, reason = "used by the etcd link and unit tests")
+)]
+pub(crate) mod record;
+#[cfg_attr(
+    not(feature = "cluster"),
+    allow(dead_code, reason = "used by the etcd link and unit tests")
+)]
+pub(crate) mod store;
 
 #[cfg(feature = "cluster")]
 mod etcd;
@@ -37,11 +49,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use crate::config::cluster::Secrets;
 use crate::health::{Forced, HealthHandle, Selector, VoteUpdate};
-pub use protocol::{ClusterStatus, Request, Settings, unix_ms};
-pub use record::OverrideRecord;
-pub use store::MemberView;
+pub(crate) use protocol::{ClusterStatus, Request, Settings, unix_ms};
+pub(crate) use record::OverrideRecord;
 
 /// Whether this build can run in cluster mode.
 pub const AVAILABLE: bool = cfg!(feature = "cluster");
@@ -54,8 +64,10 @@ pub enum ClusterError {
          rebuild with `cargo build --release --features cluster` (needs protoc: Debian \
          `protobuf-compiler` and `libprotobuf-dev`)"
     )]
+    /// The binary was built without the `cluster` feature.
     NotBuilt,
     #[error("cluster: {0}")]
+    /// The `[cluster]` settings cannot be used.
     Settings(String),
 }
 
@@ -70,18 +82,18 @@ pub struct ClusterHandle {
 /// What an operator asks for when setting a cluster override.
 #[derive(Clone, Debug, Default)]
 pub struct OverrideAsk {
-    pub who: Option<String>,
-    pub reason: Option<String>,
-    pub expires_in: Option<Duration>,
+    pub(crate) who: Option<String>,
+    pub(crate) reason: Option<String>,
+    pub(crate) expires_in: Option<Duration>,
 }
 
 impl ClusterHandle {
-    pub fn status(&self) -> Arc<ClusterStatus> {
+    pub(crate) fn status(&self) -> Arc<ClusterStatus> {
         self.status.load_full()
     }
 
     /// Stores an override cluster-wide; blocks until etcd accepted it (blocking pool only).
-    pub fn set_override_blocking(
+    pub(crate) fn set_override_blocking(
         &self,
         selector: &Selector,
         state: Forced,
@@ -108,14 +120,14 @@ impl ClusterHandle {
     }
 
     /// Removes a cluster override; whether one existed (blocking pool only).
-    pub fn clear_override_blocking(&self, selector: &Selector) -> Result<bool, String> {
+    pub(crate) fn clear_override_blocking(&self, selector: &Selector) -> Result<bool, String> {
         let (reply, answer) = oneshot::channel();
         self.send(Request::ClearOverride(selector.clone(), reply))?;
         answer.blocking_recv().map_err(|_| stopped())?
     }
 
     /// Registers the digest of newly loaded zones.
-    pub fn zone_digest(&self, digest: String) {
+    pub(crate) fn zone_digest(&self, digest: String) {
         let _ = self.tx.send(Request::ZoneDigest(digest));
     }
 
@@ -130,7 +142,7 @@ fn stopped() -> String {
 
 /// Starts the cluster task: it connects in the background and never delays serving.
 /// `votes` carries this instance's own verdicts from the tracker.
-pub fn start(
+pub(crate) fn start(
     settings: Settings,
     health: HealthHandle,
     votes: mpsc::UnboundedReceiver<VoteUpdate>,

@@ -14,23 +14,27 @@ use crate::health::{QuorumRule, Selector};
 
 /// Everything the cluster task needs, resolved from the configuration.
 #[derive(Clone, Debug)]
-pub struct Settings {
-    pub endpoints: Vec<String>,
-    pub cluster: String,
-    pub prefix: String,
-    pub instance: Arc<str>,
-    pub region: String,
-    pub rule: QuorumRule,
-    pub min_voters: usize,
-    pub lease_ttl: Duration,
-    pub stale_after: Duration,
-    pub secrets: Secrets,
+pub(crate) struct Settings {
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) cluster: String,
+    pub(crate) prefix: String,
+    pub(crate) instance: Arc<str>,
+    pub(crate) region: String,
+    pub(crate) rule: QuorumRule,
+    pub(crate) min_voters: usize,
+    pub(crate) lease_ttl: Duration,
+    pub(crate) stale_after: Duration,
+    pub(crate) secrets: Secrets,
     /// SHA-256 of the compiled zones' sources, hex.
-    pub zone_digest: String,
+    pub(crate) zone_digest: String,
 }
 
 impl Settings {
-    pub fn new(c: &ClusterConfig, secrets: Secrets, zone_digest: String) -> Result<Self, String> {
+    pub(crate) fn new(
+        c: &ClusterConfig,
+        secrets: Secrets,
+        zone_digest: String,
+    ) -> Result<Self, String> {
         Ok(Self {
             endpoints: c.endpoints.clone(),
             cluster: c.name.clone(),
@@ -50,29 +54,29 @@ impl Settings {
 /// `GET /v1/cluster`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ClusterStatus {
-    pub cluster: String,
-    pub instance: String,
-    pub region: String,
+    pub(crate) cluster: String,
+    pub(crate) instance: String,
+    pub(crate) region: String,
     /// In touch with etcd now.
-    pub connected: bool,
+    pub(crate) connected: bool,
     /// Out of touch for longer than `stale_after`: targets are decided on the local view.
-    pub stale: bool,
+    pub(crate) stale: bool,
     /// The last etcd revision seen.
-    pub revision: i64,
-    pub quorum: String,
-    pub min_voters: usize,
-    pub lease_ttl_secs: u64,
-    pub stale_after_secs: u64,
+    pub(crate) revision: i64,
+    pub(crate) quorum: String,
+    pub(crate) min_voters: usize,
+    pub(crate) lease_ttl_secs: u64,
+    pub(crate) stale_after_secs: u64,
     /// This instance's zone digest.
-    pub zone_digest: String,
+    pub(crate) zone_digest: String,
     /// Some live member serves different zones.
-    pub drift: bool,
-    pub members: Vec<MemberView>,
+    pub(crate) drift: bool,
+    pub(crate) members: Vec<MemberView>,
 }
 
 /// What the admin API asks of the cluster task.
 #[derive(Debug)]
-pub enum Request {
+pub(crate) enum Request {
     /// Store an override for the whole cluster; `ttl` makes it expire.
     SetOverride(
         OverrideRecord,
@@ -85,7 +89,7 @@ pub enum Request {
     ZoneDigest(String),
 }
 
-pub fn unix_ms(t: SystemTime) -> u64 {
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

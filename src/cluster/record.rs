@@ -8,11 +8,11 @@ use crate::health::state::Observed;
 use crate::health::{Forced, Selector};
 
 /// The record format this build writes; values with a higher `v` are ignored.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// What a key under the cluster's prefix names.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Key {
+pub(crate) enum Key {
     /// `members/<instance>`: an instance's registration, under its lease.
     Member(Arc<str>),
     /// `votes/<instance>/<target>`: an instance's verdict on a target, under its lease.
@@ -23,7 +23,7 @@ pub enum Key {
 
 /// Why a key or value was ignored: the `reason` label of `meridian_cluster_ignored_values_total`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Ignored {
+pub(crate) enum Ignored {
     #[error("not JSON of the expected shape: {0}")]
     Garbage(String),
     #[error("a key this version does not use")]
@@ -35,7 +35,7 @@ pub enum Ignored {
 }
 
 impl Ignored {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Ignored::Garbage(_) => "garbage",
             Ignored::ForeignKey => "foreign_key",
@@ -47,44 +47,44 @@ impl Ignored {
 
 /// `members/<instance>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    pub v: u32,
-    pub instance: String,
-    pub version: String,
-    pub region: String,
-    pub started_unix_ms: u64,
+pub(crate) struct MemberRecord {
+    pub(crate) v: u32,
+    pub(crate) instance: String,
+    pub(crate) version: String,
+    pub(crate) region: String,
+    pub(crate) started_unix_ms: u64,
     /// SHA-256 of the compiled zones' sources (hex), to spot configuration drift.
-    pub zone_digest: String,
+    pub(crate) zone_digest: String,
 }
 
 /// `votes/<instance>/<target>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct VoteRecord {
-    pub v: u32,
-    pub state: Observed,
-    pub since_unix_ms: u64,
-    pub reason: Option<String>,
-    pub rtt_ms: Option<f64>,
+pub(crate) struct VoteRecord {
+    pub(crate) v: u32,
+    pub(crate) state: Observed,
+    pub(crate) since_unix_ms: u64,
+    pub(crate) reason: Option<String>,
+    pub(crate) rtt_ms: Option<f64>,
 }
 
 /// `overrides/<selector>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OverrideRecord {
-    pub v: u32,
-    pub selector: String,
-    pub state: Forced,
+pub(crate) struct OverrideRecord {
+    pub(crate) v: u32,
+    pub(crate) selector: String,
+    pub(crate) state: Forced,
     /// Who asked (free text from the request, else the admin API of `instance`).
-    pub who: String,
-    pub reason: String,
-    pub set_at_unix_ms: u64,
+    pub(crate) who: String,
+    pub(crate) reason: String,
+    pub(crate) set_at_unix_ms: u64,
     /// When it clears itself; the key also carries an etcd lease of that length.
-    pub expires_unix_ms: Option<u64>,
+    pub(crate) expires_unix_ms: Option<u64>,
     /// The instance whose API stored it.
-    pub instance: String,
+    pub(crate) instance: String,
 }
 
 /// The key of `key` relative to `prefix`; `Err` for anything this version does not write.
-pub fn parse_key(prefix: &str, key: &[u8]) -> Result<Key, Ignored> {
+pub(crate) fn parse_key(prefix: &str, key: &[u8]) -> Result<Key, Ignored> {
     let key = std::str::from_utf8(key).map_err(|_| Ignored::ForeignKey)?;
     let rest = key.strip_prefix(prefix).ok_or(Ignored::ForeignKey)?;
     let (kind, rest) = rest.split_once('/').ok_or(Ignored::ForeignKey)?;
@@ -105,7 +105,7 @@ pub fn parse_key(prefix: &str, key: &[u8]) -> Result<Key, Ignored> {
 }
 
 /// The full key for `key` under `prefix`.
-pub fn key_path(prefix: &str, key: &Key) -> String {
+pub(crate) fn key_path(prefix: &str, key: &Key) -> String {
     match key {
         Key::Member(i) => format!("{prefix}members/{i}"),
         Key::Vote(i, t) => format!("{prefix}votes/{i}/{t}"),
@@ -114,7 +114,7 @@ pub fn key_path(prefix: &str, key: &Key) -> String {
 }
 
 /// Decodes a value, refusing future formats and values whose identity disagrees with the key.
-pub fn decode<T: for<'a> Deserialize<'a>>(value: &[u8]) -> Result<T, Ignored> {
+pub(crate) fn decode<T: for<'a> Deserialize<'a>>(value: &[u8]) -> Result<T, Ignored> {
     #[derive(Deserialize)]
     struct Versioned {
         v: u32,
@@ -130,13 +130,13 @@ pub fn decode<T: for<'a> Deserialize<'a>>(value: &[u8]) -> Result<T, Ignored> {
     serde_json::from_slice(value).map_err(|e| Ignored::Garbage(e.to_string()))
 }
 
-pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     // Our record types always serialize.
     serde_json::to_vec(record).unwrap_or_default()
 }
 
 /// Checks that a member record agrees with its key.
-pub fn check_member(instance: &str, r: &MemberRecord) -> Result<(), Ignored> {
+pub(crate) fn check_member(instance: &str, r: &MemberRecord) -> Result<(), Ignored> {
     if r.instance != instance {
         return Err(Ignored::Invalid(format!(
             "member record for {:?} under key {instance:?}",
@@ -147,7 +147,7 @@ pub fn check_member(instance: &str, r: &MemberRecord) -> Result<(), Ignored> {
 }
 
 /// Checks that a vote is a verdict (up or down) with sane numbers.
-pub fn check_vote(r: &VoteRecord) -> Result<(), Ignored> {
+pub(crate) fn check_vote(r: &VoteRecord) -> Result<(), Ignored> {
     if r.state == Observed::Unknown {
         return Err(Ignored::Invalid("a vote must be up or down".into()));
     }
@@ -160,7 +160,7 @@ pub fn check_vote(r: &VoteRecord) -> Result<(), Ignored> {
 }
 
 /// Checks that an override record agrees with its key.
-pub fn check_override(selector: &Selector, r: &OverrideRecord) -> Result<(), Ignored> {
+pub(crate) fn check_override(selector: &Selector, r: &OverrideRecord) -> Result<(), Ignored> {
     match r.selector.parse::<Selector>() {
         Ok(s) if &s == selector => Ok(()),
         _ => Err(Ignored::Invalid(format!(

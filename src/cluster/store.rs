@@ -17,7 +17,7 @@ const DEPARTED_KEPT: usize = 64;
 
 /// Everything under the cluster's prefix that this version understands.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub(crate) struct Store {
     prefix: String,
     members: BTreeMap<Arc<str>, MemberRecord>,
     /// Instances whose lease ended, with when it was noticed (Unix ms).
@@ -28,26 +28,26 @@ pub struct Store {
 
 /// One instance in `GET /v1/cluster`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct MemberView {
-    pub instance: String,
-    pub region: String,
-    pub version: String,
-    pub started_unix_ms: u64,
-    pub zone_digest: String,
+pub(crate) struct MemberView {
+    pub(crate) instance: String,
+    pub(crate) region: String,
+    pub(crate) version: String,
+    pub(crate) started_unix_ms: u64,
+    pub(crate) zone_digest: String,
     /// Its lease is alive.
-    pub alive: bool,
+    pub(crate) alive: bool,
     /// This is the instance answering.
-    pub this: bool,
+    pub(crate) this: bool,
     /// It serves compiled zones that differ from this instance's.
-    pub drift: bool,
+    pub(crate) drift: bool,
     /// When its lease was seen to end.
-    pub left_unix_ms: Option<u64>,
+    pub(crate) left_unix_ms: Option<u64>,
     /// Targets it votes on.
-    pub votes: usize,
+    pub(crate) votes: usize,
 }
 
 impl Store {
-    pub fn new(prefix: String) -> Self {
+    pub(crate) fn new(prefix: String) -> Self {
         Self {
             prefix,
             members: BTreeMap::new(),
@@ -59,7 +59,7 @@ impl Store {
 
     /// Replaces everything with a fresh listing of the prefix; members no longer listed
     /// are remembered as departed. Returns what was ignored.
-    pub fn reset<'a>(
+    pub(crate) fn reset<'a>(
         &mut self,
         kvs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
         now_ms: u64,
@@ -80,7 +80,7 @@ impl Store {
     }
 
     /// Applies a put seen by the watch (or written by this instance).
-    pub fn put(&mut self, key: &[u8], value: &[u8], _now_ms: u64) -> Result<(), Ignored> {
+    pub(crate) fn put(&mut self, key: &[u8], value: &[u8], _now_ms: u64) -> Result<(), Ignored> {
         match parse_key(&self.prefix, key)? {
             Key::Member(instance) => {
                 let record: MemberRecord = decode(value)?;
@@ -106,7 +106,7 @@ impl Store {
     }
 
     /// Applies a delete (or a lease's expiry) seen by the watch.
-    pub fn delete(&mut self, key: &[u8], now_ms: u64) -> Result<(), Ignored> {
+    pub(crate) fn delete(&mut self, key: &[u8], now_ms: u64) -> Result<(), Ignored> {
         match parse_key(&self.prefix, key)? {
             Key::Member(instance) => {
                 if let Some(record) = self.members.remove(&instance) {
@@ -139,7 +139,7 @@ impl Store {
     }
 
     /// The tracker's view: votes of live instances only, overrides not yet expired.
-    pub fn votes_view(
+    pub(crate) fn votes_view(
         &self,
         instance: &Arc<str>,
         rule: QuorumRule,
@@ -181,7 +181,7 @@ impl Store {
 
     /// Every live member (sorted by name), then those that left; drift is judged
     /// against `digest`, this instance's zones.
-    pub fn members(&self, me: &str, digest: &str) -> Vec<MemberView> {
+    pub(crate) fn members(&self, me: &str, digest: &str) -> Vec<MemberView> {
         let view = |name: &Arc<str>, r: &MemberRecord, left: Option<u64>| MemberView {
             instance: name.to_string(),
             region: r.region.clone(),
@@ -203,7 +203,7 @@ impl Store {
     }
 
     /// Per target, how many live instances vote it up and down (for metrics).
-    pub fn tallies(&self) -> BTreeMap<Arc<str>, Tally> {
+    pub(crate) fn tallies(&self) -> BTreeMap<Arc<str>, Tally> {
         let mut out: BTreeMap<Arc<str>, Tally> = BTreeMap::new();
         for (voter, targets) in &self.votes {
             if !self.members.contains_key(voter) {
@@ -217,7 +217,7 @@ impl Store {
     }
 
     /// The earliest expiry among overrides, to wake up and drop it even without etcd.
-    pub fn next_expiry(&self, now_ms: u64) -> Option<u64> {
+    pub(crate) fn next_expiry(&self, now_ms: u64) -> Option<u64> {
         let expiries = self.overrides.values().filter_map(|r| r.expires_unix_ms);
         expiries.filter(|at| *at > now_ms).min()
     }

@@ -8,21 +8,22 @@ use super::secret::Secret;
 use crate::health::QuorumRule;
 
 /// Lease TTL bounds (seconds): an instance's votes vanish this long after it dies.
-pub const LEASE_TTL_DEFAULT: u64 = 10;
-pub const LEASE_TTL_RANGE: std::ops::RangeInclusive<u64> = 2..=300;
+pub(crate) const LEASE_TTL_DEFAULT: u64 = 10;
+pub(crate) const LEASE_TTL_RANGE: std::ops::RangeInclusive<u64> = 2..=300;
 /// How long the last merged view is used while etcd is out of reach (seconds).
-pub const STALE_AFTER_DEFAULT: u64 = 30;
-pub const STALE_AFTER_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
+pub(crate) const STALE_AFTER_DEFAULT: u64 = 30;
+pub(crate) const STALE_AFTER_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 /// Fewer known votes than this on a target and the local view decides.
-pub const MIN_VOTERS_DEFAULT: usize = 2;
+pub(crate) const MIN_VOTERS_DEFAULT: usize = 2;
+/// Accepted values of `min_voters`.
 pub const MIN_VOTERS_RANGE: std::ops::RangeInclusive<usize> = 1..=1000;
 
 /// Credentials and TLS material read from the files `[cluster]` names.
 #[derive(Clone, Default)]
 pub struct Secrets {
-    pub user: Option<(String, String)>,
-    pub tls_ca: Option<Vec<u8>>,
-    pub tls_identity: Option<(Vec<u8>, Vec<u8>)>,
+    pub(crate) user: Option<(String, String)>,
+    pub(crate) tls_ca: Option<Vec<u8>>,
+    pub(crate) tls_identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -40,29 +41,29 @@ impl std::fmt::Debug for Secrets {
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// etcd client URLs, e.g. `["http://10.0.0.1:2379", "https://10.0.0.2:2379"]`.
-    pub endpoints: Vec<String>,
+    pub(crate) endpoints: Vec<String>,
     /// The cluster's name: keys live under `/meridian/<name>/`.
-    pub name: String,
+    pub(crate) name: String,
     /// This instance's name (default: the host name); unique within the cluster.
-    pub instance: String,
+    pub(crate) instance: String,
     /// A free-form region label shown in `/v1/cluster`.
-    pub region: String,
+    pub(crate) region: String,
     /// TLS to etcd: the CA that signed the servers' certificates, and a client certificate.
-    pub tls_ca: Option<PathBuf>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_ca: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
     /// etcd authentication: a user and password, or a file holding `USER:PASSWORD`.
-    pub user: Option<String>,
-    pub password: Option<Secret>,
-    pub token_file: Option<PathBuf>,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<Secret>,
+    pub(crate) token_file: Option<PathBuf>,
     /// TTL of this instance's lease (seconds, 2..=300): its votes vanish this long after it dies.
-    pub lease_ttl_secs: u64,
+    pub(crate) lease_ttl_secs: u64,
     /// After this long without etcd (seconds, 1..=3600), decide on the local view alone.
-    pub stale_after_secs: u64,
+    pub(crate) stale_after_secs: u64,
     /// `majority` (default), `all`, `any` or `up_fraction>F`; a check may name its own.
-    pub quorum: String,
+    pub(crate) quorum: String,
     /// Fewer known votes than this and the local view decides (1..=1000).
-    pub min_voters: usize,
+    pub(crate) min_voters: usize,
 }
 
 impl Default for ClusterConfig {
@@ -88,7 +89,7 @@ impl Default for ClusterConfig {
 
 impl ClusterConfig {
     /// Every problem with these settings, each naming its key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.endpoints.is_empty() {
             return Err("`cluster.endpoints` must list at least one etcd endpoint".into());
         }
@@ -150,7 +151,7 @@ impl ClusterConfig {
     }
 
     /// The key prefix every value of this cluster lives under.
-    pub fn prefix(&self) -> String {
+    pub(crate) fn prefix(&self) -> String {
         format!("/meridian/{}/", self.name)
     }
 }
@@ -175,7 +176,7 @@ fn is_label(s: &str) -> bool {
 }
 
 /// This machine's host name, or `meridian` when it has none usable as an instance name.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its whole length; gethostname NUL-terminates within it
     // or truncates, and we stop at the first NUL either way.

@@ -160,7 +160,7 @@ fn soa_record(file: &ZoneFile, origin: &Name, ttl: u32, errors: &mut Errors) -> 
     let s: &SoaFile = soa.get_ref();
     let mname = parse_name(s.mname.get_ref(), origin).map_err(|m| errors.at(s.mname.span(), m));
     let rname = parse_name(s.rname.get_ref(), origin).map_err(|m| errors.at(s.rname.span(), m));
-    let serial = errors.ranged::<u32>(&s.serial, 0..=u32::MAX as i64, "serial");
+    let serial = errors.ranged::<u32>(&s.serial, 0..=i64::from(u32::MAX), "serial");
     let mut time = |v: &Option<Spanned<i64>>, default: i32, what: &str| match v {
         Some(v) => errors.ranged::<i32>(v, 0..=MAX_TTL, what),
         None => Some(default),

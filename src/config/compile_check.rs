@@ -15,7 +15,7 @@ use crate::health::check::{
 };
 
 /// Every check of a zone file by name; invalid ones are reported and left out.
-pub fn compile_checks(
+pub(crate) fn compile_checks(
     checks: &Named<CheckFile>,
     errors: &mut Errors,
 ) -> HashMap<String, Arc<CheckSpec>> {

@@ -8,7 +8,7 @@ use toml::Spanned;
 /// The `latency` policy over `pools`, with the options of `[services.NAME.latency]`:
 /// `tolerance_ms` (0..=1000, default 5), `tolerance_percent` (0..=100, default 10),
 /// `ties` (`hash` or `order`, default `hash`), `min_samples` (1..=1000000, default 1).
-pub fn latency(f: &ServiceFile, pools: Vec<PoolId>, errors: &mut Errors) -> Policy {
+pub(crate) fn latency(f: &ServiceFile, pools: Vec<PoolId>, errors: &mut Errors) -> Policy {
     let mut p = LatencyPolicy::new(pools);
     let Some(table) = &f.latency else {
         return Policy::Latency(p);
@@ -39,7 +39,7 @@ pub fn latency(f: &ServiceFile, pools: Vec<PoolId>, errors: &mut Errors) -> Poli
 }
 
 /// A `[services.NAME.latency]` table is an error on services of other policies.
-pub fn only_for_latency(f: &ServiceFile, policy: &Policy, errors: &mut Errors) {
+pub(crate) fn only_for_latency(f: &ServiceFile, policy: &Policy, errors: &mut Errors) {
     if let Some(t) = &f.latency
         && !matches!(policy, Policy::Latency(_))
     {

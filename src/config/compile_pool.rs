@@ -17,15 +17,18 @@ use crate::policy::model::{DEFAULT_MIN_HEALTHY, DEFAULT_WEIGHT};
 use crate::policy::{Answer, Datacenter, Member, Pool, Selection};
 
 /// Largest member weight.
-pub const MAX_WEIGHT: i64 = 1_000_000;
+pub(crate) const MAX_WEIGHT: i64 = 1_000_000;
 
 /// A zone's datacenters, in file order, with their ids by name.
-pub struct Datacenters {
-    pub list: Arc<[Datacenter]>,
-    pub ids: HashMap<String, usize>,
+pub(crate) struct Datacenters {
+    pub(crate) list: Arc<[Datacenter]>,
+    pub(crate) ids: HashMap<String, usize>,
 }
 
-pub fn compile_datacenters(file: &Named<DatacenterFile>, errors: &mut Errors) -> Datacenters {
+pub(crate) fn compile_datacenters(
+    file: &Named<DatacenterFile>,
+    errors: &mut Errors,
+) -> Datacenters {
     let mut list = Vec::new();
     let mut ids = HashMap::new();
     let mut entries: Vec<_> = file.iter().collect();
@@ -74,7 +77,7 @@ fn datacenter(name: &str, f: &DatacenterFile, errors: &mut Errors) -> Option<Dat
 }
 
 /// An ISO 3166-1 alpha-2 code, upper case.
-pub fn country_code(c: &Spanned<String>, errors: &mut Errors) -> Option<[u8; 2]> {
+pub(crate) fn country_code(c: &Spanned<String>, errors: &mut Errors) -> Option<[u8; 2]> {
     match c.get_ref().as_bytes() {
         [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
             Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
@@ -86,7 +89,7 @@ pub fn country_code(c: &Spanned<String>, errors: &mut Errors) -> Option<[u8; 2]>
     }
 }
 
-pub fn continent(c: &Spanned<String>, errors: &mut Errors) -> Option<Continent> {
+pub(crate) fn continent(c: &Spanned<String>, errors: &mut Errors) -> Option<Continent> {
     let found = Continent::from_code(&c.get_ref().to_ascii_uppercase());
     if found.is_none() {
         errors.at(
@@ -99,18 +102,22 @@ pub fn continent(c: &Spanned<String>, errors: &mut Errors) -> Option<Continent> 
 
 /// What the pools of a zone compile to.
 #[derive(Default)]
-pub struct Pools {
-    pub by_name: HashMap<String, Arc<Pool>>,
-    pub targets: Vec<TargetSpec>,
+pub(crate) struct Pools {
+    pub(crate) by_name: HashMap<String, Arc<Pool>>,
+    pub(crate) targets: Vec<TargetSpec>,
 }
 
-pub struct PoolContext<'a> {
-    pub origin: &'a Name,
-    pub datacenters: &'a Datacenters,
-    pub checks: &'a HashMap<String, Arc<CheckSpec>>,
+pub(crate) struct PoolContext<'a> {
+    pub(crate) origin: &'a Name,
+    pub(crate) datacenters: &'a Datacenters,
+    pub(crate) checks: &'a HashMap<String, Arc<CheckSpec>>,
 }
 
-pub fn compile_pools(file: &Named<PoolFile>, cx: &PoolContext, errors: &mut Errors) -> Pools {
+pub(crate) fn compile_pools(
+    file: &Named<PoolFile>,
+    cx: &PoolContext,
+    errors: &mut Errors,
+) -> Pools {
     let mut out = Pools::default();
     for (name, pool) in file {
         let p = pool.get_ref();

@@ -22,12 +22,12 @@ use crate::policy::{
 };
 
 /// Reads a file named in a zone file (a CIDR map), relative to that zone file.
-pub type ReadAux<'a> = dyn FnMut(&str) -> Result<String, String> + 'a;
+pub(crate) type ReadAux<'a> = dyn FnMut(&str) -> Result<String, String> + 'a;
 
-pub struct ServiceContext<'a> {
-    pub origin: &'a Name,
-    pub datacenters: &'a Datacenters,
-    pub pools: &'a HashMap<String, Arc<Pool>>,
+pub(crate) struct ServiceContext<'a> {
+    pub(crate) origin: &'a Name,
+    pub(crate) datacenters: &'a Datacenters,
+    pub(crate) pools: &'a HashMap<String, Arc<Pool>>,
 }
 
 /// The pools one service uses, numbered in order of first mention.
@@ -61,7 +61,7 @@ impl Local<'_> {
     }
 }
 
-pub fn compile_service(
+pub(crate) fn compile_service(
     owner: &Name,
     file: &Spanned<ServiceFile>,
     cx: &ServiceContext,

@@ -19,22 +19,23 @@ use toml::{Table, Value};
 use super::error::ConfigError;
 
 /// Every setting's variable starts with this.
-pub const PREFIX: &str = "MERIDIAN_";
+pub(crate) const PREFIX: &str = "MERIDIAN_";
 /// The server config file (`--config`).
-pub const CONFIG_VAR: &str = "MERIDIAN_CONFIG";
+pub(crate) const CONFIG_VAR: &str = "MERIDIAN_CONFIG";
 /// The admin token itself; it wins over `admin_token` and `admin_token_file`.
-pub const ADMIN_TOKEN_VAR: &str = "MERIDIAN_ADMIN_TOKEN";
+pub(crate) const ADMIN_TOKEN_VAR: &str = "MERIDIAN_ADMIN_TOKEN";
 /// The token `meridian agent` sends.
-pub const AGENT_TOKEN_VAR: &str = "MERIDIAN_AGENT_TOKEN";
+pub(crate) const AGENT_TOKEN_VAR: &str = "MERIDIAN_AGENT_TOKEN";
 /// The binary the scripts in `bench/` run.
-pub const BENCH_BIN_VAR: &str = "MERIDIAN_BIN";
+pub(crate) const BENCH_BIN_VAR: &str = "MERIDIAN_BIN";
 
 /// The `MERIDIAN_*` variables that are not settings. Any other one must name a setting.
-pub const NOT_SETTINGS: [&str; 4] = [CONFIG_VAR, ADMIN_TOKEN_VAR, AGENT_TOKEN_VAR, BENCH_BIN_VAR];
+pub(crate) const NOT_SETTINGS: [&str; 4] =
+    [CONFIG_VAR, ADMIN_TOKEN_VAR, AGENT_TOKEN_VAR, BENCH_BIN_VAR];
 
 /// `settings` with every `MERIDIAN_*` variable of `vars` applied, in order. An error names
 /// the variable: one that names no setting, or whose value does not fit the setting.
-pub fn overlay<'a, T: Serialize + DeserializeOwned>(
+pub(crate) fn overlay<'a, T: Serialize + DeserializeOwned>(
     settings: T,
     vars: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<T, ConfigError> {

@@ -9,18 +9,18 @@ use toml::Spanned;
 /// One problem in one configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// 1-based line and column; 0 when the error concerns the whole file.
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
+    pub(crate) line: usize,
+    pub(crate) col: usize,
+    pub(crate) message: String,
     /// The offending source line and how many characters to underline.
-    pub excerpt: Option<(String, usize)>,
+    pub(crate) excerpt: Option<(String, usize)>,
 }
 
 impl ConfigError {
     /// An error about a whole file (unreadable, missing section).
-    pub fn file(path: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn file(path: &Path, message: impl Into<String>) -> Self {
         Self {
             path: path.to_path_buf(),
             line: 0,
@@ -31,7 +31,12 @@ impl ConfigError {
     }
 
     /// An error at a byte span of `text`, the contents of `path`.
-    pub fn at(path: &Path, text: &str, span: Range<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn at(
+        path: &Path,
+        text: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         let start = span.start.min(text.len());
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
@@ -90,14 +95,14 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// Errors for one file, in the order found; sorted by position at the end.
-pub struct Errors<'a> {
+pub(crate) struct Errors<'a> {
     path: &'a Path,
     text: &'a str,
-    pub list: Vec<ConfigError>,
+    pub(crate) list: Vec<ConfigError>,
 }
 
 impl<'a> Errors<'a> {
-    pub fn new(path: &'a Path, text: &'a str) -> Self {
+    pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
         Self {
             path,
             text,
@@ -105,17 +110,17 @@ impl<'a> Errors<'a> {
         }
     }
 
-    pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(crate) fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.list
             .push(ConfigError::at(self.path, self.text, span, message));
     }
 
-    pub fn line_of(&self, span: &Range<usize>) -> usize {
+    pub(crate) fn line_of(&self, span: &Range<usize>) -> usize {
         ConfigError::at(self.path, self.text, span.clone(), "").line
     }
 
     /// A number within `range`, or an error at its span.
-    pub fn ranged<T: TryFrom<i64>>(
+    pub(crate) fn ranged<T: TryFrom<i64>>(
         &mut self,
         value: &Spanned<i64>,
         range: std::ops::RangeInclusive<i64>,
@@ -136,7 +141,7 @@ impl<'a> Errors<'a> {
     }
 
     /// Sorted by line and column, as a reader walks the file.
-    pub fn into_sorted(mut self) -> Vec<ConfigError> {
+    pub(crate) fn into_sorted(mut self) -> Vec<ConfigError> {
         self.list.sort_by_key(|e| (e.line, e.col));
         self.list
     }

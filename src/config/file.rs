@@ -10,76 +10,76 @@ use toml::Spanned;
 use super::service_file::{CheckFile, DatacenterFile, Named, PoolFile, ServiceFile};
 
 /// Largest TTL allowed by RFC 2181.
-pub const MAX_TTL: i64 = 2_147_483_647;
+pub(crate) const MAX_TTL: i64 = 2_147_483_647;
 
 /// One zone policy file, as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ZoneFile {
-    pub origin: Spanned<String>,
-    pub ttl: Option<Spanned<i64>>,
-    pub ns: Option<Spanned<Vec<Spanned<String>>>>,
-    pub soa: Option<Spanned<SoaFile>>,
+pub(crate) struct ZoneFile {
+    pub(crate) origin: Spanned<String>,
+    pub(crate) ttl: Option<Spanned<i64>>,
+    pub(crate) ns: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) soa: Option<Spanned<SoaFile>>,
     #[serde(default)]
-    pub records: BTreeMap<Spanned<String>, Spanned<NameFile>>,
+    pub(crate) records: BTreeMap<Spanned<String>, Spanned<NameFile>>,
     #[serde(default)]
-    pub datacenters: Named<DatacenterFile>,
+    pub(crate) datacenters: Named<DatacenterFile>,
     #[serde(default)]
-    pub checks: Named<CheckFile>,
+    pub(crate) checks: Named<CheckFile>,
     #[serde(default)]
-    pub pools: Named<PoolFile>,
+    pub(crate) pools: Named<PoolFile>,
     #[serde(default)]
-    pub services: Named<ServiceFile>,
+    pub(crate) services: Named<ServiceFile>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SoaFile {
-    pub mname: Spanned<String>,
-    pub rname: Spanned<String>,
-    pub serial: Spanned<i64>,
-    pub refresh: Option<Spanned<i64>>,
-    pub retry: Option<Spanned<i64>>,
-    pub expire: Option<Spanned<i64>>,
-    pub minimum: Option<Spanned<i64>>,
-    pub ttl: Option<Spanned<i64>>,
+pub(crate) struct SoaFile {
+    pub(crate) mname: Spanned<String>,
+    pub(crate) rname: Spanned<String>,
+    pub(crate) serial: Spanned<i64>,
+    pub(crate) refresh: Option<Spanned<i64>>,
+    pub(crate) retry: Option<Spanned<i64>>,
+    pub(crate) expire: Option<Spanned<i64>>,
+    pub(crate) minimum: Option<Spanned<i64>>,
+    pub(crate) ttl: Option<Spanned<i64>>,
 }
 
 /// The static records at one name: one key per record type.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NameFile {
-    pub ttl: Option<Spanned<i64>>,
+pub(crate) struct NameFile {
+    pub(crate) ttl: Option<Spanned<i64>>,
     #[serde(rename = "A")]
-    pub a: Option<Spanned<RdataList>>,
+    pub(crate) a: Option<Spanned<RdataList>>,
     #[serde(rename = "AAAA")]
-    pub aaaa: Option<Spanned<RdataList>>,
+    pub(crate) aaaa: Option<Spanned<RdataList>>,
     #[serde(rename = "CNAME")]
-    pub cname: Option<Spanned<RdataList>>,
+    pub(crate) cname: Option<Spanned<RdataList>>,
     #[serde(rename = "MX")]
-    pub mx: Option<Spanned<RdataList>>,
+    pub(crate) mx: Option<Spanned<RdataList>>,
     #[serde(rename = "TXT")]
-    pub txt: Option<Spanned<RdataList>>,
+    pub(crate) txt: Option<Spanned<RdataList>>,
     #[serde(rename = "SRV")]
-    pub srv: Option<Spanned<RdataList>>,
+    pub(crate) srv: Option<Spanned<RdataList>>,
     #[serde(rename = "CAA")]
-    pub caa: Option<Spanned<RdataList>>,
+    pub(crate) caa: Option<Spanned<RdataList>>,
     #[serde(rename = "PTR")]
-    pub ptr: Option<Spanned<RdataList>>,
+    pub(crate) ptr: Option<Spanned<RdataList>>,
     #[serde(rename = "NS")]
-    pub ns: Option<Spanned<RdataList>>,
+    pub(crate) ns: Option<Spanned<RdataList>>,
 }
 
 /// One record's data: a presentation-format string, or (for TXT) a list of strings.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Rdata {
+pub(crate) enum Rdata {
     Text(String),
     Strings(Vec<String>),
 }
 
 /// The data of an RRset: one value or an array, each item with its span when known.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RdataList(pub Vec<(Option<std::ops::Range<usize>>, Rdata)>);
+pub(crate) struct RdataList(pub Vec<(Option<std::ops::Range<usize>>, Rdata)>);
 
 impl<'de> Deserialize<'de> for Rdata {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

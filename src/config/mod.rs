@@ -2,23 +2,25 @@
 
 pub mod cluster;
 pub mod compile;
-pub mod compile_check;
-pub mod compile_latency;
-pub mod compile_pool;
-pub mod compile_service;
-pub mod env;
-pub mod error;
-pub mod file;
-pub mod rdata;
+pub(crate) mod compile_check;
+pub(crate) mod compile_latency;
+pub(crate) mod compile_pool;
+pub(crate) mod compile_service;
+pub(crate) mod env;
+pub(crate) mod error;
+pub(crate) mod file;
+pub(crate) mod rdata;
 pub mod secret;
 pub mod server;
-pub mod service_file;
+pub(crate) mod service_file;
 
 use std::path::{Path, PathBuf};
 
 pub use cluster::ClusterConfig;
-pub use error::{ConfigError, ConfigErrors};
-pub use server::{LogFormat, ServerConfig};
+pub(crate) use error::ConfigError;
+pub use error::ConfigErrors;
+pub(crate) use server::LogFormat;
+pub use server::ServerConfig;
 
 use crate::zone::{Zone, ZoneSet};
 
@@ -38,7 +40,7 @@ pub fn load_server(path: Option<&Path>) -> Result<ServerConfig, ConfigError> {
 }
 
 /// The zone files of a directory (`*.toml`, sorted by name).
-pub fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+pub(crate) fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| ConfigError::file(dir, format!("cannot read: {e}")))?;
     let mut files: Vec<PathBuf> = entries

@@ -10,7 +10,7 @@ use super::file::Rdata;
 
 /// A name as written in a zone file: `@` is the origin, a trailing dot makes it absolute,
 /// anything else is relative to the origin.
-pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
+pub(crate) fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty name".to_string());
@@ -34,7 +34,7 @@ pub fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
 }
 
 /// Parse one item of record data of type `rtype`.
-pub fn parse(rtype: RecordType, item: &Rdata, origin: &Name) -> Result<RData, String> {
+pub(crate) fn parse(rtype: RecordType, item: &Rdata, origin: &Name) -> Result<RData, String> {
     let text = match (item, rtype) {
         (Rdata::Strings(parts), RecordType::TXT) => return txt(parts.clone()),
         (Rdata::Strings(_), _) => return Err(format!("{rtype} data must be a string")),

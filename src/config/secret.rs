@@ -14,7 +14,7 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

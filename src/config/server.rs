@@ -41,6 +41,7 @@ pub struct ServerConfig {
     pub rrl_slip: u32,
     /// Client networks are /rrl_ipv4_prefix (IPv4) and /rrl_ipv6_prefix (IPv6).
     pub rrl_ipv4_prefix: u8,
+    /// See `rrl_ipv4_prefix`.
     pub rrl_ipv6_prefix: u8,
     /// Token buckets in the limiter's fixed table (memory is 16 bytes each).
     pub rrl_table_size: usize,
@@ -71,6 +72,7 @@ pub struct ServerConfig {
     // --- latency steering (see docs/latency.md) ---
     /// Client network prefix lengths of the latency table (IPv4 8..=32, IPv6 16..=62).
     pub latency_prefix_v4: u8,
+    /// See `latency_prefix_v4`.
     pub latency_prefix_v6: u8,
     /// Most client networks kept in the latency table (the least useful go first).
     pub latency_max_networks: usize,
@@ -90,6 +92,7 @@ pub struct ServerConfig {
     /// Health probes to IPv4 / IPv6 targets are sent from this local address; unset = the
     /// kernel chooses (multi-homed hosts; one vantage point per instance).
     pub probe_source_v4: Option<IpAddr>,
+    /// See `probe_source_v4`.
     pub probe_source_v6: Option<IpAddr>,
     /// Cluster mode over etcd; absent = this instance decides alone.
     pub cluster: Option<super::cluster::ClusterConfig>,
@@ -99,8 +102,11 @@ pub use super::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
+/// How log lines are written on stderr.
 pub enum LogFormat {
+    /// Human-readable text.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
@@ -264,11 +270,11 @@ impl ServerConfig {
             .map_err(|e| format!("`latency_representatives`: {}", e.join("; ")))
     }
 
-    pub fn udp_addresses(&self) -> Vec<SocketAddr> {
+    pub(crate) fn udp_addresses(&self) -> Vec<SocketAddr> {
         dedup(self.listen.iter().chain(&self.udp_listen))
     }
 
-    pub fn tcp_addresses(&self) -> Vec<SocketAddr> {
+    pub(crate) fn tcp_addresses(&self) -> Vec<SocketAddr> {
         dedup(self.listen.iter().chain(&self.tcp_listen))
     }
 }

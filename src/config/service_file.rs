@@ -7,97 +7,97 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
-pub type Named<T> = BTreeMap<Spanned<String>, Spanned<T>>;
-pub type Names = Spanned<Vec<Spanned<String>>>;
+pub(crate) type Named<T> = BTreeMap<Spanned<String>, Spanned<T>>;
+pub(crate) type Names = Spanned<Vec<Spanned<String>>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DatacenterFile {
+pub(crate) struct DatacenterFile {
     /// `[latitude, longitude]` in degrees.
-    pub coordinates: Spanned<Vec<f64>>,
-    pub country: Option<Spanned<String>>,
-    pub continent: Option<Spanned<String>>,
-    pub bias: Option<Spanned<i64>>,
+    pub(crate) coordinates: Spanned<Vec<f64>>,
+    pub(crate) country: Option<Spanned<String>>,
+    pub(crate) continent: Option<Spanned<String>>,
+    pub(crate) bias: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckFile {
+pub(crate) struct CheckFile {
     #[serde(rename = "type")]
-    pub kind: Spanned<String>,
-    pub port: Option<Spanned<i64>>,
-    pub interval: Option<Spanned<Seconds>>,
-    pub timeout: Option<Spanned<Seconds>>,
-    pub rise: Option<Spanned<i64>>,
-    pub fall: Option<Spanned<i64>>,
-    pub jitter: Option<Spanned<Seconds>>,
-    pub method: Option<Spanned<String>>,
-    pub path: Option<Spanned<String>>,
-    pub host: Option<Spanned<String>>,
-    pub sni: Option<Spanned<String>>,
-    pub verify_tls: Option<Spanned<bool>>,
-    pub expect_status: Option<Spanned<Vec<Spanned<StatusValue>>>>,
-    pub body_contains: Option<Spanned<String>>,
-    pub max_body: Option<Spanned<i64>>,
-    pub headers: Option<Spanned<BTreeMap<String, String>>>,
-    pub send: Option<Spanned<String>>,
-    pub expect: Option<Spanned<String>>,
-    pub max_reply: Option<Spanned<i64>>,
+    pub(crate) kind: Spanned<String>,
+    pub(crate) port: Option<Spanned<i64>>,
+    pub(crate) interval: Option<Spanned<Seconds>>,
+    pub(crate) timeout: Option<Spanned<Seconds>>,
+    pub(crate) rise: Option<Spanned<i64>>,
+    pub(crate) fall: Option<Spanned<i64>>,
+    pub(crate) jitter: Option<Spanned<Seconds>>,
+    pub(crate) method: Option<Spanned<String>>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) host: Option<Spanned<String>>,
+    pub(crate) sni: Option<Spanned<String>>,
+    pub(crate) verify_tls: Option<Spanned<bool>>,
+    pub(crate) expect_status: Option<Spanned<Vec<Spanned<StatusValue>>>>,
+    pub(crate) body_contains: Option<Spanned<String>>,
+    pub(crate) max_body: Option<Spanned<i64>>,
+    pub(crate) headers: Option<Spanned<BTreeMap<String, String>>>,
+    pub(crate) send: Option<Spanned<String>>,
+    pub(crate) expect: Option<Spanned<String>>,
+    pub(crate) max_reply: Option<Spanned<i64>>,
     /// Cluster mode: this check's quorum rule (`majority`, `all`, `any`, `up_fraction>F`).
-    pub quorum: Option<Spanned<String>>,
+    pub(crate) quorum: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PoolFile {
-    pub selection: Option<Spanned<String>>,
-    pub min_healthy: Option<Spanned<i64>>,
-    pub members: Spanned<Vec<Spanned<MemberFile>>>,
+pub(crate) struct PoolFile {
+    pub(crate) selection: Option<Spanned<String>>,
+    pub(crate) min_healthy: Option<Spanned<i64>>,
+    pub(crate) members: Spanned<Vec<Spanned<MemberFile>>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MemberFile {
+pub(crate) struct MemberFile {
     /// An IPv4 or IPv6 address (A/AAAA services).
-    pub address: Option<Spanned<String>>,
+    pub(crate) address: Option<Spanned<String>>,
     /// A host name (CNAME services).
-    pub name: Option<Spanned<String>>,
-    pub datacenter: Option<Spanned<String>>,
-    pub weight: Option<Spanned<i64>>,
-    pub check: Option<Spanned<String>>,
+    pub(crate) name: Option<Spanned<String>>,
+    pub(crate) datacenter: Option<Spanned<String>>,
+    pub(crate) weight: Option<Spanned<i64>>,
+    pub(crate) check: Option<Spanned<String>>,
     /// Where to probe, `IP` or `IP:PORT`, when it is not the member address.
-    pub probe: Option<Spanned<String>>,
+    pub(crate) probe: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServiceFile {
-    pub policy: Spanned<String>,
-    pub pools: Option<Names>,
-    pub ttl: Option<Spanned<i64>>,
-    pub max_answers: Option<Spanned<i64>>,
-    pub all_down: Option<Spanned<String>>,
-    pub fallback: Option<Names>,
-    pub weight_by: Option<Spanned<String>>,
-    pub mode: Option<Spanned<String>>,
-    pub pool_weights: Option<Named<i64>>,
-    pub geo: Option<Spanned<GeoFile>>,
-    pub latency: Option<Spanned<LatencyFile>>,
+pub(crate) struct ServiceFile {
+    pub(crate) policy: Spanned<String>,
+    pub(crate) pools: Option<Names>,
+    pub(crate) ttl: Option<Spanned<i64>>,
+    pub(crate) max_answers: Option<Spanned<i64>>,
+    pub(crate) all_down: Option<Spanned<String>>,
+    pub(crate) fallback: Option<Names>,
+    pub(crate) weight_by: Option<Spanned<String>>,
+    pub(crate) mode: Option<Spanned<String>>,
+    pub(crate) pool_weights: Option<Named<i64>>,
+    pub(crate) geo: Option<Spanned<GeoFile>>,
+    pub(crate) latency: Option<Spanned<LatencyFile>>,
 }
 
 /// `[services.NAME.latency]`: the `latency` policy's tolerance and tie handling.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LatencyFile {
-    pub tolerance_ms: Option<Spanned<Number>>,
-    pub tolerance_percent: Option<Spanned<Number>>,
-    pub ties: Option<Spanned<String>>,
-    pub min_samples: Option<Spanned<i64>>,
+pub(crate) struct LatencyFile {
+    pub(crate) tolerance_ms: Option<Spanned<Number>>,
+    pub(crate) tolerance_percent: Option<Spanned<Number>>,
+    pub(crate) ties: Option<Spanned<String>>,
+    pub(crate) min_samples: Option<Spanned<i64>>,
 }
 
 /// An integer or a float.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Number(pub f64);
+pub(crate) struct Number(pub f64);
 
 impl<'de> Deserialize<'de> for Number {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -120,20 +120,20 @@ impl<'de> Deserialize<'de> for Number {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GeoFile {
-    pub default: Option<Names>,
-    pub continent: Option<Named<Vec<Spanned<String>>>>,
-    pub country: Option<Named<Vec<Spanned<String>>>>,
-    pub subdivision: Option<Named<Vec<Spanned<String>>>>,
-    pub asn: Option<Named<Vec<Spanned<String>>>>,
-    pub cidr: Option<Named<Vec<Spanned<String>>>>,
+pub(crate) struct GeoFile {
+    pub(crate) default: Option<Names>,
+    pub(crate) continent: Option<Named<Vec<Spanned<String>>>>,
+    pub(crate) country: Option<Named<Vec<Spanned<String>>>>,
+    pub(crate) subdivision: Option<Named<Vec<Spanned<String>>>>,
+    pub(crate) asn: Option<Named<Vec<Spanned<String>>>>,
+    pub(crate) cidr: Option<Named<Vec<Spanned<String>>>>,
     /// A file of `PREFIX POOL[,POOL...]` lines, relative to the zone file.
-    pub cidr_file: Option<Spanned<String>>,
+    pub(crate) cidr_file: Option<Spanned<String>>,
 }
 
 /// A duration: a number of seconds or a string with a unit (`500ms`, `10s`, `2m`, `1h`).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Seconds(pub Result<f64, ()>);
+pub(crate) struct Seconds(pub Result<f64, ()>);
 
 impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -179,7 +179,7 @@ fn parse_duration(text: &str) -> Result<f64, ()> {
 
 /// An expected HTTP status: a code (`200`) or a range (`"200-399"`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum StatusValue {
+pub(crate) enum StatusValue {
     Code(i64),
     Text(String),
 }

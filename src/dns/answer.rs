@@ -26,7 +26,7 @@ pub enum Owner {
 
 /// Records of one section entry.
 #[derive(Debug, Clone)]
-pub enum Rr<'z> {
+pub(crate) enum Rr<'z> {
     /// A zone RRset under `owner`.
     Set { owner: Owner, set: &'z RRset },
     /// One address a decision chose, owned by the question name.
@@ -39,11 +39,11 @@ pub enum Rr<'z> {
 }
 
 /// A section: most hold one or two entries, kept inline.
-pub type Section<'z> = SmallVec<[Rr<'z>; 2]>;
+pub(crate) type Section<'z> = SmallVec<[Rr<'z>; 2]>;
 
 impl Rr<'_> {
     /// How many records the entry writes.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         match self {
             Rr::Set { set, .. } => set.records.len(),
             Rr::Addr { .. } | Rr::Cname { .. } | Rr::Record(_) => 1,
@@ -51,7 +51,7 @@ impl Rr<'_> {
     }
 
     /// The entry as records, the question being `qname`.
-    pub fn records(&self, qname: &Name) -> Vec<Record> {
+    pub(crate) fn records(&self, qname: &Name) -> Vec<Record> {
         match self {
             Rr::Set { owner, set } => set
                 .records
@@ -77,7 +77,7 @@ impl Rr<'_> {
 }
 
 /// An A or AAAA record.
-pub fn address(owner: Name, ttl: u32, addr: IpAddr) -> Record {
+pub(crate) fn address(owner: Name, ttl: u32, addr: IpAddr) -> Record {
     let data = match addr {
         IpAddr::V4(a) => RData::A(A(a)),
         IpAddr::V6(a) => RData::AAAA(AAAA(a)),
@@ -88,24 +88,24 @@ pub fn address(owner: Name, ttl: u32, addr: IpAddr) -> Record {
 /// The sections and flags of a reply, borrowing from the zone snapshot.
 #[derive(Debug, Clone)]
 pub struct Answer<'z> {
-    pub rcode: ResponseCode,
-    pub authoritative: bool,
-    pub answer: Section<'z>,
-    pub authority: Section<'z>,
-    pub additional: Section<'z>,
+    pub(crate) rcode: ResponseCode,
+    pub(crate) authoritative: bool,
+    pub(crate) answer: Section<'z>,
+    pub(crate) authority: Section<'z>,
+    pub(crate) additional: Section<'z>,
     /// ECS scope prefix the answer depends on (0 = the same for every client).
-    pub ecs_scope: u8,
+    pub(crate) ecs_scope: u8,
     /// The zone that answered.
-    pub zone: Option<&'z Zone>,
+    pub(crate) zone: Option<&'z Zone>,
     /// The service decision behind the answer, when a policy made one: service name,
     /// policy name, outcome.
-    pub decision: Option<(&'z Arc<str>, PolicyKind, Outcome)>,
+    pub(crate) decision: Option<(&'z Arc<str>, PolicyKind, Outcome)>,
     /// `latency` services: whether the answer rests on a measured or estimated RTT.
-    pub rtt_source: Option<RttSource>,
+    pub(crate) rtt_source: Option<RttSource>,
 }
 
-impl<'z> Answer<'z> {
-    pub fn new(rcode: ResponseCode, authoritative: bool) -> Self {
+impl Answer<'_> {
+    pub(crate) fn new(rcode: ResponseCode, authoritative: bool) -> Self {
         Self {
             rcode,
             authoritative,
@@ -120,12 +120,12 @@ impl<'z> Answer<'z> {
     }
 
     /// A bare error answer (REFUSED, SERVFAIL, ...).
-    pub fn error(rcode: ResponseCode) -> Self {
+    pub(crate) fn error(rcode: ResponseCode) -> Self {
         Self::new(rcode, false)
     }
 
     /// Whether this answer is a referral to a delegated child.
-    pub fn is_referral(&self) -> bool {
+    pub(crate) fn is_referral(&self) -> bool {
         !self.authoritative && self.rcode == ResponseCode::NoError && !self.authority.is_empty()
     }
 
@@ -149,27 +149,32 @@ impl<'z> Answer<'z> {
 /// An answer as plain records, for explain output and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
+    /// The response code.
     pub rcode: ResponseCode,
-    pub authoritative: bool,
+    pub(crate) authoritative: bool,
+    /// The answer section.
     pub answer: Vec<Record>,
+    /// The authority section.
     pub authority: Vec<Record>,
+    /// The additional section.
     pub additional: Vec<Record>,
-    pub ecs_scope: u8,
+    pub(crate) ecs_scope: u8,
     /// The origin of the zone that answered.
-    pub zone: Option<Arc<str>>,
-    pub decision: Option<(Arc<str>, PolicyKind, Outcome)>,
-    pub rtt_source: Option<RttSource>,
+    pub(crate) zone: Option<Arc<str>>,
+    pub(crate) decision: Option<(Arc<str>, PolicyKind, Outcome)>,
+    pub(crate) rtt_source: Option<RttSource>,
 }
 
 impl Resolved {
     /// Whether this answer is a referral to a delegated child.
-    pub fn is_referral(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_referral(&self) -> bool {
         !self.authoritative && self.rcode == ResponseCode::NoError && !self.authority.is_empty()
     }
 }
 
 /// Whether a section already holds `set`.
-pub fn holds(section: &Section<'_>, set: &RRset) -> bool {
+pub(crate) fn holds(section: &Section<'_>, set: &RRset) -> bool {
     section
         .iter()
         .any(|rr| matches!(rr, Rr::Set { set: s, .. } if std::ptr::eq(*s, set)))

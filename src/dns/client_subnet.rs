@@ -9,22 +9,27 @@ pub const OPTION_CODE: u16 = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientSubnet {
     /// The address, with every bit beyond `source_prefix` zero.
-    pub addr: IpAddr,
-    pub source_prefix: u8,
+    pub(crate) addr: IpAddr,
+    pub(crate) source_prefix: u8,
 }
 
 /// Why an ECS option is malformed (each one is answered with FORMERR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EcsError {
     #[error("ECS option shorter than its fixed fields")]
+    /// Shorter than the fixed fields.
     Short,
     #[error("ECS family {0} is neither 1 (IPv4) nor 2 (IPv6)")]
+    /// A family other than 1 (IPv4) or 2 (IPv6).
     Family(u16),
     #[error("ECS source prefix {0} is longer than the address")]
+    /// A source prefix longer than the address.
     PrefixTooLong(u8),
     #[error("ECS address is not exactly as long as the source prefix needs")]
+    /// An address not exactly as long as the source prefix needs.
     AddressLength,
     #[error("ECS address has bits set beyond the source prefix")]
+    /// Bits set beyond the source prefix.
     TrailingBits,
 }
 
@@ -70,7 +75,7 @@ impl ClientSubnet {
 
     /// Append the reply option (code, length, data) with `scope` to `out`.
     /// The scope is never more than the source prefix.
-    pub fn encode_reply(&self, scope: u8, out: &mut Vec<u8>) {
+    pub(crate) fn encode_reply(&self, scope: u8, out: &mut Vec<u8>) {
         let mut octets = [0u8; 16];
         let family: u16 = match self.addr {
             IpAddr::V4(a) => {
@@ -93,7 +98,7 @@ impl ClientSubnet {
 }
 
 /// `addr` with every bit beyond `prefix` cleared.
-pub fn truncate(addr: IpAddr, prefix: u8) -> IpAddr {
+pub(crate) fn truncate(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let p = u32::from(prefix.min(32));

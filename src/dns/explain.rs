@@ -20,19 +20,19 @@ use crate::zone::ZoneSet;
 
 /// What explain was asked.
 #[derive(Debug, Clone)]
-pub struct Question {
-    pub name: Name,
-    pub qtype: RecordType,
+pub(crate) struct Question {
+    pub(crate) name: Name,
+    pub(crate) qtype: RecordType,
     /// The resolver's address (the packet source).
-    pub client: IpAddr,
+    pub(crate) client: IpAddr,
     /// An ECS subnet the resolver sent, if any.
-    pub ecs: Option<IpNet>,
+    pub(crate) ecs: Option<IpNet>,
 }
 
 impl Question {
     /// A question as a person writes it: `name` made absolute, `qtype` a record type in any
     /// case (`a`, `AAAA`). The error says which of the two is wrong.
-    pub fn parse(
+    pub(crate) fn parse(
         name: &str,
         qtype: &str,
         client: IpAddr,
@@ -54,14 +54,14 @@ impl Question {
 
 /// The answer and how it was reached.
 #[derive(Debug)]
-pub struct Explanation {
-    pub question: Question,
-    pub answer: Resolved,
-    pub trace: Trace,
+pub(crate) struct Explanation {
+    pub(crate) question: Question,
+    pub(crate) answer: Resolved,
+    pub(crate) trace: Trace,
 }
 
 /// The client a query with `q`'s source and ECS would be steered as.
-pub fn client_of(q: &Question) -> Client {
+pub(crate) fn client_of(q: &Question) -> Client {
     match q.ecs {
         Some(net) => Client {
             addr: truncate(net.addr(), net.prefix_len()),
@@ -77,7 +77,7 @@ pub fn client_of(q: &Question) -> Client {
 }
 
 /// `health` with each of `down` (target keys) forced down, for what-if questions.
-pub fn with_down(health: &HealthSnapshot, down: &[String]) -> HealthSnapshot {
+pub(crate) fn with_down(health: &HealthSnapshot, down: &[String]) -> HealthSnapshot {
     let mut targets: HashMap<Arc<str>, TargetHealth> =
         health.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for key in down {
@@ -93,7 +93,7 @@ pub fn with_down(health: &HealthSnapshot, down: &[String]) -> HealthSnapshot {
 /// Resolve `q` exactly as a query would, recording the policy trace. The RNG is seeded so
 /// the same question gives the same explanation. `latency` is the table `latency` services
 /// read (`LatencyView::none()` for none).
-pub fn explain(
+pub(crate) fn explain(
     zones: &ZoneSet,
     geo: &dyn Locate,
     health: &HealthSnapshot,

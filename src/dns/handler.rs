@@ -22,11 +22,14 @@ const CLASS_IN: u16 = 1;
 /// How a packet arrived; it decides the size limit of the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// UDP: the reply is capped at the negotiated payload size.
     Udp,
+    /// TCP: the reply is not capped.
     Tcp,
 }
 
 impl Transport {
+    /// The transport's name in logs and metrics (`udp`, `tcp`).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",
@@ -63,6 +66,7 @@ pub struct Handler {
 }
 
 impl Handler {
+    /// A handler answering from `snapshots`, with UDP replies capped at `max_udp_payload`.
     pub fn new(snapshots: Arc<Snapshots>, max_udp_payload: u16) -> Self {
         Self {
             snapshots,
@@ -73,7 +77,7 @@ impl Handler {
     }
 
     /// Log one query in `n` at info level (0: none).
-    pub fn with_query_log(mut self, n: u64) -> Self {
+    pub(crate) fn with_query_log(mut self, n: u64) -> Self {
         self.log_sample = n;
         self
     }
@@ -84,6 +88,7 @@ impl Handler {
         self
     }
 
+    /// The snapshots it answers from.
     pub fn snapshots(&self) -> &Arc<Snapshots> {
         &self.snapshots
     }
@@ -115,7 +120,7 @@ impl Handler {
     /// Start fetching the GeoIP data the answers to a batch of parsed queries may read,
     /// for those that carry a client subnet: such queries bring many distinct networks,
     /// whose lookups miss the CPU caches, and the batch's misses then overlap.
-    pub fn prefetch<'a, 'p: 'a>(&self, batch: impl IntoIterator<Item = &'a Parsed<'p>>) {
+    pub(crate) fn prefetch<'a, 'p: 'a>(&self, batch: impl IntoIterator<Item = &'a Parsed<'p>>) {
         let subnets: SmallVec<[IpAddr; 32]> = batch
             .into_iter()
             .filter_map(|p| p.request.as_ref().ok()?.edns?.client_subnet)
@@ -165,7 +170,7 @@ impl Handler {
 
     /// An empty TC=1 reply to `packet` in `out` (for a reply that could not be sent over
     /// UDP); false when the packet is not a query that gets one.
-    pub fn truncated_into(&self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+    pub(crate) fn truncated_into(&self, packet: &[u8], out: &mut Vec<u8>) -> bool {
         let mut key = WireKey::empty();
         match request::parse(packet, &mut key) {
             Ok(req) => {
@@ -372,7 +377,7 @@ impl Handler {
 }
 
 /// The client a policy steers: the ECS subnet when the query has one, else the packet source.
-pub fn client(req: &Request, src: IpAddr) -> Client {
+pub(crate) fn client(req: &Request, src: IpAddr) -> Client {
     match req.edns.as_ref().and_then(|e| e.client_subnet) {
         Some(ecs) => Client {
             addr: ecs.addr,

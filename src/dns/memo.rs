@@ -24,7 +24,7 @@ use super::wire::{MAX_OPT, PLAIN_UDP_LIMIT};
 use crate::zone::key::WireKey;
 
 /// Slots per thread (a power of two).
-pub const SLOTS: usize = 512;
+pub(crate) const SLOTS: usize = 512;
 /// Bytes of a slot: the name's key, then the sections.
 const SLOT_BYTES: usize = 464;
 
@@ -62,10 +62,11 @@ impl Slot {
 
 /// A remembered reply found for a query.
 pub struct Hit<'m> {
-    pub authoritative: bool,
-    pub counts: [u16; 3],
+    pub(crate) authoritative: bool,
+    pub(crate) counts: [u16; 3],
     /// The encoded answer, authority and additional sections.
-    pub sections: &'m [u8],
+    pub(crate) sections: &'m [u8],
+    /// The origin of the zone that answered, if any.
     pub zone: Option<&'m Arc<str>>,
 }
 
@@ -119,7 +120,7 @@ impl Memo {
     /// Remember `reply` (as encoded for a question whose wire form ends at `question_end`,
     /// its sections ending at `sections_end`) when `answer` is a static NOERROR answer and
     /// the reply fits every limit with any OPT record.
-    pub fn put(
+    pub(crate) fn put(
         &mut self,
         generation: u64,
         key: &WireKey,

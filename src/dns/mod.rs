@@ -2,17 +2,17 @@
 
 pub mod answer;
 pub mod client_subnet;
-pub mod explain;
+pub(crate) mod explain;
 pub mod handler;
 pub mod memo;
 pub mod node;
 pub mod qname;
 pub mod request;
 pub mod resolve;
-pub mod response;
-pub mod rrl;
-pub mod server;
-pub mod service;
+pub(crate) mod response;
+pub(crate) mod rrl;
+pub(crate) mod server;
+pub(crate) mod service;
 pub mod udp;
 pub mod view;
 pub mod wire;

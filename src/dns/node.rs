@@ -15,35 +15,41 @@ use crate::zone::{Node, RRset, Zone};
 
 /// What a policy needs besides the zones: who asks, and the published snapshots.
 pub struct Context<'a, R: Rng + ?Sized> {
+    /// Who is asking.
     pub client: Client,
+    /// Client location.
     pub geo: &'a dyn Locate,
+    /// Target health.
     pub health: &'a HealthSnapshot,
     /// The latency table (`LatencyView::none()`: no data) and the time it is read at.
     pub latency: &'a LatencyTable,
+    /// Unix seconds the latency table is read at.
     pub now: u64,
+    /// The random source of weighted draws.
     pub rng: &'a mut R,
+    /// Where explain records the decision, if it asks.
     pub trace: Option<&'a mut Trace>,
 }
 
 /// The name one step of the chain answers for: the question, or an in-zone CNAME target.
 #[derive(Clone)]
-pub struct At<'a> {
+pub(crate) struct At<'a> {
     /// How records found here are owned in the reply.
-    pub owner: Owner,
+    pub(crate) owner: Owner,
     /// The CNAME target (`None`: the question).
-    pub target: Option<&'a Name>,
-    pub qname: &'a QName<'a>,
+    pub(crate) target: Option<&'a Name>,
+    pub(crate) qname: &'a QName<'a>,
 }
 
 impl At<'_> {
     /// The name as a `Name`, for records built for this answer.
-    pub fn name(&self) -> Name {
+    pub(crate) fn name(&self) -> Name {
         self.target.cloned().unwrap_or_else(|| self.qname.to_name())
     }
 }
 
 /// Fill the answer from `node` for `qtype`, or make it NODATA.
-pub fn answer_node<'z>(
+pub(crate) fn answer_node<'z>(
     zone: &'z Zone,
     node: &'z Node,
     at: At<'_>,
@@ -78,7 +84,7 @@ fn rfc8482_hinfo(owner: Name) -> Record {
 }
 
 /// The SOA for a negative answer, with TTL = min(SOA TTL, SOA minimum) (RFC 2308).
-pub fn negative_soa(zone: &Zone) -> Rr<'_> {
+pub(crate) fn negative_soa(zone: &Zone) -> Rr<'_> {
     Rr::Set {
         owner: Owner::Own,
         set: &zone.negative,

@@ -29,7 +29,7 @@ enum Key<'p> {
 impl<'p> QName<'p> {
     /// Read an uncompressed name at the start of `packet`, its key into `key`; returns the
     /// name and its wire length.
-    pub fn parse(packet: &'p [u8], key: &'p mut WireKey) -> Option<(Self, usize)> {
+    pub(crate) fn parse(packet: &'p [u8], key: &'p mut WireKey) -> Option<(Self, usize)> {
         let len = key.read_wire(packet)?;
         let wire = Cow::Borrowed(&packet[..len]);
         let key = Key::Borrowed(&*key);
@@ -37,12 +37,12 @@ impl<'p> QName<'p> {
     }
 
     /// The wire form including the root byte, in the client's case.
-    pub fn wire(&self) -> &[u8] {
+    pub(crate) fn wire(&self) -> &[u8] {
         &self.wire
     }
 
     /// The lowercase lookup key.
-    pub fn key(&self) -> &WireKey {
+    pub(crate) fn key(&self) -> &WireKey {
         match &self.key {
             Key::Borrowed(key) => key,
             Key::Owned(key) => key,
@@ -50,7 +50,7 @@ impl<'p> QName<'p> {
     }
 
     /// The name as a hickory `Name` (for logs, traces and synthesized records).
-    pub fn to_name(&self) -> Name {
+    pub(crate) fn to_name(&self) -> Name {
         Name::read(&mut BinDecoder::new(self.wire())).unwrap_or_else(|_| Name::root())
     }
 }

@@ -7,43 +7,43 @@ use super::qname::QName;
 use crate::zone::key::WireKey;
 
 /// Opcode QUERY.
-pub const OPCODE_QUERY: u8 = 0;
+pub(crate) const OPCODE_QUERY: u8 = 0;
 const TYPE_OPT: u16 = 41;
 
 /// A well-formed query.
 #[derive(Debug, Clone)]
-pub struct Request<'p> {
-    pub header: Header,
-    pub qname: QName<'p>,
-    pub qtype: RecordType,
-    pub qclass: u16,
-    pub edns: Option<Edns>,
+pub(crate) struct Request<'p> {
+    pub(crate) header: Header,
+    pub(crate) qname: QName<'p>,
+    pub(crate) qtype: RecordType,
+    pub(crate) qclass: u16,
+    pub(crate) edns: Option<Edns>,
 }
 
 /// The header fields a reply copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Header {
-    pub id: u16,
-    pub opcode: u8,
-    pub rd: bool,
-    pub cd: bool,
+pub(crate) struct Header {
+    pub(crate) id: u16,
+    pub(crate) opcode: u8,
+    pub(crate) rd: bool,
+    pub(crate) cd: bool,
 }
 
 /// A question as read: name, type, class.
-pub type Question<'p> = (QName<'p>, RecordType, u16);
+pub(crate) type Question<'p> = (QName<'p>, RecordType, u16);
 
 /// What the query's OPT record said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edns {
-    pub payload: u16,
-    pub version: u8,
-    pub dnssec_ok: bool,
-    pub client_subnet: Option<ClientSubnet>,
+pub(crate) struct Edns {
+    pub(crate) payload: u16,
+    pub(crate) version: u8,
+    pub(crate) dnssec_ok: bool,
+    pub(crate) client_subnet: Option<ClientSubnet>,
 }
 
 /// Why a packet gets no ordinary answer.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Rejection<'p> {
+pub(crate) enum Rejection<'p> {
     /// Not worth a reply: too short to carry an ID, or a response.
     Drop,
     /// FORMERR, echoing the question when it could be read and EDNS when it was valid.
@@ -62,7 +62,10 @@ pub enum Rejection<'p> {
 
 /// Parse a query (the question's key goes to `key`, reused by the caller); anything
 /// malformed becomes a `Rejection`, never a panic.
-pub fn parse<'p>(packet: &'p [u8], key: &'p mut WireKey) -> Result<Request<'p>, Rejection<'p>> {
+pub(crate) fn parse<'p>(
+    packet: &'p [u8],
+    key: &'p mut WireKey,
+) -> Result<Request<'p>, Rejection<'p>> {
     let Some(fixed) = packet.get(..12) else {
         return Err(Rejection::Drop);
     };

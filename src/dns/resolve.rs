@@ -5,7 +5,8 @@ use hickory_proto::rr::{Name, RData, RecordType};
 
 use rand::Rng;
 
-pub use super::answer::{Answer, Owner, Resolved, Rr, Section};
+pub use super::answer::{Answer, Owner};
+pub(crate) use super::answer::{Resolved, Rr, Section};
 pub use super::node::Context;
 use super::node::{At, additional_for, answer_node, negative_soa};
 use super::qname::QName;
@@ -13,7 +14,7 @@ use super::service::{Step, answer_service};
 use crate::zone::{Lookup, Node, Zone, ZoneSet};
 
 /// Longest in-zone CNAME chain followed before answering with what was found.
-pub const MAX_CNAME_CHAIN: usize = 8;
+pub(crate) const MAX_CNAME_CHAIN: usize = 8;
 
 /// Answer `qname`/`qtype` from `zones`.
 pub fn resolve<'z, R: Rng + ?Sized>(

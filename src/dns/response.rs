@@ -9,19 +9,19 @@ use super::qname::QName;
 use super::request::{Edns, Header};
 use super::resolve::{Answer, Section};
 use super::wire::{EncodeError, Writer};
-pub use super::wire::{MAX_MESSAGE, MAX_OPT, PLAIN_UDP_LIMIT};
+pub(crate) use super::wire::{MAX_MESSAGE, PLAIN_UDP_LIMIT};
 
 /// How the reply's OPT record is written.
 #[derive(Debug, Clone, Copy)]
-pub struct ReplyEdns {
+pub(crate) struct ReplyEdns {
     /// Our advertised UDP payload size.
-    pub payload: u16,
-    pub dnssec_ok: bool,
-    pub client_subnet: Option<ClientSubnet>,
+    pub(crate) payload: u16,
+    pub(crate) dnssec_ok: bool,
+    pub(crate) client_subnet: Option<ClientSubnet>,
 }
 
 impl ReplyEdns {
-    pub fn for_query(edns: &Edns, payload: u16) -> Self {
+    pub(crate) fn for_query(edns: &Edns, payload: u16) -> Self {
         Self {
             payload,
             dnssec_ok: edns.dnssec_ok,
@@ -31,25 +31,17 @@ impl ReplyEdns {
 }
 
 /// Everything needed to write one reply.
-pub struct Reply<'a, 'z> {
-    pub header: Header,
-    pub question: Option<(&'a QName<'a>, RecordType, u16)>,
-    pub answer: &'a Answer<'z>,
-    pub edns: Option<ReplyEdns>,
-}
-
-/// Encode `reply` into at most `limit` bytes, setting TC and dropping records when it
-/// does not fit (optional additional records are dropped first, except referral glue).
-pub fn encode(reply: &Reply<'_, '_>, limit: usize) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(512);
-    encode_into(reply, limit, &mut buf);
-    buf
+pub(crate) struct Reply<'a, 'z> {
+    pub(crate) header: Header,
+    pub(crate) question: Option<(&'a QName<'a>, RecordType, u16)>,
+    pub(crate) answer: &'a Answer<'z>,
+    pub(crate) edns: Option<ReplyEdns>,
 }
 
 /// `encode` into `buf` (cleared first), so a socket loop can reuse its buffers. Returns
 /// where the sections end (the OPT record, if any, follows) when the reply is whole: no
 /// record dropped, TC clear.
-pub fn encode_into(reply: &Reply<'_, '_>, limit: usize, buf: &mut Vec<u8>) -> Option<usize> {
+pub(crate) fn encode_into(reply: &Reply<'_, '_>, limit: usize, buf: &mut Vec<u8>) -> Option<usize> {
     let limit = limit.clamp(PLAIN_UDP_LIMIT, MAX_MESSAGE);
     let end = write(reply, true, true, false, buf);
     if buf.len() <= limit {
@@ -67,7 +59,7 @@ pub fn encode_into(reply: &Reply<'_, '_>, limit: usize, buf: &mut Vec<u8>) -> Op
 
 /// A reply from remembered sections (see `memo`): header, the question as the client
 /// wrote it, the sections as they were encoded, and this query's OPT record.
-pub fn encode_remembered(
+pub(crate) fn encode_remembered(
     header: Header,
     question: (&QName<'_>, RecordType, u16),
     hit: &Hit<'_>,
@@ -94,7 +86,7 @@ pub fn encode_remembered(
 }
 
 /// An empty reply with TC=1: "ask again over TCP" (for rate-limited clients).
-pub fn encode_truncated(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) {
+pub(crate) fn encode_truncated(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) {
     write(reply, false, false, true, buf);
 }
 

@@ -17,22 +17,22 @@ use crate::config::ServerConfig;
 
 /// Settings from the server configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RrlConfig {
+pub(crate) struct RrlConfig {
     /// Responses per second per client network; 0 turns limiting off.
-    pub responses_per_second: u32,
+    pub(crate) responses_per_second: u32,
     /// Responses a quiet network may send at once.
-    pub burst: u32,
+    pub(crate) burst: u32,
     /// Every `slip`-th limited response is sent with TC=1 instead of dropped; 0 = never.
-    pub slip: u32,
-    pub ipv4_prefix: u8,
-    pub ipv6_prefix: u8,
+    pub(crate) slip: u32,
+    pub(crate) ipv4_prefix: u8,
+    pub(crate) ipv6_prefix: u8,
     /// Number of buckets (rounded up to a power of two).
-    pub table_size: usize,
+    pub(crate) table_size: usize,
 }
 
 impl RrlConfig {
     /// The response rate limiter's settings in a server configuration.
-    pub fn from_server(config: &ServerConfig) -> Self {
+    pub(crate) fn from_server(config: &ServerConfig) -> Self {
         Self {
             responses_per_second: config.rrl_responses_per_second,
             burst: match config.rrl_burst {
@@ -49,7 +49,7 @@ impl RrlConfig {
 
 /// What to do with one UDP response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Send,
     /// Send an empty TC=1 reply instead.
     Slip,
@@ -65,7 +65,7 @@ pub struct Rrl {
 
 impl Rrl {
     /// `None` when limiting is off.
-    pub fn new(config: RrlConfig) -> Option<Self> {
+    pub(crate) fn new(config: RrlConfig) -> Option<Self> {
         if config.responses_per_second == 0 {
             return None;
         }
@@ -79,13 +79,13 @@ impl Rrl {
     }
 
     /// Charge one response to `client`'s network.
-    pub fn check(&self, client: IpAddr) -> Verdict {
+    pub(crate) fn check(&self, client: IpAddr) -> Verdict {
         let now = self.epoch.elapsed().as_millis() as u64;
         self.check_at(client, now)
     }
 
     /// `check` at a given time in milliseconds since the limiter started (pure for tests).
-    pub fn check_at(&self, client: IpAddr, now_ms: u64) -> Verdict {
+    pub(crate) fn check_at(&self, client: IpAddr, now_ms: u64) -> Verdict {
         let slot = self.slot(client);
         if self.take(&self.buckets[slot], now_ms) {
             return Verdict::Send;

@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -21,31 +20,31 @@ use super::udp;
 
 /// Socket settings from the server configuration.
 #[derive(Debug, Clone)]
-pub struct Listen {
-    pub udp: Vec<SocketAddr>,
-    pub tcp: Vec<SocketAddr>,
+pub(crate) struct Listen {
+    pub(crate) udp: Vec<SocketAddr>,
+    pub(crate) tcp: Vec<SocketAddr>,
     /// UDP sockets per address; 0 = one per CPU core.
-    pub udp_sockets_per_address: usize,
-    pub tcp_idle_timeout: Duration,
-    pub tcp_max_connections: usize,
-    pub tcp_max_connections_per_client: usize,
-    pub tcp_max_queries_per_connection: usize,
+    pub(crate) udp_sockets_per_address: usize,
+    pub(crate) tcp_idle_timeout: Duration,
+    pub(crate) tcp_max_connections: usize,
+    pub(crate) tcp_max_connections_per_client: usize,
+    pub(crate) tcp_max_queries_per_connection: usize,
     /// Longest life of a connection, whatever its activity.
-    pub tcp_max_connection: Duration,
+    pub(crate) tcp_max_connection: Duration,
 }
 
 /// Bound sockets, ready to serve.
-pub struct Bound {
+pub(crate) struct Bound {
     udp: Vec<Socket>,
     tcp: Vec<TcpListener>,
     /// The addresses actually bound (port 0 resolved), UDP then TCP.
-    pub udp_addrs: Vec<SocketAddr>,
-    pub tcp_addrs: Vec<SocketAddr>,
+    pub(crate) udp_addrs: Vec<SocketAddr>,
+    pub(crate) tcp_addrs: Vec<SocketAddr>,
 }
 
 /// Bind every socket before serving so errors surface at start-up. A TCP address that
 /// repeats a UDP address with port 0 reuses the port the UDP socket got.
-pub fn bind(listen: &Listen) -> io::Result<Bound> {
+pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
     let ephemeral = listen.udp.iter().chain(&listen.tcp).any(|a| a.port() == 0);
     let mut attempt = 0;
     loop {
@@ -123,7 +122,7 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Serve on every bound socket until `cancel` fires; in-flight queries finish first.
-pub fn spawn(
+pub(crate) fn spawn(
     bound: Bound,
     handler: Handler,
     listen: &Listen,
@@ -202,7 +201,7 @@ async fn serve_tcp(listener: TcpListener, conn: TcpSettings, permits: Arc<Semaph
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = conn.cancel.cancelled() => return,
+            () = conn.cancel.cancelled() => return,
         };
         let (stream, src) = match accepted {
             Ok(a) => a,
@@ -240,7 +239,7 @@ async fn serve_connection(stream: TcpStream, src: SocketAddr, c: &TcpSettings) {
     for _ in 0..c.max_queries {
         let read = tokio::select! {
             r = tokio::time::timeout(c.idle, read_message(&mut reader, &mut buf)) => r,
-            _ = c.cancel.cancelled() => break,
+            () = c.cancel.cancelled() => break,
         };
         let Ok(Ok(len)) = read else {
             break;

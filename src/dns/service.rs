@@ -7,30 +7,29 @@ use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rand::Rng;
 
-use super::answer::address;
-use super::answer::{Answer, Rr};
+use super::answer::{Answer, Rr, address};
 use super::node::{At, Context, answer_node, negative_soa};
 use crate::policy::{self, Outcome, Service, Want};
 use crate::zone::key::{text_key, text_name};
 use crate::zone::{Node, Zone};
 
 /// What the resolver does after a service answered.
-pub enum Step {
+pub(crate) enum Step {
     Done,
     /// A CNAME service pointed inside the zone: continue the chain there.
     Follow(Name),
 }
 
 /// Whether the service answers with host names (a CNAME service).
-pub fn is_cname_service(service: &Service) -> bool {
+pub(crate) fn is_cname_service(service: &Service) -> bool {
     service
         .pools
         .iter()
-        .flat_map(|p| p.members.first())
+        .filter_map(|p| p.members.first())
         .any(|m| matches!(m.answer, policy::Answer::Name(_)))
 }
 
-pub fn answer_service<'z, R: Rng + ?Sized>(
+pub(crate) fn answer_service<'z, R: Rng + ?Sized>(
     zone: &'z Zone,
     service: &'z Arc<Service>,
     node: &'z Node,

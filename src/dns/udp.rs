@@ -25,11 +25,11 @@ use super::view::View;
 use crate::zone::key::WireKey;
 
 /// Datagrams moved per system call at most.
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 /// Largest datagram read; longer ones are truncated by the kernel and fail to parse.
 const DATAGRAM: usize = 4096;
 /// How often a quiet socket checks for shutdown.
-pub const POLL: Duration = Duration::from_millis(100);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 /// Buffers for one batch, allocated once per socket.
 struct Batch {
@@ -87,7 +87,7 @@ impl Batch {
 }
 
 /// Serve `socket` until `cancel` fires. Runs on a blocking thread.
-pub fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
+pub(crate) fn serve(socket: Socket, handler: Handler, cancel: CancellationToken) {
     if let Err(e) = socket
         .set_nonblocking(false)
         .and_then(|()| socket.set_read_timeout(Some(POLL)))
@@ -219,7 +219,7 @@ fn send(fd: i32, handler: &Handler, batch: &mut Batch) {
         }
         let e = io::Error::last_os_error();
         match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
+            Some(libc::EINTR) => {}
             Some(libc::EMSGSIZE) if truncate(handler, batch, sent) => {
                 debug!("udp reply larger than the interface MTU; sent truncated");
             }
@@ -261,14 +261,14 @@ fn ip_of(name: &libc::sockaddr_storage) -> Option<IpAddr> {
     match i32::from(name.ss_family) {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in when the family is AF_INET.
-            let sin = unsafe { &*(name as *const _ as *const libc::sockaddr_in) };
+            let sin = unsafe { &*std::ptr::from_ref(name).cast::<libc::sockaddr_in>() };
             Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
                 sin.sin_addr.s_addr,
             ))))
         }
         libc::AF_INET6 => {
             // SAFETY: the kernel wrote a sockaddr_in6 when the family is AF_INET6.
-            let sin6 = unsafe { &*(name as *const _ as *const libc::sockaddr_in6) };
+            let sin6 = unsafe { &*std::ptr::from_ref(name).cast::<libc::sockaddr_in6>() };
             Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
         }
         _ => None,
@@ -278,12 +278,12 @@ fn ip_of(name: &libc::sockaddr_storage) -> Option<IpAddr> {
 fn port_of(name: &libc::sockaddr_storage) -> u16 {
     match i32::from(name.ss_family) {
         // SAFETY: as in `ip_of`, the family tells which struct the kernel wrote.
-        libc::AF_INET => {
-            u16::from_be(unsafe { (*(name as *const _ as *const libc::sockaddr_in)).sin_port })
-        }
-        libc::AF_INET6 => {
-            u16::from_be(unsafe { (*(name as *const _ as *const libc::sockaddr_in6)).sin6_port })
-        }
+        libc::AF_INET => u16::from_be(unsafe {
+            (*std::ptr::from_ref(name).cast::<libc::sockaddr_in>()).sin_port
+        }),
+        libc::AF_INET6 => u16::from_be(unsafe {
+            (*std::ptr::from_ref(name).cast::<libc::sockaddr_in6>()).sin6_port
+        }),
         _ => 0,
     }
 }

@@ -14,9 +14,11 @@ use crate::zone::ZoneSet;
 
 /// The published snapshots the query path reads; each has one writer elsewhere.
 pub struct Snapshots {
+    /// The compiled zones (one writer: load and reload).
     pub zones: ArcSwap<ZoneSet>,
     /// Shared with the health tracker, its only writer.
     pub health: Arc<ArcSwap<HealthSnapshot>>,
+    /// Client location.
     pub geo: Arc<dyn Locate>,
     /// The latency table (one writer: the latency ingest task) and the busiest-network
     /// tracker the query path feeds.
@@ -56,15 +58,16 @@ pub struct View<'h> {
 /// The snapshots one batch of queries is answered from.
 #[derive(Clone, Copy)]
 pub struct Loaded<'v> {
-    pub zones: &'v ZoneSet,
-    pub health: &'v HealthSnapshot,
-    pub latency: &'v LatencyTable,
+    pub(crate) zones: &'v ZoneSet,
+    pub(crate) health: &'v HealthSnapshot,
+    pub(crate) latency: &'v LatencyTable,
     /// Counts the zone snapshots this view has loaded (from 1): it changes exactly when
     /// `zones` does, for what is remembered per snapshot (`memo`).
     pub generation: u64,
 }
 
 impl<'h> View<'h> {
+    /// A view with nothing loaded yet.
     pub fn new(snapshots: &'h Snapshots) -> Self {
         Self {
             zones: Cache::new(&snapshots.zones),
@@ -104,7 +107,7 @@ mod tests {
         let snapshots = Snapshots::fixed(ZoneSet::new([]), Arc::new(Nowhere), 16);
         let mut view = View::new(&snapshots);
         let first = snapshots.zones.load_full();
-        assert!(std::ptr::eq(view.load().zones, &*first));
+        assert!(std::ptr::eq(view.load().zones, &raw const *first));
         assert_eq!(view.load().generation, 1);
         snapshots.health.store(Arc::new(HealthSnapshot::empty()));
         assert_eq!(
@@ -119,8 +122,14 @@ mod tests {
         assert!(Arc::strong_count(&first) > 1);
         let loaded = view.load();
         assert_eq!(loaded.generation, 2);
-        assert!(std::ptr::eq(loaded.zones, &**snapshots.zones.load()));
-        assert!(std::ptr::eq(loaded.health, &**snapshots.health.load()));
+        assert!(std::ptr::eq(
+            loaded.zones,
+            &raw const **snapshots.zones.load()
+        ));
+        assert!(std::ptr::eq(
+            loaded.health,
+            &raw const **snapshots.health.load()
+        ));
         assert_eq!(Arc::strong_count(&first), 1, "the old zones are freed");
     }
 }

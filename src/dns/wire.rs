@@ -9,21 +9,21 @@ use crate::zone::key::{WireKey, text_key};
 use crate::zone::wire::{SetOwner, push_labels};
 
 /// Largest reply to a client without EDNS over UDP (RFC 1035).
-pub const PLAIN_UDP_LIMIT: usize = 512;
+pub(crate) const PLAIN_UDP_LIMIT: usize = 512;
 /// Largest DNS message at all (TCP length prefix); longer output is an encoding error.
-pub const MAX_MESSAGE: usize = 65_535;
+pub(crate) const MAX_MESSAGE: usize = 65_535;
 /// Longest OPT record we write: 11 bytes, and an ECS option of 8 + 16 address bytes.
-pub const MAX_OPT: usize = 11 + 8 + 16;
+pub(crate) const MAX_OPT: usize = 11 + 8 + 16;
 
 /// Where the question name starts in every message.
 const QUESTION_AT: usize = 12;
 
 #[derive(Debug, thiserror::Error)]
 #[error("record cannot be encoded: {0}")]
-pub struct EncodeError(String);
+pub(crate) struct EncodeError(String);
 
 /// Appends to a reply buffer whose question name (if any) starts at offset 12.
-pub struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     buf: &'a mut Vec<u8>,
     /// The question name as written, to compress other names against.
     question: Option<&'a QName<'a>>,
@@ -32,7 +32,7 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    pub fn new(buf: &'a mut Vec<u8>) -> Self {
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> Self {
         Self {
             buf,
             question: None,
@@ -42,7 +42,7 @@ impl<'a> Writer<'a> {
 
     /// The question section: the name as the client wrote it, type and class.
     /// `origin_labels` is the label count of the zone answering (when one does).
-    pub fn question(
+    pub(crate) fn question(
         &mut self,
         name: &'a QName<'a>,
         qtype: RecordType,
@@ -59,7 +59,7 @@ impl<'a> Writer<'a> {
     }
 
     /// One section entry: pre-encoded sets and addresses are copied, the rest encoded.
-    pub fn rr(&mut self, rr: &Rr<'_>) -> Result<(), EncodeError> {
+    pub(crate) fn rr(&mut self, rr: &Rr<'_>) -> Result<(), EncodeError> {
         if let Rr::Cname { ttl, target } = rr
             && self.cname(*ttl, target)
         {
@@ -149,7 +149,7 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    pub fn record(&mut self, r: &Record) -> Result<(), EncodeError> {
+    pub(crate) fn record(&mut self, r: &Record) -> Result<(), EncodeError> {
         write_name(self.buf, self.question, &r.name);
         self.u16(u16::from(r.record_type()));
         self.u16(u16::from(r.dns_class));

@@ -30,12 +30,12 @@ type Stamps = (Option<Stamp>, Option<Stamp>);
 /// Metadata of one loaded database, for status pages and metrics.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatabaseInfo {
-    pub path: PathBuf,
-    pub database_type: String,
-    pub description: Option<String>,
+    pub(crate) path: PathBuf,
+    pub(crate) database_type: String,
+    pub(crate) description: Option<String>,
     /// Seconds since the Unix epoch.
-    pub build_epoch: u64,
-    pub ip_version: u16,
+    pub(crate) build_epoch: u64,
+    pub(crate) ip_version: u16,
 }
 
 impl From<&MmdbReader> for DatabaseInfo {
@@ -79,7 +79,7 @@ impl GeoDb {
 
     /// Re-opens both files and swaps them in only if both open and pass the sanity lookup;
     /// otherwise the previous readers stay in use and the error names the failing file.
-    pub fn reload(&self) -> Result<(), GeoError> {
+    pub(crate) fn reload(&self) -> Result<(), GeoError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         let stamps = self.stamps();
         let generation = Arc::new(open_generation(
@@ -94,7 +94,7 @@ impl GeoDb {
     }
 
     /// Counts successful reloads; `changed()` on the receiver wakes after each swap.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.reloads.subscribe()
     }
 
@@ -104,12 +104,14 @@ impl GeoDb {
     }
 
     /// The location database's `database_type` (e.g. `GeoLite2-City`).
-    pub fn database_type(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn database_type(&self) -> String {
         self.current.load().primary.database_type().to_owned()
     }
 
     /// The location database's description, if it has one.
-    pub fn description(&self) -> Option<String> {
+    #[cfg(test)]
+    pub(crate) fn description(&self) -> Option<String> {
         self.current.load().primary.description().map(str::to_owned)
     }
 
@@ -120,18 +122,19 @@ impl GeoDb {
     }
 
     /// Metadata of the location database in use.
-    pub fn info(&self) -> DatabaseInfo {
+    pub(crate) fn info(&self) -> DatabaseInfo {
         DatabaseInfo::from(&self.current.load().primary)
     }
 
     /// Metadata of the ASN database in use, if one is configured.
-    pub fn asn_info(&self) -> Option<DatabaseInfo> {
+    #[cfg(test)]
+    pub(crate) fn asn_info(&self) -> Option<DatabaseInfo> {
         self.current.load().asn.as_ref().map(DatabaseInfo::from)
     }
 
     /// Polls both files every `interval` and reloads when their size, mtime or inode
     /// change, until `cancel` fires. A failed reload is logged once per file version.
-    pub async fn watch(self: Arc<Self>, interval: Duration, cancel: CancellationToken) {
+    pub(crate) async fn watch(self: Arc<Self>, interval: Duration, cancel: CancellationToken) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failed: Option<Stamps> = None;

@@ -26,7 +26,7 @@ pub enum GeoError {
 
 impl GeoError {
     /// The database file the error is about.
-    pub fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         match self {
             Self::Open { path, .. } | Self::Invalid { path, .. } | Self::Sanity { path, .. } => {
                 path

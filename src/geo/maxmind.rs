@@ -35,6 +35,7 @@ thread_local! {
 /// The bytes behind a reader: a mapped file or a static image (e.g. `include_bytes!`).
 enum Bytes {
     Mapped(Mmap),
+    #[cfg(test)]
     Static(&'static [u8]),
 }
 
@@ -42,6 +43,7 @@ impl AsRef<[u8]> for Bytes {
     fn as_ref(&self) -> &[u8] {
         match self {
             Self::Mapped(map) => map,
+            #[cfg(test)]
             Self::Static(bytes) => bytes,
         }
     }
@@ -51,7 +53,7 @@ impl AsRef<[u8]> for Bytes {
 ///
 /// The file is memory-mapped: replace it by renaming a new file over it (as `geoipupdate`
 /// does), never by rewriting it in place, and call [`super::GeoDb::reload`].
-pub struct MmdbReader {
+pub(crate) struct MmdbReader {
     reader: Reader<Bytes>,
     /// The networks as flat tables (built after opening).
     tables: OnceLock<Tables>,
@@ -72,7 +74,7 @@ impl std::fmt::Debug for MmdbReader {
 
 impl MmdbReader {
     /// Maps the file, parses its metadata and decodes its first records.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, GeoError> {
+    pub(crate) fn open(path: impl AsRef<Path>) -> Result<Self, GeoError> {
         let path = path.as_ref().to_path_buf();
         let open_err = |source| GeoError::Open {
             path: path.clone(),
@@ -86,7 +88,11 @@ impl MmdbReader {
     }
 
     /// Reads a database image compiled into the binary; `label` stands in for the path.
-    pub fn from_static(bytes: &'static [u8], label: impl Into<PathBuf>) -> Result<Self, GeoError> {
+    #[cfg(test)]
+    pub(crate) fn from_static(
+        bytes: &'static [u8],
+        label: impl Into<PathBuf>,
+    ) -> Result<Self, GeoError> {
         Self::from_bytes(Bytes::Static(bytes), label.into())
     }
 
@@ -109,7 +115,7 @@ impl MmdbReader {
 
     /// Decodes the first records; fails if one cannot be decoded or none carries a country,
     /// continent, coordinates or ASN (not a City/Country/ASN-style database).
-    pub fn sanity_check(&self) -> Result<(), GeoError> {
+    pub(crate) fn sanity_check(&self) -> Result<(), GeoError> {
         let fail = |reason: String| GeoError::Sanity {
             path: self.path.clone(),
             reason,
@@ -134,22 +140,22 @@ impl MmdbReader {
     }
 
     /// The file this reader was opened from.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// When the database was built (seconds since the Unix epoch).
-    pub fn build_epoch(&self) -> u64 {
+    pub(crate) fn build_epoch(&self) -> u64 {
         self.reader.metadata().build_epoch
     }
 
     /// The metadata `database_type`, e.g. `GeoLite2-City` or `DBIP-City-Lite`.
-    pub fn database_type(&self) -> &str {
+    pub(crate) fn database_type(&self) -> &str {
         &self.reader.metadata().database_type
     }
 
     /// The English description, else any description the database carries.
-    pub fn description(&self) -> Option<&str> {
+    pub(crate) fn description(&self) -> Option<&str> {
         let descriptions = &self.reader.metadata().description;
         descriptions
             .get("en")
@@ -158,7 +164,7 @@ impl MmdbReader {
     }
 
     /// 4 or 6.
-    pub fn ip_version(&self) -> u16 {
+    pub(crate) fn ip_version(&self) -> u16 {
         self.reader.metadata().ip_version
     }
 
@@ -215,7 +221,7 @@ impl MmdbReader {
     /// Build the flat tables lookups use from now on (about a hundred milliseconds for a
     /// million networks; lookups walk the tree until they are ready). Returns the networks
     /// they hold, IPv4 and IPv6.
-    pub fn index_networks(&self) -> Result<(usize, usize), MaxMindDbError> {
+    pub(crate) fn index_networks(&self) -> Result<(usize, usize), MaxMindDbError> {
         let mut builder = table::Builder::default();
         for item in self.reader.networks(WithinOptions::default())? {
             let found = item?;
@@ -252,7 +258,7 @@ impl MmdbReader {
     }
 
     /// Memory the flat tables take (0 until built).
-    pub fn table_bytes(&self) -> usize {
+    pub(crate) fn table_bytes(&self) -> usize {
         self.tables.get().map_or(0, Tables::bytes)
     }
 

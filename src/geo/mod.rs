@@ -19,24 +19,31 @@ use std::sync::Arc;
 
 pub use countries::{country_centroid, country_continent};
 pub use db::{DatabaseInfo, GeoDb};
-pub use error::GeoError;
-pub use maxmind::MmdbReader;
+pub(crate) use error::GeoError;
+pub(crate) use maxmind::MmdbReader;
 
 /// Continent codes as GeoIP databases spell them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Continent {
+    /// Africa.
     AF,
+    /// Antarctica.
     AN,
+    /// Asia.
     AS,
+    /// Europe.
     EU,
+    /// North America.
     NA,
+    /// Oceania.
     OC,
+    /// South America.
     SA,
 }
 
 impl Continent {
     /// Parses a two-letter continent code (`"EU"`, `"na"`); `None` for anything else.
-    pub fn from_code(code: &str) -> Option<Self> {
+    pub(crate) fn from_code(code: &str) -> Option<Self> {
         match code.as_bytes() {
             [a, b] => match [a.to_ascii_uppercase(), b.to_ascii_uppercase()] {
                 [b'A', b'F'] => Some(Self::AF),
@@ -70,20 +77,20 @@ impl Continent {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Location {
     /// ISO 3166-1 alpha-2, upper case.
-    pub country: Option<[u8; 2]>,
+    pub(crate) country: Option<[u8; 2]>,
     /// From the database, else derived from `country`.
-    pub continent: Option<Continent>,
+    pub(crate) continent: Option<Continent>,
     /// ISO 3166-2 subdivision code without the country prefix (e.g. "CA" for US-CA) from
     /// MaxMind-layout databases; flat-layout databases (DB-IP lite) give the region name
     /// (`state1`, e.g. "California") instead.
-    pub subdivision: Option<Arc<str>>,
+    pub(crate) subdivision: Option<Arc<str>>,
     /// Latitude and longitude in degrees; the country centroid when the database has none.
-    pub coordinates: Option<(f64, f64)>,
-    pub asn: Option<u32>,
+    pub(crate) coordinates: Option<(f64, f64)>,
+    pub(crate) asn: Option<u32>,
     /// Prefix length of the database network that matched the address (the IPv4 prefix
     /// length for IPv4 clients, even in IPv6-structured databases). With a separate ASN
     /// database it is the longer of the two matched prefixes.
-    pub prefix_len: u8,
+    pub(crate) prefix_len: u8,
 }
 
 impl Location {

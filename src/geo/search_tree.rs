@@ -11,7 +11,7 @@
 const B: usize = 16;
 
 /// A key type: unsigned integers compared as numbers.
-pub trait Key: Copy + Ord {
+pub(crate) trait Key: Copy + Ord {
     /// Pads nodes; never a real separator.
     const MAX: Self;
 }
@@ -38,7 +38,7 @@ struct Leaf<K> {
 }
 
 /// Keys in ascending order with a `u32` each, fixed once built.
-pub struct SearchTree<K: Key> {
+pub(crate) struct SearchTree<K: Key> {
     /// Separator levels, root first; child `j` of node `i` is node `i * (B + 1) + j` of the
     /// level below (or leaf), and key `t` of a node is the smallest key under child `t + 1`.
     levels: Vec<Box<[Node<K>]>>,
@@ -54,7 +54,7 @@ fn prefetch_lines<T>(t: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let p = (t as *const T).cast::<i8>();
+        let p = std::ptr::from_ref::<T>(t).cast::<i8>();
         for offset in (0..size_of::<T>()).step_by(64) {
             // SAFETY: SSE is part of x86_64, a prefetch never faults, and every line named
             // lies inside `t`.
@@ -71,7 +71,7 @@ fn at_or_below<K: Key>(keys: &[K; B], x: K) -> usize {
 }
 
 /// Builds a tree from pairs pushed in ascending key order (the caller checks the order).
-pub struct Builder<K: Key> {
+pub(crate) struct Builder<K: Key> {
     leaves: Vec<Leaf<K>>,
     len: usize,
 }
@@ -86,7 +86,7 @@ impl<K: Key> Default for Builder<K> {
 }
 
 impl<K: Key> Builder<K> {
-    pub fn push(&mut self, key: K, value: u32) {
+    pub(crate) fn push(&mut self, key: K, value: u32) {
         let slot = self.len % B;
         if slot == 0 {
             self.leaves.push(Leaf {
@@ -102,14 +102,14 @@ impl<K: Key> Builder<K> {
     }
 
     /// The last key pushed.
-    pub fn last(&self) -> Option<(K, u32)> {
+    pub(crate) fn last(&self) -> Option<(K, u32)> {
         let slot = self.len.checked_sub(1)? % B;
         let leaf = self.leaves.last()?;
         Some((leaf.keys[slot], leaf.values[slot]))
     }
 
     /// Adds the separator levels.
-    pub fn finish(self) -> SearchTree<K> {
+    pub(crate) fn finish(self) -> SearchTree<K> {
         // The smallest key under each node of the level being built upon.
         let mut mins: Vec<K> = self.leaves.iter().map(|l| l.keys[0]).collect();
         let mut levels = Vec::new();
@@ -143,7 +143,7 @@ impl<K: Key> Builder<K> {
 impl<K: Key> SearchTree<K> {
     /// Builds from `(key, value)` pairs sorted by key (the caller checks the order).
     #[cfg(test)]
-    pub fn new(pairs: &[(K, u32)]) -> Self {
+    pub(crate) fn new(pairs: &[(K, u32)]) -> Self {
         let mut builder = Builder::default();
         for (k, v) in pairs {
             builder.push(*k, *v);
@@ -152,7 +152,7 @@ impl<K: Key> SearchTree<K> {
     }
 
     /// The last pair whose key is at or below `x`: its position and value.
-    pub fn floor(&self, x: K) -> Option<(usize, K, u32)> {
+    pub(crate) fn floor(&self, x: K) -> Option<(usize, K, u32)> {
         let mut node = 0usize;
         for depth in 0..self.levels.len() {
             node = self.child(depth, node, x)?;
@@ -180,7 +180,7 @@ impl<K: Key> SearchTree<K> {
     /// Start fetching the leaves `floor` will read for each of `xs`, level by level: a
     /// level's nodes are requested for every key before any of them is read, so the cache
     /// misses of a batch of lookups overlap instead of coming one after another.
-    pub fn prefetch(&self, xs: &[K]) {
+    pub(crate) fn prefetch(&self, xs: &[K]) {
         for chunk in xs.chunks(PREFETCH_CHUNK) {
             self.prefetch_chunk(chunk);
         }
@@ -203,12 +203,12 @@ impl<K: Key> SearchTree<K> {
     }
 
     /// Pairs held.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Bytes of nodes and leaves.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         let nodes: usize = self.levels.iter().map(|l| l.len()).sum();
         nodes * size_of::<Node<K>>() + self.leaves.len() * size_of::<Leaf<K>>()
     }

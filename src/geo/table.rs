@@ -90,7 +90,7 @@ fn size(bits: u32, prefix: u8) -> u128 {
 }
 
 /// The tables of one database.
-pub struct Tables {
+pub(crate) struct Tables {
     v4: Option<Family<u32>>,
     v6: Option<Family<u64>>,
     /// Distinct decoded records (`None`: a record without a usable location).
@@ -98,7 +98,7 @@ pub struct Tables {
 }
 
 /// Collects networks in ascending order of start (the order a tree walk yields them).
-pub struct Builder {
+pub(crate) struct Builder {
     v4: Networks<u32>,
     v6: Networks<u64>,
     /// True once a network holding all IPv4 space was seen (the tree answers those).
@@ -132,7 +132,7 @@ impl Builder {
 
     /// Add the IPv4 network `start/prefix` whose record sits at `offset`; `decode` is
     /// called the first time an offset is seen.
-    pub fn push_v4(
+    pub(crate) fn push_v4(
         &mut self,
         start: u32,
         prefix: u8,
@@ -144,7 +144,7 @@ impl Builder {
     }
 
     /// Add the IPv6 network `start/prefix`, as `push_v4`.
-    pub fn push_v6(
+    pub(crate) fn push_v6(
         &mut self,
         start: u128,
         prefix: u8,
@@ -165,13 +165,13 @@ impl Builder {
 
     /// A network holding all IPv4 space: one record answers every IPv4 address, and the
     /// tree handles that case.
-    pub fn covers_all_v4(&mut self) {
+    pub(crate) fn covers_all_v4(&mut self) {
         self.v4_unusable = true;
     }
 
     /// The finished tables; a family whose networks are not disjoint and ascending, or a
     /// database with too many records, gets none (its lookups walk the tree).
-    pub fn finish(self) -> Tables {
+    pub(crate) fn finish(self) -> Tables {
         let fits = self.records.len() < MAX_RECORDS;
         let v4 = self.v4.finish().filter(|_| fits && !self.v4_unusable);
         let v6 = self.v6.finish().filter(|_| fits);
@@ -187,7 +187,7 @@ impl Tables {
     /// The matched network's prefix length and location, or `None` when the database's
     /// tree must answer (no table for the family, no network with data holds `addr`, or
     /// it lies in a /64 with longer networks or in ::/64).
-    pub fn lookup(&self, addr: IpAddr) -> Option<(u8, Option<&Location>)> {
+    pub(crate) fn lookup(&self, addr: IpAddr) -> Option<(u8, Option<&Location>)> {
         let (prefix, record) = match addr {
             IpAddr::V4(a) => self.v4.as_ref()?.find(u32::from(a))?,
             IpAddr::V6(a) => {
@@ -202,7 +202,7 @@ impl Tables {
     }
 
     /// Start fetching what looking up each of `addrs` will read.
-    pub fn prefetch(&self, addrs: &[IpAddr]) {
+    pub(crate) fn prefetch(&self, addrs: &[IpAddr]) {
         let mut v4: SmallVec<[u32; 32]> = SmallVec::new();
         let mut v6: SmallVec<[u64; 32]> = SmallVec::new();
         for addr in addrs {
@@ -220,7 +220,7 @@ impl Tables {
     }
 
     /// Networks held per family (IPv4, IPv6; a /64 left to the tree counts as one).
-    pub fn networks(&self) -> (usize, usize) {
+    pub(crate) fn networks(&self) -> (usize, usize) {
         (
             self.v4.as_ref().map_or(0, |f| f.tree.len()),
             self.v6.as_ref().map_or(0, |f| f.tree.len()),
@@ -228,7 +228,7 @@ impl Tables {
     }
 
     /// Bytes of both tables.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.v4.as_ref().map_or(0, |f| f.tree.bytes())
             + self.v6.as_ref().map_or(0, |f| f.tree.bytes())
     }

@@ -12,29 +12,29 @@ use serde::{Deserialize, Serialize};
 /// The whole source file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Source {
-    pub database_type: String,
-    pub description: String,
-    pub build_epoch: u64,
-    pub networks: Vec<Network>,
+pub(crate) struct Source {
+    pub(crate) database_type: String,
+    pub(crate) description: String,
+    pub(crate) build_epoch: u64,
+    pub(crate) networks: Vec<Network>,
 }
 
 /// One network and what the database should say about it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Network {
-    pub cidr: String,
-    pub country: Option<String>,
-    pub continent: Option<String>,
-    pub subdivision: Option<String>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub asn: Option<u32>,
+pub(crate) struct Network {
+    pub(crate) cidr: String,
+    pub(crate) country: Option<String>,
+    pub(crate) continent: Option<String>,
+    pub(crate) subdivision: Option<String>,
+    pub(crate) lat: Option<f64>,
+    pub(crate) lon: Option<f64>,
+    pub(crate) asn: Option<u32>,
 }
 
 impl Network {
     /// The parsed network; the source must give it without host bits.
-    pub fn net(&self) -> Result<IpNet, String> {
+    pub(crate) fn net(&self) -> Result<IpNet, String> {
         let net: IpNet = self
             .cidr
             .parse()
@@ -48,7 +48,7 @@ impl Network {
 
 /// Which record layout to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// GeoIP2/GeoLite2 City: `continent.code`, `country.iso_code`, `subdivisions`,
     /// `location`, `traits.autonomous_system_number`.
     City,
@@ -58,12 +58,12 @@ pub enum Layout {
     Asn,
 }
 
-pub fn parse(text: &str) -> Result<Source, String> {
+pub(crate) fn parse(text: &str) -> Result<Source, String> {
     toml::from_str(text).map_err(|e| e.to_string())
 }
 
 /// The longest-prefix source entry containing `addr` (what a lookup must return).
-pub fn longest_match(source: &Source, addr: IpAddr) -> Option<(&Network, IpNet)> {
+pub(crate) fn longest_match(source: &Source, addr: IpAddr) -> Option<(&Network, IpNet)> {
     source
         .networks
         .iter()
@@ -73,7 +73,7 @@ pub fn longest_match(source: &Source, addr: IpAddr) -> Option<(&Network, IpNet)>
 }
 
 /// Writes the database image: IPv6-structured, IPv4 networks under `::/96`.
-pub fn build(source: &Source, layout: Layout) -> Result<Vec<u8>, String> {
+pub(crate) fn build(source: &Source, layout: Layout) -> Result<Vec<u8>, String> {
     let mut db = Database::default();
     db.metadata.ip_version = IpVersion::V6;
     db.metadata.database_type = match layout {
@@ -210,9 +210,9 @@ fn asn_record(asn: u32) -> AsnRecord {
 }
 
 /// The first and last address of a network.
-pub fn ends(net: IpNet) -> [IpAddr; 2] {
+pub(crate) fn ends(net: IpNet) -> [IpAddr; 2] {
     [net.network(), net.broadcast()]
 }
 
 /// An address that is not in any test network (for "nothing known" checks).
-pub const UNLISTED_V6: Ipv6Addr = Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 1);
+pub(crate) const UNLISTED_V6: Ipv6Addr = Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 1);

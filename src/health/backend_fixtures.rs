@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 /// How the backend answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// 200 with a healthy body.
     Ok,
     Status500,
@@ -28,7 +28,7 @@ pub enum Mode {
     Alternate,
 }
 
-pub const HEALTHY_BODY: &str = "status: healthy";
+pub(crate) const HEALTHY_BODY: &str = "status: healthy";
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -39,24 +39,24 @@ struct Shared {
 
 /// A switchable HTTP backend; stops when dropped.
 #[derive(Debug)]
-pub struct Backend {
-    pub addr: SocketAddr,
+pub(crate) struct Backend {
+    pub(crate) addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
 }
 
-pub fn loopback(last: u8) -> IpAddr {
+pub(crate) fn loopback(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
 }
 
 /// An address on `127.0.0.last` where nothing listens.
-pub async fn closed_port(last: u8) -> SocketAddr {
+pub(crate) async fn closed_port(last: u8) -> SocketAddr {
     let listener = TcpListener::bind((loopback(last), 0)).await.unwrap();
     listener.local_addr().unwrap()
 }
 
 impl Backend {
-    pub async fn start(last: u8, mode: Mode) -> Backend {
+    pub(crate) async fn start(last: u8, mode: Mode) -> Backend {
         let listener = TcpListener::bind((loopback(last), 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::default());
@@ -65,17 +65,17 @@ impl Backend {
         Backend { addr, shared, task }
     }
 
-    pub fn set(&self, mode: Mode) {
+    pub(crate) fn set(&self, mode: Mode) {
         self.shared.mode.store(mode as u8, Ordering::SeqCst);
     }
 
     /// Connections accepted so far.
-    pub fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.shared.hits.load(Ordering::SeqCst)
     }
 
     /// Request heads received so far.
-    pub fn heads(&self) -> Vec<String> {
+    pub(crate) fn heads(&self) -> Vec<String> {
         self.shared.heads.lock().unwrap().clone()
     }
 }
@@ -163,15 +163,15 @@ async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> String {
 
 /// An HTTPS backend with a self-signed certificate for `name`; records the SNI names it saw.
 #[derive(Debug)]
-pub struct TlsBackend {
-    pub addr: SocketAddr,
+pub(crate) struct TlsBackend {
+    pub(crate) addr: SocketAddr,
     sni: Arc<Mutex<Vec<Option<String>>>>,
     heads: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
 impl TlsBackend {
-    pub async fn start(last: u8, name: &str) -> TlsBackend {
+    pub(crate) async fn start(last: u8, name: &str) -> TlsBackend {
         use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
         let certified = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
@@ -202,11 +202,11 @@ impl TlsBackend {
         }
     }
 
-    pub fn sni(&self) -> Vec<Option<String>> {
+    pub(crate) fn sni(&self) -> Vec<Option<String>> {
         self.sni.lock().unwrap().clone()
     }
 
-    pub fn heads(&self) -> Vec<String> {
+    pub(crate) fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
     }
 }

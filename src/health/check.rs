@@ -7,52 +7,51 @@ use std::time::Duration;
 use crate::closed_set::closed_set;
 
 /// Time between the starts of two probes of one target.
-pub const INTERVAL_DEFAULT: Duration = Duration::from_secs(10);
-pub const INTERVAL_RANGE: RangeInclusive<Duration> =
+pub(crate) const INTERVAL_DEFAULT: Duration = Duration::from_secs(10);
+pub(crate) const INTERVAL_RANGE: RangeInclusive<Duration> =
     Duration::from_millis(100)..=Duration::from_secs(3600);
 /// Bound on one whole probe (connect, TLS, request, headers and body); at most `interval`.
-pub const TIMEOUT_DEFAULT: Duration = Duration::from_secs(3);
-pub const TIMEOUT_RANGE: RangeInclusive<Duration> =
+pub(crate) const TIMEOUT_DEFAULT: Duration = Duration::from_secs(3);
+pub(crate) const TIMEOUT_RANGE: RangeInclusive<Duration> =
     Duration::from_millis(50)..=Duration::from_secs(60);
 /// Consecutive successes that bring a down target up.
-pub const RISE_DEFAULT: u32 = 2;
-pub const RISE_RANGE: RangeInclusive<u32> = 1..=100;
+pub(crate) const RISE_DEFAULT: u32 = 2;
+pub(crate) const RISE_RANGE: RangeInclusive<u32> = 1..=100;
 /// Consecutive failures that bring an up target down.
-pub const FALL_DEFAULT: u32 = 3;
-pub const FALL_RANGE: RangeInclusive<u32> = 1..=100;
+pub(crate) const FALL_DEFAULT: u32 = 3;
+pub(crate) const FALL_RANGE: RangeInclusive<u32> = 1..=100;
 /// The first probe of a target starts after a random delay in `[0, jitter]`; at most `interval`.
-pub const JITTER_DEFAULT: Duration = Duration::from_secs(1);
-pub const JITTER_RANGE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(3600);
+pub(crate) const JITTER_DEFAULT: Duration = Duration::from_secs(1);
+pub(crate) const JITTER_RANGE: RangeInclusive<Duration> =
+    Duration::ZERO..=Duration::from_secs(3600);
 /// Ports used when a check names none (`tcp` has no default).
-pub const HTTP_PORT_DEFAULT: u16 = 80;
-pub const HTTPS_PORT_DEFAULT: u16 = 443;
-/// Request path when none is given.
-pub const HTTP_PATH_DEFAULT: &str = "/";
+pub(crate) const HTTP_PORT_DEFAULT: u16 = 80;
+pub(crate) const HTTPS_PORT_DEFAULT: u16 = 443;
 /// Status codes that count as success when `expect_status` is empty.
-pub const EXPECT_STATUS_DEFAULT: StatusRange = StatusRange { lo: 200, hi: 299 };
+pub(crate) const EXPECT_STATUS_DEFAULT: StatusRange = StatusRange { lo: 200, hi: 299 };
 /// Most body bytes read while looking for `body_contains` (and for a `tcp` `expect` reply).
-pub const MAX_BODY_DEFAULT: usize = 64 * 1024;
-pub const MAX_BODY_RANGE: RangeInclusive<usize> = 1..=1024 * 1024;
+pub(crate) const MAX_BODY_DEFAULT: usize = 64 * 1024;
+pub(crate) const MAX_BODY_RANGE: RangeInclusive<usize> = 1..=1024 * 1024;
 
 /// One named probe specification, shared by every target that uses it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CheckSpec {
-    pub name: Arc<str>,
-    pub kind: CheckKind,
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: CheckKind,
     /// Port probed when the config names no explicit probe address; `None` = the kind's default.
-    pub port: Option<u16>,
-    pub interval: Duration,
-    pub timeout: Duration,
-    pub rise: u32,
-    pub fall: u32,
-    pub jitter: Duration,
+    pub(crate) port: Option<u16>,
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) rise: u32,
+    pub(crate) fall: u32,
+    pub(crate) jitter: Duration,
     /// Cluster mode: this check's quorum rule; None = the cluster's `quorum`.
-    pub quorum: Option<super::quorum::QuorumRule>,
+    pub(crate) quorum: Option<super::quorum::QuorumRule>,
 }
 
 /// The closed set of check kinds, with their settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum CheckKind {
+pub(crate) enum CheckKind {
     Http(HttpCheck),
     Https(HttpCheck),
     Tcp(TcpCheck),
@@ -60,7 +59,7 @@ pub enum CheckKind {
 
 impl CheckKind {
     /// Which of the check types this is.
-    pub fn check_type(&self) -> CheckType {
+    pub(crate) fn check_type(&self) -> CheckType {
         match self {
             CheckKind::Http(_) => CheckType::Http,
             CheckKind::Https(_) => CheckType::Https,
@@ -73,8 +72,11 @@ closed_set! {
     /// The check types without their settings: what zone files (`type = "http"`) and the
     /// probe metrics' `kind` label name.
     pub enum CheckType {
+        /// An HTTP request.
         Http => "http",
+        /// An HTTP request over TLS.
         Https => "https",
+        /// A TCP connect (optionally sending and expecting bytes).
         Tcp => "tcp",
     }
 }
@@ -82,52 +84,57 @@ closed_set! {
 /// An HTTP request and what its answer must look like.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HttpCheck {
-    pub method: HttpMethod,
-    pub path: String,
+    pub(crate) method: HttpMethod,
+    pub(crate) path: String,
     /// `Host` header; also the TLS SNI name unless `sni` is set. `None` = the probe IP.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// TLS server name when it differs from `host`.
-    pub sni: Option<String>,
+    pub(crate) sni: Option<String>,
     /// `false` accepts any certificate (`https` only).
-    pub verify_tls: bool,
+    pub(crate) verify_tls: bool,
     /// Accepted status codes; empty means [`EXPECT_STATUS_DEFAULT`].
-    pub expect_status: Vec<StatusRange>,
+    pub(crate) expect_status: Vec<StatusRange>,
     /// Substring the first `max_body` bytes of the body must contain.
-    pub body_contains: Option<String>,
-    pub max_body: usize,
+    pub(crate) body_contains: Option<String>,
+    pub(crate) max_body: usize,
     /// Extra request headers (name, value).
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The request method of an HTTP(S) check.
 pub enum HttpMethod {
+    /// `GET`.
     Get,
+    /// `HEAD`.
     Head,
+    /// `POST`.
     Post,
+    /// `OPTIONS`.
     Options,
 }
 
 /// An inclusive range of HTTP status codes (`200` is `200..=200`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StatusRange {
-    pub lo: u16,
-    pub hi: u16,
+    pub(crate) lo: u16,
+    pub(crate) hi: u16,
 }
 
 /// A TCP connect, optionally followed by a send and an expected reply substring.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TcpCheck {
-    pub send: Option<Vec<u8>>,
-    pub expect: Option<Vec<u8>>,
-    pub max_reply: usize,
+    pub(crate) send: Option<Vec<u8>>,
+    pub(crate) expect: Option<Vec<u8>>,
+    pub(crate) max_reply: usize,
 }
 
 /// One reason a check specification is out of range; `field` is the zone-file key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
-pub struct CheckError {
-    pub field: &'static str,
-    pub message: String,
+pub(crate) struct CheckError {
+    pub(crate) field: &'static str,
+    pub(crate) message: String,
 }
 
 impl Default for TcpCheck {
@@ -142,18 +149,18 @@ impl Default for TcpCheck {
 }
 
 impl StatusRange {
-    pub fn single(code: u16) -> Self {
+    pub(crate) fn single(code: u16) -> Self {
         Self { lo: code, hi: code }
     }
 
-    pub fn contains(self, code: u16) -> bool {
+    pub(crate) fn contains(self, code: u16) -> bool {
         (self.lo..=self.hi).contains(&code)
     }
 }
 
 impl HttpCheck {
     /// `GET /`, expecting 2xx, verifying certificates.
-    pub fn new(path: impl Into<String>) -> Self {
+    pub(crate) fn new(path: impl Into<String>) -> Self {
         Self {
             method: HttpMethod::Get,
             path: path.into(),
@@ -168,7 +175,7 @@ impl HttpCheck {
     }
 
     /// Whether `code` is an accepted status.
-    pub fn accepts(&self, code: u16) -> bool {
+    pub(crate) fn accepts(&self, code: u16) -> bool {
         if self.expect_status.is_empty() {
             return EXPECT_STATUS_DEFAULT.contains(code);
         }
@@ -177,7 +184,8 @@ impl HttpCheck {
 }
 
 impl HttpMethod {
-    pub fn as_str(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             HttpMethod::Get => "GET",
             HttpMethod::Head => "HEAD",
@@ -187,7 +195,7 @@ impl HttpMethod {
     }
 
     /// Parses a method name case-insensitively.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_uppercase().as_str() {
             "GET" => Some(HttpMethod::Get),
             "HEAD" => Some(HttpMethod::Head),
@@ -200,7 +208,7 @@ impl HttpMethod {
 
 impl CheckSpec {
     /// A check with every timing at its default.
-    pub fn new(name: impl Into<Arc<str>>, kind: CheckKind) -> Self {
+    pub(crate) fn new(name: impl Into<Arc<str>>, kind: CheckKind) -> Self {
         Self {
             name: name.into(),
             kind,
@@ -215,7 +223,7 @@ impl CheckSpec {
     }
 
     /// The port to probe: the explicit one, else 80 for `http` and 443 for `https`.
-    pub fn probe_port(&self) -> Option<u16> {
+    pub(crate) fn probe_port(&self) -> Option<u16> {
         self.port.or(match self.kind {
             CheckKind::Http(_) => Some(HTTP_PORT_DEFAULT),
             CheckKind::Https(_) => Some(HTTPS_PORT_DEFAULT),
@@ -224,7 +232,7 @@ impl CheckSpec {
     }
 
     /// Every range violation, in field order; empty when valid.
-    pub fn validate(&self) -> Vec<CheckError> {
+    pub(crate) fn validate(&self) -> Vec<CheckError> {
         let mut errors = Vec::new();
         let mut err = |field, message: String| errors.push(CheckError { field, message });
         range_check(&mut err, "interval", self.interval, &INTERVAL_RANGE);

@@ -11,7 +11,7 @@ use super::state::{Observed, Transition};
 
 /// Something worth an info log line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Observed {
         key: Arc<str>,
         transition: Transition,
@@ -35,7 +35,7 @@ pub enum Event {
     Removed { key: Arc<str> },
 }
 
-pub fn status_word(status: Status) -> &'static str {
+pub(crate) fn status_word(status: Status) -> &'static str {
     match status {
         Status::Unknown => "UNKNOWN",
         Status::Up => "UP",
@@ -106,7 +106,6 @@ impl fmt::Display for Event {
                     DecidedBy::Quorum => write!(f, "cluster {rule} of {votes}"),
                     DecidedBy::TooFewVoters => write!(f, "local view, too few voters ({votes})"),
                     DecidedBy::Stale => f.write_str("local view, cluster store out of reach"),
-                    DecidedBy::Local => f.write_str("local view"),
                 }
             }
             Event::Removed { key } => write!(f, "target {key} removed from the configuration"),

@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::check::{CheckKind, CheckSpec, HttpCheck};
-use super::{Health, HealthConfig, Status, TargetSpec};
+use super::target::TargetSpec;
+use super::{Health, HealthConfig, Status};
 
 /// An HTTP check expecting the healthy body, with small timings.
 pub(super) fn fast_check(

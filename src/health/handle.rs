@@ -22,30 +22,30 @@ use super::tracker::{Command, Outputs, Tracker, TrackerMsg};
 use super::votes::{ClusterVotes, VoteUpdate};
 
 /// How often the override file is re-read by default.
-pub const OVERRIDE_POLL_DEFAULT: Duration = Duration::from_secs(1);
+pub(crate) const OVERRIDE_POLL_DEFAULT: Duration = Duration::from_secs(1);
 /// Shortest time between two published snapshots by default.
-pub const COALESCE_DEFAULT: Duration = Duration::from_millis(100);
+pub(crate) const COALESCE_DEFAULT: Duration = Duration::from_millis(100);
 
 /// Runtime settings of the health subsystem (from the server config, not zone files).
 #[derive(Clone, Debug)]
 pub struct HealthConfig {
     /// Last-known states are loaded from and saved to this JSON file.
-    pub state_file: Option<PathBuf>,
+    pub(crate) state_file: Option<PathBuf>,
     /// Operator override file (see the module docs for the format).
-    pub override_file: Option<PathBuf>,
-    pub override_poll: Duration,
-    pub coalesce: Duration,
+    pub(crate) override_file: Option<PathBuf>,
+    pub(crate) override_poll: Duration,
+    pub(crate) coalesce: Duration,
     /// Cluster mode: this instance's name and where its votes go (see [`crate::cluster`]).
-    pub cluster: Option<ClusterLink>,
+    pub(crate) cluster: Option<ClusterLink>,
     /// Probes are sent from these addresses (multi-homed hosts; a vantage point per instance).
-    pub probe_source: ProbeSource,
+    pub(crate) probe_source: ProbeSource,
 }
 
 /// The health side of cluster mode.
 #[derive(Clone, Debug)]
-pub struct ClusterLink {
-    pub instance: Arc<str>,
-    pub votes: mpsc::UnboundedSender<VoteUpdate>,
+pub(crate) struct ClusterLink {
+    pub(crate) instance: Arc<str>,
+    pub(crate) votes: mpsc::UnboundedSender<VoteUpdate>,
 }
 
 impl Default for HealthConfig {
@@ -62,10 +62,13 @@ impl Default for HealthConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the health subsystem cannot start or answer.
 pub enum HealthError {
     #[error(transparent)]
+    /// The override file is invalid.
     OverrideFile(#[from] OverrideFileError),
     #[error("the health tracker has stopped")]
+    /// The tracker task has stopped.
     Stopped,
 }
 
@@ -89,7 +92,7 @@ impl Health {
     /// Loads the state and override files, spawns the tracker, the override-file watcher and a
     /// probe task per distinct probe of `targets`. Tasks stop when `cancel` is cancelled and are
     /// tracked by `tasks`. Fails only on an unreadable or invalid override file.
-    pub fn start(
+    pub(crate) fn start(
         config: HealthConfig,
         targets: Vec<TargetSpec>,
         cancel: &CancellationToken,
@@ -152,17 +155,18 @@ impl Health {
         Ok(Health { handle, scheduler })
     }
 
-    pub fn handle(&self) -> HealthHandle {
+    pub(crate) fn handle(&self) -> HealthHandle {
         self.handle.clone()
     }
 
     /// Applies a reloaded target set (see [`Scheduler::reconcile`]); overrides are kept.
-    pub fn reconcile(&mut self, targets: Vec<TargetSpec>) -> ReconcileReport {
+    pub(crate) fn reconcile(&mut self, targets: Vec<TargetSpec>) -> ReconcileReport {
         self.scheduler.reconcile(targets)
     }
 
     /// Number of probe tasks running (distinct probes, not targets).
-    pub fn probe_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn probe_count(&self) -> usize {
         self.scheduler.probe_count()
     }
 }
@@ -177,27 +181,23 @@ impl std::ops::Deref for Health {
 
 impl HealthHandle {
     /// The current snapshot (one atomic load).
-    pub fn snapshot(&self) -> Arc<HealthSnapshot> {
+    #[cfg(test)]
+    pub(crate) fn snapshot(&self) -> Arc<HealthSnapshot> {
         self.snapshot.load_full()
     }
 
     /// The swap cell itself, for the query path to `load()` per query.
-    pub fn snapshots(&self) -> Arc<ArcSwap<HealthSnapshot>> {
+    pub(crate) fn snapshots(&self) -> Arc<ArcSwap<HealthSnapshot>> {
         self.snapshot.clone()
     }
 
     /// Per-target detail and overrides, for status output.
-    pub fn report(&self) -> Arc<HealthReport> {
+    pub(crate) fn report(&self) -> Arc<HealthReport> {
         self.report.load_full()
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         *self.ready.borrow()
-    }
-
-    /// Becomes `true` once every target of the first target set has been probed.
-    pub fn ready(&self) -> watch::Receiver<bool> {
-        self.ready.clone()
     }
 
     /// Waits for the warm start to complete.
@@ -211,19 +211,23 @@ impl HealthHandle {
     }
 
     /// Forces targets matched by `selector` to `state`; returns once the change is published.
-    pub async fn force(&self, selector: Selector, state: Forced) -> Result<(), HealthError> {
+    pub(crate) async fn force(&self, selector: Selector, state: Forced) -> Result<(), HealthError> {
         self.command(Command::Override { selector, state })
             .await
             .map(drop)
     }
 
     /// Removes the API override for `selector` (file overrides stay); returns whether one existed.
-    pub async fn clear(&self, selector: Selector) -> Result<bool, HealthError> {
+    pub(crate) async fn clear(&self, selector: Selector) -> Result<bool, HealthError> {
         self.command(Command::Clear { selector }).await
     }
 
     /// Cluster mode: hands the tracker a new view of the cluster's votes and overrides.
-    pub fn cluster_view(&self, view: Arc<ClusterVotes>) -> Result<(), HealthError> {
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "sent by the etcd link")
+    )]
+    pub(crate) fn cluster_view(&self, view: Arc<ClusterVotes>) -> Result<(), HealthError> {
         self.tx
             .send(TrackerMsg::Cluster(view))
             .map_err(|_| HealthError::Stopped)

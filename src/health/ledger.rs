@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use super::event::Event;
+pub(crate) use super::event::Event;
 use super::overrides::{Forced, ForcedBy, Override, OverrideSet, Selector, Source};
 use super::persist::{self, PersistedOverride, PersistedState, PersistedTarget};
 use super::probe::ProbeOutcome;
@@ -16,7 +16,7 @@ use super::votes::{ClusterVotes, Verdict, Vote};
 
 /// All health state; owned by the tracker task alone. Time is passed in.
 #[derive(Debug, Default)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     entries: HashMap<Arc<str>, Entry>,
     /// Targets fed by each distinct probe.
     groups: HashMap<ProbeKey, Vec<Arc<str>>>,
@@ -44,16 +44,16 @@ struct Entry {
 
 /// Target counts by effective status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub targets: usize,
-    pub up: usize,
-    pub down: usize,
-    pub drained: usize,
-    pub unknown: usize,
+pub(crate) struct Counts {
+    pub(crate) targets: usize,
+    pub(crate) up: usize,
+    pub(crate) down: usize,
+    pub(crate) drained: usize,
+    pub(crate) unknown: usize,
 }
 
 /// What the query path sees for an observed state and an override.
-pub fn effective(observed: Observed, forced: Option<&ForcedBy>) -> Status {
+pub(crate) fn effective(observed: Observed, forced: Option<&ForcedBy>) -> Status {
     match (forced.map(|f| f.state), observed) {
         (Some(Forced::Up), _) | (None, Observed::Up) => Status::Up,
         (Some(Forced::Down), _) | (None, Observed::Down) => Status::Down,
@@ -108,7 +108,7 @@ impl Entry {
 impl Ledger {
     /// A ledger that restores observed states and API overrides from a state file.
     /// Returns the API override selectors that could not be parsed.
-    pub fn restoring(saved: Option<PersistedState>) -> (Self, Vec<String>) {
+    pub(crate) fn restoring(saved: Option<PersistedState>) -> (Self, Vec<String>) {
         let mut ledger = Ledger::default();
         let mut bad = Vec::new();
         if let Some(saved) = saved {
@@ -124,12 +124,12 @@ impl Ledger {
     }
 
     /// Cluster mode: this instance's votes are published under `instance`.
-    pub fn set_instance(&mut self, instance: Arc<str>) {
+    pub(crate) fn set_instance(&mut self, instance: Arc<str>) {
         self.instance = Some(instance);
     }
 
     /// This instance's vote on every target that has one, for publishing.
-    pub fn local_votes(&self) -> Vec<(Arc<str>, Vote)> {
+    pub(crate) fn local_votes(&self) -> Vec<(Arc<str>, Vote)> {
         let Some(instance) = &self.instance else {
             return Vec::new();
         };
@@ -141,13 +141,13 @@ impl Ledger {
     }
 
     /// This instance's vote on one target.
-    pub fn local_vote(&self, key: &str) -> Option<Vote> {
+    pub(crate) fn local_vote(&self, key: &str) -> Option<Vote> {
         let instance = self.instance.as_ref()?;
         self.entries.get(key).map(|e| e.vote(instance))
     }
 
     /// A new view of the cluster: every verdict is decided again and cluster overrides replaced.
-    pub fn set_cluster(&mut self, view: Arc<ClusterVotes>) -> Vec<Event> {
+    pub(crate) fn set_cluster(&mut self, view: Arc<ClusterVotes>) -> Vec<Event> {
         self.overrides.cluster = view
             .overrides
             .iter()
@@ -175,7 +175,7 @@ impl Ledger {
     /// Replaces the target set (already merged by key). Kept targets keep their state; a
     /// target whose probe changed keeps its observed state but restarts its counts; each
     /// target no longer in the set gives an [`Event::Removed`].
-    pub fn set_targets(&mut self, specs: Vec<TargetSpec>, now: SystemTime) -> Vec<Event> {
+    pub(crate) fn set_targets(&mut self, specs: Vec<TargetSpec>, now: SystemTime) -> Vec<Event> {
         let mut old = std::mem::take(&mut self.entries);
         let restored = std::mem::take(&mut self.restored);
         self.groups.clear();
@@ -206,7 +206,7 @@ impl Ledger {
     }
 
     /// Applies one probe outcome to every target fed by that probe.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         probe: &ProbeKey,
         outcome: &ProbeOutcome,
@@ -244,21 +244,25 @@ impl Ledger {
         events
     }
 
-    pub fn set_override(&mut self, o: Override, source: Source) -> Vec<Event> {
+    pub(crate) fn set_override(&mut self, o: Override, source: Source) -> Vec<Event> {
         self.overrides_of(source).insert(o.selector, o.state);
         self.persist_dirty |= source == Source::Api;
         self.refresh_forced()
     }
 
     /// Removes an override; `false` when there was none for that selector.
-    pub fn clear_override(&mut self, selector: &Selector, source: Source) -> (bool, Vec<Event>) {
+    pub(crate) fn clear_override(
+        &mut self,
+        selector: &Selector,
+        source: Source,
+    ) -> (bool, Vec<Event>) {
         let existed = self.overrides_of(source).remove(selector).is_some();
         self.persist_dirty |= existed && source == Source::Api;
         (existed, self.refresh_forced())
     }
 
     /// Replaces every file override at once (the file was re-read).
-    pub fn replace_file_overrides(&mut self, overrides: Vec<Override>) -> Vec<Event> {
+    pub(crate) fn replace_file_overrides(&mut self, overrides: Vec<Override>) -> Vec<Event> {
         self.overrides.file = overrides
             .into_iter()
             .map(|o| (o.selector, o.state))
@@ -299,7 +303,7 @@ impl Ledger {
     }
 
     /// The override file's selectors that name no target (they change nothing).
-    pub fn unknown_file_selectors(&self) -> Vec<Selector> {
+    pub(crate) fn unknown_file_selectors(&self) -> Vec<Selector> {
         let targets = || {
             self.entries
                 .iter()
@@ -312,11 +316,11 @@ impl Ledger {
     }
 
     /// Whether every target has been probed at least once.
-    pub fn all_probed(&self) -> bool {
+    pub(crate) fn all_probed(&self) -> bool {
         self.entries.values().all(|e| e.probed)
     }
 
-    pub fn counts(&self) -> Counts {
+    pub(crate) fn counts(&self) -> Counts {
         let mut c = Counts {
             targets: self.entries.len(),
             ..Counts::default()
@@ -333,16 +337,16 @@ impl Ledger {
     }
 
     /// True once after any change of a target's effective status or of the target set.
-    pub fn take_status_dirty(&mut self) -> bool {
+    pub(crate) fn take_status_dirty(&mut self) -> bool {
         std::mem::take(&mut self.status_dirty)
     }
 
     /// True once after any change worth writing to the state file.
-    pub fn take_persist_dirty(&mut self) -> bool {
+    pub(crate) fn take_persist_dirty(&mut self) -> bool {
         std::mem::take(&mut self.persist_dirty)
     }
 
-    pub fn snapshot(&self, generation: u64) -> HealthSnapshot {
+    pub(crate) fn snapshot(&self, generation: u64) -> HealthSnapshot {
         let targets = self.entries.iter().map(|(key, e)| {
             let forced = e.forced.is_some();
             (
@@ -356,7 +360,7 @@ impl Ledger {
         HealthSnapshot::new(generation, targets.collect())
     }
 
-    pub fn report(&self, generation: u64, ready: bool) -> HealthReport {
+    pub(crate) fn report(&self, generation: u64, ready: bool) -> HealthReport {
         let mut targets: Vec<TargetStatus> = self.entries.values().map(target_status).collect();
         targets.sort_by(|a, b| a.key.cmp(&b.key));
         let overrides = self
@@ -376,7 +380,7 @@ impl Ledger {
     }
 
     /// What to write to the state file.
-    pub fn persisted(&self, now: SystemTime) -> PersistedState {
+    pub(crate) fn persisted(&self, now: SystemTime) -> PersistedState {
         let targets = self
             .entries
             .iter()

@@ -348,7 +348,8 @@ fn absurd_saved_times_do_not_panic() {
 }
 
 fn cluster_view(votes: &[(&str, &str, Observed)]) -> Arc<ClusterVotes> {
-    let mut by_target: std::collections::HashMap<Arc<str>, Vec<Vote>> = Default::default();
+    let mut by_target: std::collections::HashMap<Arc<str>, Vec<Vote>> =
+        std::collections::HashMap::default();
     for (instance, target, state) in votes {
         by_target.entry((*target).into()).or_default().push(Vote {
             instance: (*instance).into(),

@@ -84,21 +84,21 @@
 //! `health: warm start complete, N targets, U up, D down`.
 
 pub mod check;
-pub mod event;
+pub(crate) mod event;
 mod handle;
-pub mod ledger;
-pub mod override_file;
-pub mod overrides;
-pub mod persist;
-pub mod probe;
-pub mod quorum;
-pub mod report;
-pub mod scheduler;
-pub mod snapshot;
-pub mod state;
-pub mod target;
-pub mod tracker;
-pub mod votes;
+pub(crate) mod ledger;
+pub(crate) mod override_file;
+pub(crate) mod overrides;
+pub(crate) mod persist;
+pub(crate) mod probe;
+pub(crate) mod quorum;
+pub(crate) mod report;
+pub(crate) mod scheduler;
+pub(crate) mod snapshot;
+pub(crate) mod state;
+pub(crate) mod target;
+pub(crate) mod tracker;
+pub(crate) mod votes;
 
 #[cfg(test)]
 mod backend_fixtures;
@@ -111,13 +111,14 @@ mod operator_tests;
 #[cfg(test)]
 mod probes_tests;
 
-pub use check::{CheckKind, CheckSpec, HttpCheck, HttpMethod, StatusRange, TcpCheck};
-pub use handle::{ClusterLink, Health, HealthConfig, HealthError, HealthHandle};
-pub use overrides::{Forced, Override, Selector};
-pub use probe::{ProbeFailure, ProbeOutcome, ProbeSource, probe};
+pub use check::{CheckSpec, HttpCheck, HttpMethod, StatusRange, TcpCheck};
+pub(crate) use handle::ClusterLink;
+pub use handle::{Health, HealthConfig, HealthError, HealthHandle};
+pub(crate) use overrides::Forced;
+pub use overrides::{Override, Selector};
+pub use probe::{ProbeOutcome, ProbeSource, probe};
 pub use quorum::QuorumRule;
-pub use report::{HealthReport, TargetStatus};
+pub use report::TargetStatus;
 pub use scheduler::ReconcileReport;
 pub use snapshot::{HealthSnapshot, Status, TargetHealth};
-pub use target::TargetSpec;
-pub use votes::{ClusterOverride, ClusterVotes, Verdict, Vote, VoteUpdate};
+pub(crate) use votes::{ClusterOverride, ClusterVotes, Verdict, Vote, VoteUpdate};

@@ -129,7 +129,10 @@ async fn invalid_override_file_fails_the_start() {
         override_file: Some(path),
         ..HealthConfig::default()
     };
-    let (cancel, tasks) = (Default::default(), Default::default());
+    let (cancel, tasks) = (
+        tokio_util::sync::CancellationToken::default(),
+        tokio_util::task::TaskTracker::default(),
+    );
     let err = Health::start(config, vec![], &cancel, &tasks).unwrap_err();
     assert!(matches!(err, HealthError::OverrideFile(_)));
     assert!(err.to_string().contains("line 2"), "{err}");

@@ -28,7 +28,9 @@ fn join(errors: &[LineError]) -> String {
 
 /// Reads and parses the override file; a missing file means no overrides. Returns the raw text
 /// too, so the watcher can tell when it changes.
-pub fn read_override_file(path: &Path) -> Result<(String, Vec<Override>), OverrideFileError> {
+pub(crate) fn read_override_file(
+    path: &Path,
+) -> Result<(String, Vec<Override>), OverrideFileError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -46,7 +48,7 @@ pub fn read_override_file(path: &Path) -> Result<(String, Vec<Override>), Overri
 
 /// Polls the file every `poll`; new valid content replaces every file override, invalid content
 /// is logged and the previous overrides stay. Deleting the file clears them.
-pub async fn watch_override_file(
+pub(crate) async fn watch_override_file(
     path: PathBuf,
     poll: Duration,
     mut last_text: String,
@@ -59,7 +61,7 @@ pub async fn watch_override_file(
     loop {
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
         let text = match tokio::fs::read_to_string(&path).await {

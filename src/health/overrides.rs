@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// A state forced by an operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Forced {
+pub(crate) enum Forced {
     Up,
     Drain,
     Down,
@@ -31,7 +31,7 @@ pub enum Selector {
 /// API, and the API over the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Source {
+pub(crate) enum Source {
     File,
     Api,
     /// Set through any instance's admin API in cluster mode and stored in etcd.
@@ -41,16 +41,16 @@ pub enum Source {
 /// One override as parsed or requested.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Override {
-    pub selector: Selector,
-    pub state: Forced,
+    pub(crate) selector: Selector,
+    pub(crate) state: Forced,
 }
 
 /// The override that decided a target's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ForcedBy {
-    pub state: Forced,
+pub(crate) struct ForcedBy {
+    pub(crate) state: Forced,
     #[serde(serialize_with = "crate::health::overrides::serialize_display")]
-    pub selector: Selector,
+    pub(crate) selector: Selector,
     pub source: Source,
 }
 
@@ -58,16 +58,16 @@ pub struct ForcedBy {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
 pub struct LineError {
-    pub line: usize,
-    pub message: String,
+    pub(crate) line: usize,
+    pub(crate) message: String,
 }
 
 /// All overrides in force, by source.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OverrideSet {
-    pub file: BTreeMap<Selector, Forced>,
-    pub api: BTreeMap<Selector, Forced>,
-    pub cluster: BTreeMap<Selector, Forced>,
+pub(crate) struct OverrideSet {
+    pub(crate) file: BTreeMap<Selector, Forced>,
+    pub(crate) api: BTreeMap<Selector, Forced>,
+    pub(crate) cluster: BTreeMap<Selector, Forced>,
 }
 
 impl Selector {
@@ -80,7 +80,7 @@ impl Selector {
     }
 
     /// Whether this selector covers a target with this key, datacenter and pools.
-    pub fn matches(&self, key: &str, datacenter: &str, pools: &[Arc<str>]) -> bool {
+    pub(crate) fn matches(&self, key: &str, datacenter: &str, pools: &[Arc<str>]) -> bool {
         match self {
             Selector::Target(k) => &**k == key,
             Selector::Pool(p) => pools.iter().any(|q| q == p),
@@ -91,7 +91,7 @@ impl Selector {
 
 impl Selector {
     /// Whether any of `targets` (key, datacenter, pools) is covered by this selector.
-    pub fn names_any<'t>(
+    pub(crate) fn names_any<'t>(
         &self,
         mut targets: impl Iterator<Item = (&'t str, &'t str, &'t [Arc<str>])>,
     ) -> bool {
@@ -99,7 +99,7 @@ impl Selector {
     }
 
     /// What is missing when this selector names no target: an operator's typo, usually.
-    pub fn names_nothing(&self) -> String {
+    pub(crate) fn names_nothing(&self) -> String {
         match self {
             Selector::Target(k) => format!("no health-checked target `{k}` is configured"),
             Selector::Pool(p) => {
@@ -176,7 +176,12 @@ impl OverrideSet {
     /// The override deciding a target: the most specific selector (target, then pool, then
     /// datacenter), then the cluster over the API over the file, then the most severe state
     /// (DOWN, DRAIN, UP).
-    pub fn resolve(&self, key: &str, datacenter: &str, pools: &[Arc<str>]) -> Option<ForcedBy> {
+    pub(crate) fn resolve(
+        &self,
+        key: &str,
+        datacenter: &str,
+        pools: &[Arc<str>],
+    ) -> Option<ForcedBy> {
         self.entries()
             .filter(|(sel, _, _)| sel.matches(key, datacenter, pools))
             .max_by_key(|(sel, state, source)| (sel.specificity(), *source, *state))
@@ -188,7 +193,7 @@ impl OverrideSet {
     }
 
     /// Every override, file first, then API, then cluster, as (selector, state, source).
-    pub fn entries(&self) -> impl Iterator<Item = (&Selector, Forced, Source)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&Selector, Forced, Source)> {
         let file = self.file.iter().map(|(s, f)| (s, *f, Source::File));
         let api = self.api.iter().map(|(s, f)| (s, *f, Source::Api));
         let cluster = self.cluster.iter().map(|(s, f)| (s, *f, Source::Cluster));
@@ -198,7 +203,7 @@ impl OverrideSet {
 
 /// Parses the override file: one `SELECTOR STATE` per line, `#` starts a comment. Every bad line
 /// is reported; a selector may appear once.
-pub fn parse_override_file(text: &str) -> Result<Vec<Override>, Vec<LineError>> {
+pub(crate) fn parse_override_file(text: &str) -> Result<Vec<Override>, Vec<LineError>> {
     let mut overrides = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<Selector, usize> = HashMap::new();

@@ -10,33 +10,33 @@ use serde::{Deserialize, Serialize};
 use super::overrides::Forced;
 use super::state::Observed;
 
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// What survives a restart: each target's observed state and the API overrides.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PersistedState {
-    pub version: u32,
-    pub saved_at_unix_ms: u64,
-    pub targets: BTreeMap<String, PersistedTarget>,
+pub(crate) struct PersistedState {
+    pub(crate) version: u32,
+    pub(crate) saved_at_unix_ms: u64,
+    pub(crate) targets: BTreeMap<String, PersistedTarget>,
     #[serde(default)]
-    pub overrides: Vec<PersistedOverride>,
+    pub(crate) overrides: Vec<PersistedOverride>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersistedTarget {
-    pub observed: Observed,
-    pub since_unix_ms: u64,
+pub(crate) struct PersistedTarget {
+    pub(crate) observed: Observed,
+    pub(crate) since_unix_ms: u64,
 }
 
 /// An API override; `selector` uses the override-file syntax.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersistedOverride {
-    pub selector: String,
-    pub state: Forced,
+pub(crate) struct PersistedOverride {
+    pub(crate) selector: String,
+    pub(crate) state: Forced,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PersistError {
+pub(crate) enum PersistError {
     #[error("reading health state file {path}")]
     Read { path: PathBuf, source: io::Error },
     #[error("health state file {path} is not valid")]
@@ -50,20 +50,20 @@ pub enum PersistError {
     Write { path: PathBuf, source: io::Error },
 }
 
-pub fn unix_ms(t: SystemTime) -> u64 {
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The time `ms` after the epoch; the epoch itself if that is not representable.
-pub fn from_unix_ms(ms: u64) -> SystemTime {
+pub(crate) fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH
         .checked_add(Duration::from_millis(ms))
         .unwrap_or(UNIX_EPOCH)
 }
 
 /// Reads the state file; `Ok(None)` when it does not exist.
-pub fn load(path: &Path) -> Result<Option<PersistedState>, PersistError> {
+pub(crate) fn load(path: &Path) -> Result<Option<PersistedState>, PersistError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -85,7 +85,7 @@ pub fn load(path: &Path) -> Result<Option<PersistedState>, PersistError> {
 }
 
 /// Writes the state file atomically: a temporary file beside it, synced, then renamed over it.
-pub async fn save(path: &Path, state: &PersistedState) -> Result<(), PersistError> {
+pub(crate) async fn save(path: &Path, state: &PersistedState) -> Result<(), PersistError> {
     let wrap = |source| PersistError::Write {
         path: path.to_owned(),
         source,

@@ -26,9 +26,7 @@ pub enum QuorumRule {
 /// Why the effective state is what it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DecidedBy {
-    /// Not in cluster mode.
-    Local,
+pub(crate) enum DecidedBy {
     /// The votes met `min_voters`; the rule decided.
     Quorum,
     /// Fewer live voters than `min_voters`: the local view decides.
@@ -39,13 +37,13 @@ pub enum DecidedBy {
 
 /// The tally of one target's votes (known verdicts of live instances only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Tally {
-    pub up: usize,
-    pub down: usize,
+pub(crate) struct Tally {
+    pub(crate) up: usize,
+    pub(crate) down: usize,
 }
 
 impl Tally {
-    pub fn add(&mut self, vote: Observed) {
+    pub(crate) fn add(&mut self, vote: Observed) {
         match vote {
             Observed::Up => self.up += 1,
             Observed::Down => self.down += 1,
@@ -53,14 +51,14 @@ impl Tally {
         }
     }
 
-    pub fn voters(&self) -> usize {
+    pub(crate) fn voters(&self) -> usize {
         self.up + self.down
     }
 }
 
 impl QuorumRule {
     /// The verdict of `tally` under this rule; `Unknown` when nobody voted.
-    pub fn verdict(self, tally: Tally) -> Observed {
+    pub(crate) fn verdict(self, tally: Tally) -> Observed {
         let n = tally.voters();
         if n == 0 {
             return Observed::Unknown;
@@ -77,7 +75,7 @@ impl QuorumRule {
 
 /// The effective observed state of a target: the rule over the tally when at least
 /// `min_voters` voted, otherwise the local verdict.
-pub fn effective(
+pub(crate) fn effective(
     rule: QuorumRule,
     tally: Tally,
     min_voters: usize,
@@ -107,7 +105,7 @@ impl Serialize for QuorumRule {
 }
 
 /// The accepted spellings, for error messages.
-pub const RULES: &str = "`majority`, `all`, `any` or `up_fraction>F` (0 <= F < 1)";
+pub(crate) const RULES: &str = "`majority`, `all`, `any` or `up_fraction>F` (0 <= F < 1)";
 
 impl FromStr for QuorumRule {
     type Err = String;
@@ -206,8 +204,12 @@ mod tests {
                     let votes: Vec<Observed> = std::iter::repeat_n(Observed::Up, up)
                         .chain(std::iter::repeat_n(Observed::Down, down))
                         .collect();
-                    votes.iter().for_each(|v| a.add(*v));
-                    votes.iter().rev().for_each(|v| b.add(*v));
+                    for v in &votes {
+                        a.add(*v);
+                    }
+                    for v in votes.iter().rev() {
+                        b.add(*v);
+                    }
                     assert_eq!(rule.verdict(a), rule.verdict(b));
                 }
             }

@@ -14,69 +14,69 @@ use super::state::Observed;
 
 /// Everything the tracker knows, published beside each snapshot.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct HealthReport {
+pub(crate) struct HealthReport {
     /// The generation of the snapshot published with this report.
-    pub generation: u64,
+    pub(crate) generation: u64,
     /// True once every target of the first target set has been probed.
-    pub ready: bool,
+    pub(crate) ready: bool,
     /// Sorted by key.
-    pub targets: Vec<TargetStatus>,
-    pub overrides: Vec<OverrideEntry>,
+    pub(crate) targets: Vec<TargetStatus>,
+    pub(crate) overrides: Vec<OverrideEntry>,
 }
 
 /// One target's detail.
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetStatus {
     #[serde(serialize_with = "ser_str")]
-    pub key: Arc<str>,
+    pub(crate) key: Arc<str>,
     #[serde(serialize_with = "ser_str")]
-    pub check: Arc<str>,
-    pub probe_addr: SocketAddr,
+    pub(crate) check: Arc<str>,
+    pub(crate) probe_addr: SocketAddr,
     #[serde(serialize_with = "ser_str")]
-    pub datacenter: Arc<str>,
+    pub(crate) datacenter: Arc<str>,
     #[serde(serialize_with = "ser_strs")]
-    pub pools: Vec<Arc<str>>,
+    pub(crate) pools: Vec<Arc<str>>,
     /// What the query path sees.
-    pub status: Status,
+    pub(crate) status: Status,
     /// What this instance's probes established, before overrides (in cluster mode the
     /// quorum's verdict is in `cluster`).
-    pub observed: Observed,
+    pub(crate) observed: Observed,
     /// When `observed` last changed (or was restored).
     #[serde(serialize_with = "ser_time", rename = "since_unix_ms")]
-    pub since: SystemTime,
+    pub(crate) since: SystemTime,
     /// The override deciding `status`, if any.
-    pub forced: Option<ForcedBy>,
+    pub(crate) forced: Option<ForcedBy>,
     /// Cluster mode: every instance's vote, the rule and the effective state.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<super::votes::Verdict>,
-    pub last_probe: Option<LastProbe>,
+    pub(crate) cluster: Option<super::votes::Verdict>,
+    pub(crate) last_probe: Option<LastProbe>,
     /// Current run of consecutive successes / failures.
-    pub successes: u32,
-    pub failures: u32,
+    pub(crate) successes: u32,
+    pub(crate) failures: u32,
 }
 
 /// The latest probe of a target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LastProbe {
-    pub ok: bool,
+pub(crate) struct LastProbe {
+    pub(crate) ok: bool,
     #[serde(serialize_with = "ser_ms", rename = "rtt_ms")]
-    pub rtt: Duration,
-    pub failure: Option<ProbeFailure>,
+    pub(crate) rtt: Duration,
+    pub(crate) failure: Option<ProbeFailure>,
     #[serde(serialize_with = "ser_time", rename = "at_unix_ms")]
-    pub at: SystemTime,
+    pub(crate) at: SystemTime,
 }
 
 /// One override in force.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OverrideEntry {
+pub(crate) struct OverrideEntry {
     /// In override-file syntax: `192.0.2.10/web`, `pool:NAME`, `datacenter:NAME`.
-    pub selector: String,
-    pub state: Forced,
-    pub source: Source,
+    pub(crate) selector: String,
+    pub(crate) state: Forced,
+    pub(crate) source: Source,
 }
 
 impl LastProbe {
-    pub fn new(outcome: &ProbeOutcome, at: SystemTime) -> Self {
+    pub(crate) fn new(outcome: &ProbeOutcome, at: SystemTime) -> Self {
         Self {
             ok: outcome.ok,
             rtt: outcome.rtt,
@@ -87,7 +87,7 @@ impl LastProbe {
 }
 
 impl HealthReport {
-    pub fn target(&self, key: &str) -> Option<&TargetStatus> {
+    pub(crate) fn target(&self, key: &str) -> Option<&TargetStatus> {
         self.targets
             .binary_search_by(|t| (*t.key).cmp(key))
             .ok()

@@ -15,7 +15,7 @@ use super::tracker::TrackerMsg;
 /// Owns the probe tasks. Identical probes (same address and check content) run once, however
 /// many targets, services and zones share them.
 #[derive(Debug)]
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     tx: mpsc::UnboundedSender<TrackerMsg>,
     source: ProbeSource,
     cancel: CancellationToken,
@@ -27,17 +27,17 @@ pub struct Scheduler {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
     /// Distinct target keys now tracked.
-    pub targets: usize,
-    pub probes_kept: usize,
-    pub probes_started: usize,
-    pub probes_stopped: usize,
+    pub(crate) targets: usize,
+    pub(crate) probes_kept: usize,
+    pub(crate) probes_started: usize,
+    pub(crate) probes_stopped: usize,
     /// Keys defined twice differently (the first definition was kept).
-    pub conflicts: Vec<TargetConflict>,
+    pub(crate) conflicts: Vec<TargetConflict>,
 }
 
 impl Scheduler {
     /// Probe tasks are children of `cancel` and tracked by `tasks`.
-    pub fn new(
+    pub(crate) fn new(
         tx: mpsc::UnboundedSender<TrackerMsg>,
         source: ProbeSource,
         cancel: CancellationToken,
@@ -53,13 +53,14 @@ impl Scheduler {
     }
 
     /// Number of probe tasks running.
-    pub fn probe_count(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn probe_count(&self) -> usize {
         self.probes.len()
     }
 
     /// Makes the probed set equal to `targets`: unchanged probes keep running (and their targets
     /// keep their state), probes no longer wanted stop, new ones start. Must run inside a runtime.
-    pub fn reconcile(&mut self, targets: Vec<TargetSpec>) -> ReconcileReport {
+    pub(crate) fn reconcile(&mut self, targets: Vec<TargetSpec>) -> ReconcileReport {
         let (targets, conflicts) = merge_targets(targets);
         for conflict in &conflicts {
             tracing::warn!("health: {conflict}; keeping the first definition");
@@ -113,18 +114,18 @@ async fn probe_loop(
 ) {
     tokio::select! {
         biased;
-        _ = cancel.cancelled() => return,
-        _ = tokio::time::sleep(key.start_delay()) => {}
+        () = cancel.cancelled() => return,
+        () = tokio::time::sleep(key.start_delay()) => {}
     }
     let mut ticker = tokio::time::interval(key.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let outcome = tokio::select! {
             biased;
-            _ = cancel.cancelled() => return,
+            () = cancel.cancelled() => return,
             _ = ticker.tick() => tokio::select! {
                 biased;
-                _ = cancel.cancelled() => return,
+                () = cancel.cancelled() => return,
                 outcome = prober.probe() => outcome,
             },
         };

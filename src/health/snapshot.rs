@@ -11,7 +11,9 @@ use rustc_hash::FxHashMap;
 pub enum Status {
     /// Not probed yet; counts as up so a cold start never empties answers.
     Unknown,
+    /// Passing its check.
     Up,
+    /// Failing its check.
     Down,
     /// Forced out of answers by an operator while staying healthy.
     Drained,
@@ -19,7 +21,7 @@ pub enum Status {
 
 impl Status {
     /// Whether a member with this status may be answered.
-    pub fn usable(self) -> bool {
+    pub(crate) fn usable(self) -> bool {
         matches!(self, Status::Unknown | Status::Up)
     }
 }
@@ -27,6 +29,7 @@ impl Status {
 /// One target's entry in a snapshot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetHealth {
+    /// The status the policies use.
     pub status: Status,
     /// True when an operator override decided `status`.
     pub forced: bool,
@@ -35,7 +38,7 @@ pub struct TargetHealth {
 /// A published, immutable view of every target's health.
 #[derive(Clone, Debug, Default)]
 pub struct HealthSnapshot {
-    pub generation: u64,
+    pub(crate) generation: u64,
     targets: FxHashMap<Arc<str>, TargetHealth>,
 }
 
@@ -45,6 +48,7 @@ impl HealthSnapshot {
         Self::default()
     }
 
+    /// A snapshot of `targets` (targets not in it are unknown).
     pub fn new(generation: u64, targets: HashMap<Arc<str>, TargetHealth>) -> Self {
         Self {
             generation,
@@ -53,17 +57,18 @@ impl HealthSnapshot {
     }
 
     /// Status of a target keyed `address/check`; unknown when absent.
-    pub fn status(&self, target: &str) -> Status {
+    pub(crate) fn status(&self, target: &str) -> Status {
         self.targets
             .get(target)
             .map_or(Status::Unknown, |t| t.status)
     }
 
-    pub fn get(&self, target: &str) -> Option<&TargetHealth> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, target: &str) -> Option<&TargetHealth> {
         self.targets.get(target)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &TargetHealth)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &TargetHealth)> {
         self.targets.iter()
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// What probes have established about a target, before operator overrides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Observed {
+pub(crate) enum Observed {
     /// No probe has finished yet (and nothing was restored).
     Unknown,
     Up,
@@ -14,28 +14,26 @@ pub enum Observed {
 
 /// The anti-flap state of one target: the observed state and the current run of equal results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProbeState {
-    pub observed: Observed,
+pub(crate) struct ProbeState {
+    pub(crate) observed: Observed,
     /// Consecutive successes ending with the latest result (0 after a failure).
-    pub successes: u32,
+    pub(crate) successes: u32,
     /// Consecutive failures ending with the latest result (0 after a success).
-    pub failures: u32,
+    pub(crate) failures: u32,
 }
 
 /// A change of observed state, with the run length that caused it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Transition {
-    pub from: Observed,
-    pub to: Observed,
+pub(crate) struct Transition {
+    pub(crate) from: Observed,
+    pub(crate) to: Observed,
     /// Consecutive equal results that triggered the change.
-    pub after: u32,
+    pub(crate) after: u32,
 }
 
 impl ProbeState {
-    pub const UNKNOWN: ProbeState = ProbeState::starting(Observed::Unknown);
-
     /// A state with no results counted yet, e.g. restored from a state file.
-    pub const fn starting(observed: Observed) -> Self {
+    pub(crate) const fn starting(observed: Observed) -> Self {
         Self {
             observed,
             successes: 0,
@@ -47,7 +45,12 @@ impl ProbeState {
 /// Applies one probe result. An unknown target takes the first result at once; an up target goes
 /// down after `fall` consecutive failures and a down target comes up after `rise` consecutive
 /// successes (values below 1 act as 1).
-pub fn step(state: ProbeState, ok: bool, rise: u32, fall: u32) -> (ProbeState, Option<Transition>) {
+pub(crate) fn step(
+    state: ProbeState,
+    ok: bool,
+    rise: u32,
+    fall: u32,
+) -> (ProbeState, Option<Transition>) {
     let (successes, failures) = if ok {
         (state.successes.saturating_add(1), 0)
     } else {

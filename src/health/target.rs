@@ -1,9 +1,12 @@
 //! Targets (member address × check) as the config compiler builds them, and probe de-duplication.
 
 use std::collections::HashMap;
+#[cfg(test)]
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+#[cfg(test)]
+use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,33 +19,34 @@ pub struct TargetSpec {
     pub key: Arc<str>,
     /// Where the probe connects; may differ from the answered address (a health endpoint for a VIP).
     pub probe_addr: SocketAddr,
-    pub check: Arc<CheckSpec>,
-    pub datacenter: Arc<str>,
+    pub(crate) check: Arc<CheckSpec>,
+    pub(crate) datacenter: Arc<str>,
     /// Pools this target's member belongs to (for `pool:` overrides and status output).
-    pub pools: Vec<Arc<str>>,
+    pub(crate) pools: Vec<Arc<str>>,
 }
 
 /// Everything that makes two probes identical: targets sharing one are probed once.
 /// The check's name and its rise/fall do not change what is sent on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ProbeKey {
-    pub addr: SocketAddr,
-    pub kind: CheckKind,
-    pub interval: Duration,
-    pub timeout: Duration,
-    pub jitter: Duration,
+pub(crate) struct ProbeKey {
+    pub(crate) addr: SocketAddr,
+    pub(crate) kind: CheckKind,
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) jitter: Duration,
 }
 
 /// Two specs that share a key but differ otherwise; the first one is kept.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("target {key} is defined twice with different probe address, check or datacenter")]
-pub struct TargetConflict {
-    pub key: Arc<str>,
+pub(crate) struct TargetConflict {
+    pub(crate) key: Arc<str>,
 }
 
 impl TargetSpec {
     /// The conventional key: `192.0.2.10/web`, `2001:db8::1/web`.
-    pub fn key_for(address: IpAddr, check: &str) -> Arc<str> {
+    #[cfg(test)]
+    pub(crate) fn key_for(address: IpAddr, check: &str) -> Arc<str> {
         let mut key = String::new();
         let _ = write!(key, "{address}/{check}");
         key.into()
@@ -50,7 +54,8 @@ impl TargetSpec {
 
     /// A target probed at the member address itself on the check's port (`None` for a `tcp`
     /// check without a port).
-    pub fn at_member(
+    #[cfg(test)]
+    pub(crate) fn at_member(
         address: IpAddr,
         check: Arc<CheckSpec>,
         datacenter: Arc<str>,
@@ -66,7 +71,7 @@ impl TargetSpec {
         })
     }
 
-    pub fn probe_key(&self) -> ProbeKey {
+    pub(crate) fn probe_key(&self) -> ProbeKey {
         ProbeKey {
             addr: self.probe_addr,
             kind: self.check.kind.clone(),
@@ -86,7 +91,7 @@ impl TargetSpec {
 
 impl ProbeKey {
     /// A stable delay in `[0, jitter]` before the first probe, spreading probes deterministically.
-    pub fn start_delay(&self) -> Duration {
+    pub(crate) fn start_delay(&self) -> Duration {
         let jitter = self.jitter.as_nanos() as u64;
         if jitter == 0 {
             return Duration::ZERO;
@@ -99,7 +104,7 @@ impl ProbeKey {
 
 /// Merges targets that share a key (services and zones naming the same member × check): their
 /// pools are united. A key defined twice differently keeps its first definition and is reported.
-pub fn merge_targets(targets: Vec<TargetSpec>) -> (Vec<TargetSpec>, Vec<TargetConflict>) {
+pub(crate) fn merge_targets(targets: Vec<TargetSpec>) -> (Vec<TargetSpec>, Vec<TargetConflict>) {
     let mut index: HashMap<Arc<str>, usize> = HashMap::new();
     let mut merged: Vec<TargetSpec> = Vec::with_capacity(targets.len());
     let mut conflicts = Vec::new();

@@ -21,7 +21,7 @@ use super::votes::{ClusterVotes, VoteUpdate};
 
 /// Everything the tracker is told; it is the only way to change health state.
 #[derive(Debug)]
-pub enum TrackerMsg {
+pub(crate) enum TrackerMsg {
     /// The new target set (merged by key), sent by the scheduler before it starts new probes.
     Targets(Vec<TargetSpec>),
     Outcome(Arc<ProbeKey>, ProbeOutcome),
@@ -30,12 +30,16 @@ pub enum TrackerMsg {
     /// An operator command; the reply is sent once its effect is published.
     Command(Command, oneshot::Sender<bool>),
     /// Cluster mode: a new view of every instance's votes and the cluster's overrides.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "sent by the etcd link")
+    )]
     Cluster(Arc<ClusterVotes>),
 }
 
 /// An operator command from the API.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     Override {
         selector: Selector,
         state: Forced,
@@ -48,16 +52,16 @@ pub enum Command {
 
 /// Where the tracker publishes.
 #[derive(Debug)]
-pub struct Outputs {
-    pub snapshot: Arc<ArcSwap<HealthSnapshot>>,
-    pub report: Arc<ArcSwap<HealthReport>>,
-    pub ready: watch::Sender<bool>,
+pub(crate) struct Outputs {
+    pub(crate) snapshot: Arc<ArcSwap<HealthSnapshot>>,
+    pub(crate) report: Arc<ArcSwap<HealthReport>>,
+    pub(crate) ready: watch::Sender<bool>,
     /// Cluster mode: where this instance's own votes go to be published.
-    pub votes: Option<mpsc::UnboundedSender<VoteUpdate>>,
+    pub(crate) votes: Option<mpsc::UnboundedSender<VoteUpdate>>,
 }
 
 #[derive(Debug)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     ledger: Ledger,
     rx: mpsc::UnboundedReceiver<TrackerMsg>,
     out: Outputs,
@@ -74,7 +78,7 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(
+    pub(crate) fn new(
         ledger: Ledger,
         rx: mpsc::UnboundedReceiver<TrackerMsg>,
         out: Outputs,
@@ -98,14 +102,14 @@ impl Tracker {
 
     /// Runs until cancelled or every sender is gone; publishes at most once per `coalesce`
     /// except for operator commands and warm-start completion, which publish at once.
-    pub async fn run(mut self, cancel: CancellationToken) {
+    pub(crate) async fn run(mut self, cancel: CancellationToken) {
         let mut publish_at: Option<Instant> = None;
         let mut last_publish = Instant::now();
         loop {
             tokio::select! {
                 biased;
-                _ = cancel.cancelled() => break,
-                _ = sleep_until(publish_at), if publish_at.is_some() => {
+                () = cancel.cancelled() => break,
+                () = sleep_until(publish_at), if publish_at.is_some() => {
                     publish_at = None;
                     last_publish = Instant::now();
                     self.publish().await;

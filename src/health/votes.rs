@@ -11,36 +11,36 @@ use super::state::Observed;
 
 /// One instance's verdict on one target, as published under its lease.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Vote {
+pub(crate) struct Vote {
     #[serde(serialize_with = "ser_str")]
-    pub instance: Arc<str>,
-    pub state: Observed,
+    pub(crate) instance: Arc<str>,
+    pub(crate) state: Observed,
     /// When this instance's verdict last changed (Unix ms).
-    pub since_unix_ms: u64,
+    pub(crate) since_unix_ms: u64,
     /// Why it is down, e.g. `timeout`.
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// The latest probe's round trip, when it got that far.
-    pub rtt_ms: Option<f64>,
+    pub(crate) rtt_ms: Option<f64>,
 }
 
 /// An override stored in the cluster, with who set it, when and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ClusterOverride {
+pub(crate) struct ClusterOverride {
     #[serde(serialize_with = "ser_display")]
-    pub selector: Selector,
-    pub state: Forced,
-    pub who: String,
-    pub reason: String,
-    pub set_at_unix_ms: u64,
+    pub(crate) selector: Selector,
+    pub(crate) state: Forced,
+    pub(crate) who: String,
+    pub(crate) reason: String,
+    pub(crate) set_at_unix_ms: u64,
     /// When it clears itself (Unix ms); None = until cleared.
-    pub expires_unix_ms: Option<u64>,
+    pub(crate) expires_unix_ms: Option<u64>,
     #[serde(serialize_with = "ser_str")]
-    pub instance: Arc<str>,
+    pub(crate) instance: Arc<str>,
 }
 
 /// A change of this instance's own votes, from the tracker to the task that publishes them.
 #[derive(Clone, Debug, PartialEq)]
-pub enum VoteUpdate {
+pub(crate) enum VoteUpdate {
     /// The verdict on one target changed.
     Set(Arc<str>, Vote),
     /// Every vote this instance now holds (the target set changed); others are withdrawn.
@@ -50,37 +50,37 @@ pub enum VoteUpdate {
 /// What the cluster says, one immutable value per change, sent to the tracker by the one task
 /// that watches the store. Votes of instances whose lease is gone are already left out.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ClusterVotes {
+pub(crate) struct ClusterVotes {
     /// This instance's name: its own votes come from the tracker, never from here.
-    pub instance: Arc<str>,
+    pub(crate) instance: Arc<str>,
     /// The cluster-wide rule; a check may name its own.
-    pub rule: QuorumRule,
+    pub(crate) rule: QuorumRule,
     /// Fewer known votes than this and the local view decides.
-    pub min_voters: usize,
+    pub(crate) min_voters: usize,
     /// The store has been out of reach for longer than `stale_after`: decide locally.
-    pub stale: bool,
+    pub(crate) stale: bool,
     /// Target key → the votes of the other live instances.
-    pub votes: HashMap<Arc<str>, Vec<Vote>>,
+    pub(crate) votes: HashMap<Arc<str>, Vec<Vote>>,
     /// Overrides in force cluster-wide.
-    pub overrides: BTreeMap<Selector, ClusterOverride>,
+    pub(crate) overrides: BTreeMap<Selector, ClusterOverride>,
 }
 
 /// A target's verdict in cluster mode, with everything that went into it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
     /// The state the query path uses before overrides.
-    pub effective: Observed,
-    pub decided_by: DecidedBy,
-    pub rule: QuorumRule,
-    pub tally: Tally,
+    pub(crate) effective: Observed,
+    pub(crate) decided_by: DecidedBy,
+    pub(crate) rule: QuorumRule,
+    pub(crate) tally: Tally,
     /// Every live instance's vote, this one's first.
-    pub votes: Vec<Vote>,
+    pub(crate) votes: Vec<Vote>,
 }
 
 impl ClusterVotes {
     /// The verdict on target `key` given this instance's own vote; `rule` is the check's
     /// rule when it names one.
-    pub fn verdict(&self, key: &str, local: Vote, rule: Option<QuorumRule>) -> Verdict {
+    pub(crate) fn verdict(&self, key: &str, local: Vote, rule: Option<QuorumRule>) -> Verdict {
         let rule = rule.unwrap_or(self.rule);
         let mut votes = vec![local];
         if let Some(others) = self.votes.get(key) {
@@ -92,7 +92,9 @@ impl ClusterVotes {
             );
         }
         let mut tally = Tally::default();
-        votes.iter().for_each(|v| tally.add(v.state));
+        for v in &votes {
+            tally.add(v.state);
+        }
         let local = votes[0].state;
         let (effective, decided_by) = if self.stale {
             (local, DecidedBy::Stale)

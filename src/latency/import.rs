@@ -18,24 +18,24 @@ use super::net::parse_network;
 use super::table::LatencyTable;
 
 /// Most errors kept in an [`Applied`] report.
-pub const MAX_ERRORS: usize = 20;
+pub(crate) const MAX_ERRORS: usize = 20;
 
 /// One measurement row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    pub network: IpNet,
-    pub datacenter: String,
-    pub rtt_ms: f64,
-    pub samples: u32,
+    pub(crate) network: IpNet,
+    pub(crate) datacenter: String,
+    pub(crate) rtt_ms: f64,
+    pub(crate) samples: u32,
     /// Unix seconds of the measurement; `None`: now.
-    pub at: Option<u64>,
+    pub(crate) at: Option<u64>,
 }
 
 /// A row that could not be used, with its 1-based line (CSV) or index (JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowError {
-    pub line: usize,
-    pub message: String,
+pub(crate) struct RowError {
+    pub(crate) line: usize,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for RowError {
@@ -48,22 +48,22 @@ impl fmt::Display for RowError {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Applied {
     /// Table estimates updated (a wide network counts once per table network).
-    pub accepted: usize,
-    pub rejected: usize,
-    pub evicted: usize,
+    pub(crate) accepted: usize,
+    pub(crate) rejected: usize,
+    pub(crate) evicted: usize,
     /// The first [`MAX_ERRORS`] errors, as `line N: message`.
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 impl Applied {
-    pub fn error(&mut self, e: impl fmt::Display) {
+    pub(crate) fn error(&mut self, e: impl fmt::Display) {
         self.rejected += 1;
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(e.to_string());
         }
     }
 
-    pub fn merge(&mut self, other: Applied) {
+    pub(crate) fn merge(&mut self, other: Applied) {
         self.accepted += other.accepted;
         self.evicted += other.evicted;
         self.rejected += other.rejected;
@@ -76,7 +76,7 @@ impl Applied {
 }
 
 /// Parses CSV or JSON (JSON when the text starts with `[` or `{`).
-pub fn parse(text: &str) -> (Vec<Row>, Vec<RowError>) {
+pub(crate) fn parse(text: &str) -> (Vec<Row>, Vec<RowError>) {
     match text.trim_start().as_bytes().first() {
         Some(b'[' | b'{') => parse_json(text, None),
         _ => parse_csv(text),
@@ -84,7 +84,7 @@ pub fn parse(text: &str) -> (Vec<Row>, Vec<RowError>) {
 }
 
 /// Parses CSV rows.
-pub fn parse_csv(text: &str) -> (Vec<Row>, Vec<RowError>) {
+pub(crate) fn parse_csv(text: &str) -> (Vec<Row>, Vec<RowError>) {
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -158,7 +158,7 @@ enum JsonDoc {
 }
 
 /// Parses JSON rows; `datacenter` is the default for rows without one.
-pub fn parse_json(text: &str, datacenter: Option<&str>) -> (Vec<Row>, Vec<RowError>) {
+pub(crate) fn parse_json(text: &str, datacenter: Option<&str>) -> (Vec<Row>, Vec<RowError>) {
     let doc: JsonDoc = match serde_json::from_str(text) {
         Ok(d) => d,
         Err(e) => {
@@ -204,7 +204,7 @@ pub fn parse_json(text: &str, datacenter: Option<&str>) -> (Vec<Row>, Vec<RowErr
 }
 
 /// Folds `rows` into `table` at time `now`; `check` may refuse a datacenter name.
-pub fn apply(
+pub(crate) fn apply(
     table: &mut LatencyTable,
     rows: &[Row],
     now: u64,
@@ -242,7 +242,7 @@ pub fn apply(
 }
 
 /// The table as CSV with an `updated` column (the state file format).
-pub fn to_csv(table: &LatencyTable) -> String {
+pub(crate) fn to_csv(table: &LatencyTable) -> String {
     let prefixes = table.prefixes();
     let mut out = String::from("network,datacenter,rtt_ms,samples,updated\n");
     for (key, dc, rtt) in table.iter() {

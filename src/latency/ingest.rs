@@ -35,9 +35,7 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Source::Agent, Source::Import, Source::Api, Source::State];
-
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Source::Agent => "agent",
             Source::Import => "import",
@@ -49,17 +47,17 @@ impl Source {
 
 /// The writer's settings.
 #[derive(Clone, Debug)]
-pub struct IngestConfig {
-    pub table: TableConfig,
+pub(crate) struct IngestConfig {
+    pub(crate) table: TableConfig,
     /// CSV or JSON measurements, re-read when its size or modification time changes.
-    pub import_file: Option<PathBuf>,
+    pub(crate) import_file: Option<PathBuf>,
     /// The table persisted as CSV (with an `updated` column) and read back at start.
-    pub state_file: Option<PathBuf>,
-    pub import_poll: Duration,
-    pub persist_every: Duration,
-    pub expire_every: Duration,
-    pub fold_every: Duration,
-    pub decay_every: Duration,
+    pub(crate) state_file: Option<PathBuf>,
+    pub(crate) import_poll: Duration,
+    pub(crate) persist_every: Duration,
+    pub(crate) expire_every: Duration,
+    pub(crate) fold_every: Duration,
+    pub(crate) decay_every: Duration,
 }
 
 impl Default for IngestConfig {
@@ -78,10 +76,18 @@ impl Default for IngestConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the latency writer cannot start or apply rows.
 pub enum IngestError {
     #[error("reading {path}")]
-    Read { path: PathBuf, source: io::Error },
+    /// A file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The read error.
+        source: io::Error,
+    },
     #[error("the latency writer has stopped")]
+    /// The writer task has stopped.
     Stopped,
 }
 
@@ -99,24 +105,16 @@ pub struct LatencyHandle {
 }
 
 impl LatencyHandle {
-    pub fn live(&self) -> &Arc<Live> {
+    pub(crate) fn live(&self) -> &Arc<Live> {
         &self.live
     }
 
-    /// Applies `rows` and waits until the result is published.
-    pub async fn submit(&self, source: Source, rows: Vec<Row>) -> Result<Applied, IngestError> {
-        let (reply, rx) = oneshot::channel();
-        let msg = Msg {
-            source,
-            rows,
-            reply,
-        };
-        self.tx.send(msg).await.map_err(|_| IngestError::Stopped)?;
-        rx.await.map_err(|_| IngestError::Stopped)
-    }
-
     /// [`submit`](Self::submit) from a blocking thread (the admin control calls).
-    pub fn blocking_submit(&self, source: Source, rows: Vec<Row>) -> Result<Applied, IngestError> {
+    pub(crate) fn blocking_submit(
+        &self,
+        source: Source,
+        rows: Vec<Row>,
+    ) -> Result<Applied, IngestError> {
         let (reply, rx) = oneshot::channel();
         let msg = Msg {
             source,
@@ -133,7 +131,7 @@ impl LatencyHandle {
 /// Reads the state and import files into a table (errors are logged, not fatal: a
 /// missing or broken file must not keep the server down), publishes it, and spawns the
 /// writer. `live` must have been built with `config.table`.
-pub fn start(
+pub(crate) fn start(
     config: IngestConfig,
     live: Arc<Live>,
     cancel: &CancellationToken,
@@ -158,7 +156,7 @@ pub fn start(
 
 /// Reads measurements from `path` (CSV or JSON) into rows; parse errors are returned
 /// beside the good rows.
-pub fn read_rows(path: &Path) -> Result<(Vec<Row>, Vec<import::RowError>), IngestError> {
+pub(crate) fn read_rows(path: &Path) -> Result<(Vec<Row>, Vec<import::RowError>), IngestError> {
     let text = std::fs::read_to_string(path).map_err(|source| IngestError::Read {
         path: path.to_owned(),
         source,
@@ -167,7 +165,7 @@ pub fn read_rows(path: &Path) -> Result<(Vec<Row>, Vec<import::RowError>), Inges
 }
 
 /// A table with the state and import files applied, for offline `explain`.
-pub fn load_offline(config: &IngestConfig) -> LatencyTable {
+pub(crate) fn load_offline(config: &IngestConfig) -> LatencyTable {
     let mut table = LatencyTable::new(config.table);
     let now = unix_now();
     for path in [&config.state_file, &config.import_file]
@@ -205,7 +203,7 @@ impl Writer {
         let (mut fold, mut decay) = (tick(c.fold_every), tick(c.decay_every));
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => break,
+                () = cancel.cancelled() => break,
                 msg = rx.recv() => match msg {
                     Some(msg) => self.batches(msg, &mut rx),
                     None => break,
@@ -322,7 +320,7 @@ impl Writer {
 }
 
 /// Writes the table to `path` atomically (a temporary file renamed over it).
-pub fn write_state(path: &Path, table: &LatencyTable) -> io::Result<()> {
+pub(crate) fn write_state(path: &Path, table: &LatencyTable) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, import::to_csv(table))
         .and_then(|()| std::fs::rename(&tmp, path))

@@ -11,13 +11,13 @@
 //! The query path only loads [`Live::table`] (one atomic load) and calls
 //! [`Live::record_query`] (two relaxed atomics); it never locks.
 
-pub mod import;
-pub mod ingest;
-pub mod net;
-pub mod seen;
-pub mod table;
-pub mod targets;
-pub mod topn;
+pub(crate) mod import;
+pub(crate) mod ingest;
+pub(crate) mod net;
+pub(crate) mod seen;
+pub(crate) mod table;
+pub(crate) mod targets;
+pub(crate) mod topn;
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -25,28 +25,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
-pub use import::{Applied, Row};
-pub use ingest::{IngestConfig, IngestError, LatencyHandle, Source};
-pub use net::{NetKey, Prefixes, first_usable, parse_network};
-pub use table::{LatencyTable, Rtt, SampleError, TableConfig};
-pub use targets::{ProbeAddr, Representatives, Target};
-pub use topn::Counter;
+pub(crate) use import::Applied;
+pub use import::Row;
+pub(crate) use ingest::IngestConfig;
+pub use ingest::{IngestError, LatencyHandle, Source};
+pub(crate) use net::NetKey;
+pub use net::{Prefixes, first_usable, parse_network};
+pub(crate) use table::LatencyTable;
+pub use table::{Rtt, SampleError, TableConfig};
+pub(crate) use targets::Target;
+pub use targets::{ProbeAddr, Representatives};
+pub(crate) use topn::Counter;
 
 use seen::Seen;
 use topn::SpaceSaving;
 
 /// Slots per ring of networks seen (16 rings).
-pub const SEEN_SLOTS: usize = 4096;
+pub(crate) const SEEN_SLOTS: usize = 4096;
 
 /// The busiest client networks: rings fed by the query path, folded into a top-N summary.
-pub struct Busiest {
+pub(crate) struct Busiest {
     seen: Seen,
     top: Mutex<SpaceSaving<NetKey>>,
 }
 
 impl Busiest {
     /// Tracks up to `capacity` networks (0: tracking off, recording costs nothing).
-    pub fn new(prefixes: Prefixes, capacity: usize) -> Self {
+    pub(crate) fn new(prefixes: Prefixes, capacity: usize) -> Self {
         let slots = if capacity == 0 { 0 } else { SEEN_SLOTS };
         Self {
             seen: Seen::new(prefixes, slots),
@@ -54,17 +59,17 @@ impl Busiest {
         }
     }
 
-    pub fn prefixes(&self) -> Prefixes {
+    pub(crate) fn prefixes(&self) -> Prefixes {
         self.seen.prefixes()
     }
 
     /// Query path: note the resolver's network and the ECS network (lock-free).
-    pub fn record_query(&self, source: IpAddr, ecs: Option<(IpAddr, u8)>) {
+    pub(crate) fn record_query(&self, source: IpAddr, ecs: Option<(IpAddr, u8)>) {
         self.seen.record_query(source, ecs);
     }
 
     /// Moves what the rings hold into the summary; returns how many keys were folded.
-    pub fn fold(&self) -> usize {
+    pub(crate) fn fold(&self) -> usize {
         let mut keys = Vec::new();
         self.seen.drain(&mut keys);
         if let Ok(mut top) = self.top.lock() {
@@ -76,28 +81,28 @@ impl Busiest {
     }
 
     /// Halves every count so the summary follows recent traffic.
-    pub fn decay(&self) {
+    pub(crate) fn decay(&self) {
         if let Ok(mut top) = self.top.lock() {
             top.decay();
         }
     }
 
     /// The `n` busiest networks, busiest first.
-    pub fn top(&self, n: usize) -> Vec<Counter<NetKey>> {
+    pub(crate) fn top(&self, n: usize) -> Vec<Counter<NetKey>> {
         self.top.lock().map(|t| t.top(n)).unwrap_or_default()
     }
 
     /// Networks in the summary.
-    pub fn tracked(&self) -> usize {
-        self.top.lock().map(|t| t.len()).unwrap_or(0)
+    pub(crate) fn tracked(&self) -> usize {
+        self.top.lock().map_or(0, |t| t.len())
     }
 }
 
 /// What the query path shares with the latency writer: the published table, the
 /// busiest-network tracker, and a coarse clock.
 pub struct Live {
-    pub table: ArcSwap<LatencyTable>,
-    pub busiest: Busiest,
+    pub(crate) table: ArcSwap<LatencyTable>,
+    pub(crate) busiest: Busiest,
     /// Unix seconds, advanced by the writer several times a second, so queries read the
     /// time with one relaxed load instead of a clock call.
     clock: AtomicU64,
@@ -114,17 +119,17 @@ impl Live {
     }
 
     /// The coarse time (Unix seconds) for the query path.
-    pub fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.clock.load(Ordering::Relaxed)
     }
 
     /// Advances the coarse clock (the writer calls this on its timer).
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         self.clock.store(unix_now(), Ordering::Relaxed);
     }
 
     /// Query path: note the networks of one query.
-    pub fn record_query(&self, source: IpAddr, ecs: Option<(IpAddr, u8)>) {
+    pub(crate) fn record_query(&self, source: IpAddr, ecs: Option<(IpAddr, u8)>) {
         self.busiest.record_query(source, ecs);
     }
 }
@@ -137,7 +142,7 @@ impl Default for Live {
 }
 
 /// Unix seconds now (0 before 1970).
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -6,11 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 
 /// Allowed IPv4 network prefix lengths.
-pub const V4_RANGE: std::ops::RangeInclusive<u8> = 8..=32;
+pub(crate) const V4_RANGE: std::ops::RangeInclusive<u8> = 8..=32;
 /// Allowed IPv6 network prefix lengths (a key keeps at most 62 leading bits).
-pub const V6_RANGE: std::ops::RangeInclusive<u8> = 16..=62;
+pub(crate) const V6_RANGE: std::ops::RangeInclusive<u8> = 16..=62;
 /// Most table networks one shorter prefix may expand into (e.g. a /16 into 256 /24s).
-pub const MAX_EXPAND: usize = 256;
+pub(crate) const MAX_EXPAND: usize = 256;
 
 const TAG_V4: u64 = 1 << 62;
 const TAG_V6: u64 = 2 << 62;
@@ -19,20 +19,20 @@ const LOW_62: u64 = (1 << 62) - 1;
 /// A client network at the table's prefix length, packed into 64 bits: two tag bits
 /// (IPv4 or IPv6) and the network's leading address bits. Never 0, so 0 can mean "empty".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NetKey(u64);
+pub(crate) struct NetKey(u64);
 
 impl NetKey {
     /// The packed value (for lock-free slots).
-    pub fn raw(self) -> u64 {
+    pub(crate) fn raw(self) -> u64 {
         self.0
     }
 
     /// A key from a packed value; `None` for values no key packs to.
-    pub fn from_raw(raw: u64) -> Option<Self> {
+    pub(crate) fn from_raw(raw: u64) -> Option<Self> {
         matches!(raw & !LOW_62, TAG_V4 | TAG_V6).then_some(Self(raw))
     }
 
-    pub fn is_v4(self) -> bool {
+    pub(crate) fn is_v4(self) -> bool {
         self.0 & !LOW_62 == TAG_V4
     }
 }
@@ -40,8 +40,8 @@ impl NetKey {
 /// The network prefix length the table keys each family by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prefixes {
-    pub v4: u8,
-    pub v6: u8,
+    pub(crate) v4: u8,
+    pub(crate) v6: u8,
 }
 
 impl Default for Prefixes {
@@ -63,7 +63,7 @@ pub enum NetError {
 
 impl Prefixes {
     /// Checks both lengths are within [`V4_RANGE`] and [`V6_RANGE`].
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if !V4_RANGE.contains(&self.v4) {
             return Err(format!("IPv4 network prefix must be within {V4_RANGE:?}"));
         }
@@ -74,7 +74,7 @@ impl Prefixes {
     }
 
     /// The network prefix length of `addr`'s family.
-    pub fn of(&self, addr: IpAddr) -> u8 {
+    pub(crate) fn of(&self, addr: IpAddr) -> u8 {
         if addr.is_ipv4() {
             self.v4.min(32)
         } else {
@@ -83,7 +83,7 @@ impl Prefixes {
     }
 
     /// The key of the network containing `addr`.
-    pub fn key(&self, addr: IpAddr) -> NetKey {
+    pub(crate) fn key(&self, addr: IpAddr) -> NetKey {
         match addr {
             IpAddr::V4(a) => {
                 let bits = u32::from(a) & mask32(self.v4);
@@ -97,7 +97,7 @@ impl Prefixes {
     }
 
     /// The network a key stands for.
-    pub fn network(&self, key: NetKey) -> IpNet {
+    pub(crate) fn network(&self, key: NetKey) -> IpNet {
         let low = key.0 & LOW_62;
         let (addr, prefix) = if key.is_v4() {
             (IpAddr::V4(Ipv4Addr::from(low as u32)), self.v4.min(32))
@@ -111,7 +111,7 @@ impl Prefixes {
     /// The keys of the table networks `net` covers: its own network when it is at least
     /// as long as the table prefix, else every table network inside it (at most
     /// [`MAX_EXPAND`]).
-    pub fn keys(&self, net: IpNet) -> Result<Vec<NetKey>, NetError> {
+    pub(crate) fn keys(&self, net: IpNet) -> Result<Vec<NetKey>, NetError> {
         let prefix = self.of(net.addr());
         if net.prefix_len() >= prefix {
             return Ok(vec![self.key(net.addr())]);

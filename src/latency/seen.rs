@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use super::net::{NetKey, Prefixes};
 
 /// Rings (one is picked per thread).
-pub const SHARDS: usize = 16;
+pub(crate) const SHARDS: usize = 16;
 
 #[repr(align(64))]
 struct Ring {
@@ -24,7 +24,7 @@ struct Ring {
 }
 
 /// The rings of network keys awaiting the drain.
-pub struct Seen {
+pub(crate) struct Seen {
     prefixes: Prefixes,
     rings: Box<[Ring]>,
     mask: usize,
@@ -38,7 +38,7 @@ thread_local! {
 
 impl Seen {
     /// Rings of `slots` entries each (rounded up to a power of two; 0 disables recording).
-    pub fn new(prefixes: Prefixes, slots: usize) -> Self {
+    pub(crate) fn new(prefixes: Prefixes, slots: usize) -> Self {
         let (per_ring, mask) = if slots == 0 {
             (0, 0)
         } else {
@@ -58,17 +58,18 @@ impl Seen {
         }
     }
 
-    pub fn prefixes(&self) -> Prefixes {
+    pub(crate) fn prefixes(&self) -> Prefixes {
         self.prefixes
     }
 
     /// Whether recording does anything.
-    pub fn enabled(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn enabled(&self) -> bool {
         !self.rings.is_empty()
     }
 
     /// Notes the network of `addr` (lock-free; never blocks or allocates).
-    pub fn record(&self, addr: IpAddr) {
+    pub(crate) fn record(&self, addr: IpAddr) {
         if self.rings.is_empty() {
             return;
         }
@@ -84,7 +85,7 @@ impl Seen {
 
     /// Notes the networks of one query: the resolver (packet source) and, when the query
     /// carries ECS at least as long as the table prefix, the client network.
-    pub fn record_query(&self, source: IpAddr, ecs: Option<(IpAddr, u8)>) {
+    pub(crate) fn record_query(&self, source: IpAddr, ecs: Option<(IpAddr, u8)>) {
         self.record(source);
         if let Some((addr, prefix)) = ecs
             && prefix >= self.prefixes.of(addr)
@@ -95,9 +96,9 @@ impl Seen {
     }
 
     /// Takes every recorded key out of the rings into `out`.
-    pub fn drain(&self, out: &mut Vec<NetKey>) {
-        for ring in self.rings.iter() {
-            for slot in ring.slots.iter() {
+    pub(crate) fn drain(&self, out: &mut Vec<NetKey>) {
+        for ring in &self.rings {
+            for slot in &ring.slots {
                 // Read first: empty slots are not written, so their lines stay shared.
                 if slot.load(Ordering::Relaxed) == 0 {
                     continue;

@@ -19,24 +19,24 @@ use std::sync::{Arc, LazyLock};
 use super::net::{NetKey, Prefixes};
 
 /// Number of copy-on-write shards.
-pub const SHARDS: usize = 1024;
+pub(crate) const SHARDS: usize = 1024;
 /// Most distinct datacenter names a table holds.
-pub const MAX_DATACENTERS: usize = 1024;
+pub(crate) const MAX_DATACENTERS: usize = 1024;
 /// Largest RTT accepted, in milliseconds.
-pub const MAX_RTT_MS: f64 = 60_000.0;
+pub(crate) const MAX_RTT_MS: f64 = 60_000.0;
 /// How far in the future a sample time may be (clock skew) before it is clamped to now.
-pub const MAX_SKEW_SECS: u64 = 300;
+pub(crate) const MAX_SKEW_SECS: u64 = 300;
 
 /// How the table keys, ages, bounds and smooths.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TableConfig {
-    pub prefixes: Prefixes,
+    pub(crate) prefixes: Prefixes,
     /// Most networks kept (memory: roughly 100 bytes per network and datacenter).
-    pub max_networks: usize,
+    pub(crate) max_networks: usize,
     /// Estimates older than this are ignored and expired.
-    pub max_age_secs: u64,
+    pub(crate) max_age_secs: u64,
     /// EWMA weight of one new sample, in (0, 1].
-    pub alpha: f64,
+    pub(crate) alpha: f64,
 }
 
 impl Default for TableConfig {
@@ -53,16 +53,16 @@ impl Default for TableConfig {
 /// An RTT estimate for one network and datacenter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rtt {
-    pub rtt_ms: f64,
+    pub(crate) rtt_ms: f64,
     /// Samples folded into the estimate (saturating).
-    pub samples: u32,
+    pub(crate) samples: u32,
     /// Unix seconds of the newest sample.
-    pub updated: u64,
+    pub(crate) updated: u64,
 }
 
 impl Rtt {
     /// Seconds since the newest sample.
-    pub fn age(&self, now: u64) -> u64 {
+    pub(crate) fn age(&self, now: u64) -> u64 {
         now.saturating_sub(self.updated)
     }
 }
@@ -71,14 +71,19 @@ impl Rtt {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SampleError {
     #[error("rtt_ms must be a number within 0..={MAX_RTT_MS}, found {0}")]
+    /// The RTT is not a number within range.
     BadRtt(f64),
     #[error("samples must be at least 1")]
+    /// Zero samples.
     NoSamples,
     #[error("sample is {0} s old, older than the maximum age")]
+    /// Older than the maximum age (seconds old).
     Stale(u64),
     #[error("invalid datacenter name {0:?}: 1-63 letters, digits, '-', '_' or '.'")]
+    /// Not a valid datacenter name.
     BadDatacenter(String),
     #[error("too many datacenters (at most {MAX_DATACENTERS})")]
+    /// The table holds the most datacenters it can.
     TooManyDatacenters,
 }
 
@@ -105,7 +110,7 @@ pub struct LatencyTable {
 static EMPTY: LazyLock<LatencyTable> = LazyLock::new(|| LatencyTable::new(TableConfig::default()));
 
 /// Whether a datacenter name is acceptable in samples, files and the API.
-pub fn valid_datacenter(name: &str) -> bool {
+pub(crate) fn valid_datacenter(name: &str) -> bool {
     (1..=63).contains(&name.len())
         && name
             .bytes()
@@ -121,7 +126,7 @@ fn secs32(t: u64) -> u32 {
 }
 
 impl LatencyTable {
-    pub fn new(config: TableConfig) -> Self {
+    pub(crate) fn new(config: TableConfig) -> Self {
         Self {
             config,
             shards: (0..SHARDS).map(|_| Arc::new(Shard::new())).collect(),
@@ -132,40 +137,40 @@ impl LatencyTable {
     }
 
     /// A shared empty table with the default configuration.
-    pub fn empty() -> &'static LatencyTable {
+    pub(crate) fn empty() -> &'static LatencyTable {
         &EMPTY
     }
 
-    pub fn config(&self) -> &TableConfig {
+    pub(crate) fn config(&self) -> &TableConfig {
         &self.config
     }
 
-    pub fn prefixes(&self) -> Prefixes {
+    pub(crate) fn prefixes(&self) -> Prefixes {
         self.config.prefixes
     }
 
     /// Networks held (both families).
-    pub fn networks(&self) -> usize {
+    pub(crate) fn networks(&self) -> usize {
         self.networks[0] + self.networks[1]
     }
 
     /// Network × datacenter estimates held.
-    pub fn cells(&self) -> usize {
+    pub(crate) fn cells(&self) -> usize {
         self.cells
     }
 
     /// Whether any network of the family is held (IPv4 when `v4`).
-    pub fn has_family(&self, v4: bool) -> bool {
+    pub(crate) fn has_family(&self, v4: bool) -> bool {
         self.networks[usize::from(!v4)] > 0
     }
 
     /// The datacenter names seen, in the order first seen.
-    pub fn datacenters(&self) -> &[Arc<str>] {
+    pub(crate) fn datacenters(&self) -> &[Arc<str>] {
         &self.datacenters
     }
 
     /// Index of a datacenter name, for [`LatencyTable::rtt`].
-    pub fn dc_index(&self, name: &str) -> Option<u16> {
+    pub(crate) fn dc_index(&self, name: &str) -> Option<u16> {
         let i = self.datacenters.iter().position(|d| &**d == name)?;
         u16::try_from(i).ok()
     }
@@ -183,14 +188,14 @@ impl LatencyTable {
     }
 
     /// The fresh estimate for network `key` and datacenter index `dc`.
-    pub fn rtt(&self, key: NetKey, dc: u16, now: u64) -> Option<Rtt> {
+    pub(crate) fn rtt(&self, key: NetKey, dc: u16, now: u64) -> Option<Rtt> {
         let cells = self.shards[shard_of(key)].get(&key)?;
         let cell = cells.iter().find(|c| c.dc == dc)?;
         self.fresh(cell, now).then(|| Self::rtt_of(cell))
     }
 
     /// Every fresh estimate for a network, by datacenter name.
-    pub fn measured(&self, key: NetKey, now: u64) -> Vec<(Arc<str>, Rtt)> {
+    pub(crate) fn measured(&self, key: NetKey, now: u64) -> Vec<(Arc<str>, Rtt)> {
         let Some(cells) = self.shards[shard_of(key)].get(&key) else {
             return Vec::new();
         };
@@ -205,7 +210,7 @@ impl LatencyTable {
     }
 
     /// Every estimate (fresh or not), for persistence and listings.
-    pub fn iter(&self) -> impl Iterator<Item = (NetKey, &str, Rtt)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (NetKey, &str, Rtt)> + '_ {
         self.shards.iter().flat_map(move |s| {
             s.iter().flat_map(move |(k, cells)| {
                 cells.iter().filter_map(move |c| {
@@ -232,7 +237,7 @@ impl LatencyTable {
 
     /// Folds a sample of `weight` probes taken at `at` into the estimate for `key` and
     /// `datacenter`. Evicts past the cap; returns how many networks were evicted.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         key: NetKey,
         datacenter: &str,
@@ -289,7 +294,7 @@ impl LatencyTable {
     }
 
     /// Evicts the least useful networks down to 95 % of the cap; returns how many.
-    pub fn evict(&mut self) -> usize {
+    pub(crate) fn evict(&mut self) -> usize {
         let cap = self.config.max_networks;
         let target = cap - cap / 20;
         let excess = self.networks().saturating_sub(target);
@@ -328,7 +333,7 @@ impl LatencyTable {
     /// Removes estimates older than the maximum age (and networks left without any);
     /// returns how many estimates were removed. Shards with nothing to remove are not
     /// copied.
-    pub fn expire(&mut self, now: u64) -> usize {
+    pub(crate) fn expire(&mut self, now: u64) -> usize {
         let max_age = self.config.max_age_secs;
         let stale = |c: &Cell| now.saturating_sub(u64::from(c.updated)) > max_age;
         let mut removed = 0;

@@ -19,7 +19,9 @@ use super::net::{first_usable, parse_network};
 /// Where to probe: an address, and a port that overrides the probe's default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProbeAddr {
+    /// The address.
     pub ip: IpAddr,
+    /// The port, overriding the probe's default.
     pub port: Option<u16>,
 }
 
@@ -88,10 +90,6 @@ impl Representatives {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The representative configured for `net` (an entry containing its address).
     pub fn get(&self, net: IpNet) -> Option<ProbeAddr> {
         self.0
@@ -111,14 +109,14 @@ impl Representatives {
 
 /// One network for agents to measure (`GET /v1/latency/targets`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Target {
+pub(crate) struct Target {
     /// The client network, e.g. `198.51.100.0/24`.
-    pub network: IpNet,
+    pub(crate) network: IpNet,
     /// What to probe for it.
-    pub probe: ProbeAddr,
+    pub(crate) probe: ProbeAddr,
     /// Queries seen from it recently (an estimate; decays over time).
     #[serde(default)]
-    pub queries: u64,
+    pub(crate) queries: u64,
 }
 
 #[cfg(test)]

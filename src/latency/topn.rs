@@ -13,15 +13,15 @@ use std::hash::Hash;
 
 /// One monitored key: `count` over-estimates its weight by at most `error`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Counter<K> {
-    pub key: K,
-    pub count: u64,
-    pub error: u64,
+pub(crate) struct Counter<K> {
+    pub(crate) key: K,
+    pub(crate) count: u64,
+    pub(crate) error: u64,
 }
 
 /// Space-Saving heavy hitters with a fixed number of counters.
 #[derive(Clone, Debug)]
-pub struct SpaceSaving<K> {
+pub(crate) struct SpaceSaving<K> {
     capacity: usize,
     heap: Vec<Counter<K>>,
     pos: HashMap<K, usize>,
@@ -29,7 +29,7 @@ pub struct SpaceSaving<K> {
 
 impl<K: Copy + Eq + Hash> SpaceSaving<K> {
     /// A summary keeping at most `capacity` counters (0 keeps nothing).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
             heap: Vec::with_capacity(capacity.min(1 << 16)),
@@ -37,20 +37,17 @@ impl<K: Copy + Eq + Hash> SpaceSaving<K> {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
 
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// Counts `weight` more occurrences of `key`.
-    pub fn observe(&mut self, key: K, weight: u64) {
+    pub(crate) fn observe(&mut self, key: K, weight: u64) {
         if let Some(&i) = self.pos.get(&key) {
             self.heap[i].count = self.heap[i].count.saturating_add(weight);
             self.sift_down(i);
@@ -76,7 +73,7 @@ impl<K: Copy + Eq + Hash> SpaceSaving<K> {
     }
 
     /// The `n` largest counters, largest first (ties by smaller error first).
-    pub fn top(&self, n: usize) -> Vec<Counter<K>> {
+    pub(crate) fn top(&self, n: usize) -> Vec<Counter<K>> {
         let mut all = self.heap.clone();
         all.sort_unstable_by(|a, b| b.count.cmp(&a.count).then(a.error.cmp(&b.error)));
         all.truncate(n);
@@ -84,7 +81,7 @@ impl<K: Copy + Eq + Hash> SpaceSaving<K> {
     }
 
     /// Halves every count and error; counters that reach 0 are dropped.
-    pub fn decay(&mut self) {
+    pub(crate) fn decay(&mut self) {
         for c in &mut self.heap {
             c.count /= 2;
             c.error /= 2;

@@ -17,10 +17,10 @@ use super::labels::{OTHER, QTYPES, RCODES, TRANSPORTS};
 use crate::policy::PolicyKind;
 
 /// Most distinct names one cache holds before sending new ones to `other`.
-pub const MAX_NAMES: usize = 1024;
+pub(crate) const MAX_NAMES: usize = 1024;
 
 /// Handles for one name, created on first use of that name.
-pub struct Named<T> {
+pub(crate) struct Named<T> {
     map: ArcSwap<HashMap<Box<str>, Arc<T>>>,
 }
 
@@ -34,7 +34,7 @@ impl<T> Default for Named<T> {
 
 impl<T> Named<T> {
     /// The handles of `name` (shared), creating them with `make(name)` on first use.
-    pub fn get(&self, name: &str, make: impl Fn(&str) -> T) -> Arc<T> {
+    pub(crate) fn get(&self, name: &str, make: impl Fn(&str) -> T) -> Arc<T> {
         let map = self.map.load();
         if let Some(found) = map.get(name) {
             return found.clone();
@@ -58,29 +58,30 @@ impl<T> Named<T> {
 
     /// How many names have handles.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.load().len()
     }
 }
 
 /// Cells of the query counter per zone: qtype × rcode × transport, each with `other`.
-pub const QUERY_CELLS: usize = (QTYPES.len() + 1) * (RCODES.len() + 1) * (TRANSPORTS.len() + 1);
+pub(crate) const QUERY_CELLS: usize =
+    (QTYPES.len() + 1) * (RCODES.len() + 1) * (TRANSPORTS.len() + 1);
 
 /// Cells of the decision counter per service: policy × outcome.
-pub const DECISION_CELLS: usize = PolicyKind::ALL.len() * super::Outcome::ALL.len();
+pub(crate) const DECISION_CELLS: usize = PolicyKind::ALL.len() * super::Outcome::ALL.len();
 
 /// Position of a (qtype, rcode, transport) index triple in a zone's query cells.
-pub fn query_cell(qtype: usize, rcode: usize, transport: usize) -> usize {
+pub(crate) fn query_cell(qtype: usize, rcode: usize, transport: usize) -> usize {
     (qtype * (RCODES.len() + 1) + rcode) * (TRANSPORTS.len() + 1) + transport
 }
 
 /// Position of a (policy, outcome) pair in a service's decision cells.
-pub fn decision_cell(policy: PolicyKind, outcome: super::Outcome) -> usize {
+pub(crate) fn decision_cell(policy: PolicyKind, outcome: super::Outcome) -> usize {
     policy as usize * super::Outcome::ALL.len() + outcome as usize
 }
 
 /// Lazily registered counters, one per cell.
-pub struct Cells<const N: usize>([OnceLock<Counter>; N]);
+pub(crate) struct Cells<const N: usize>([OnceLock<Counter>; N]);
 
 impl<const N: usize> Default for Cells<N> {
     fn default() -> Self {
@@ -90,14 +91,14 @@ impl<const N: usize> Default for Cells<N> {
 
 impl<const N: usize> Cells<N> {
     /// Register the counter at `cell` with `make`, unless it already is.
-    pub fn register(&self, cell: usize, make: impl FnOnce() -> Counter) {
+    pub(crate) fn register(&self, cell: usize, make: impl FnOnce() -> Counter) {
         if let Some(slot) = self.0.get(cell) {
             slot.get_or_init(make);
         }
     }
 
     /// Add `n` to the counter at `cell`, if it is registered.
-    pub fn add(&self, cell: usize, n: u64) {
+    pub(crate) fn add(&self, cell: usize, n: u64) {
         if let Some(counter) = self.0.get(cell).and_then(OnceLock::get) {
             counter.increment(n);
         }
@@ -105,15 +106,15 @@ impl<const N: usize> Cells<N> {
 }
 
 /// Handles whose counters take counts by cell (a thread's tally adds them).
-pub trait Counted {
+pub(crate) trait Counted {
     fn add(&self, cell: usize, n: u64);
 }
 
 /// A zone's handles: its origin, query counters and per-service decision counters.
-pub struct ZoneHandles {
-    pub zone: Arc<str>,
-    pub queries: Cells<QUERY_CELLS>,
-    pub services: Named<ServiceHandles>,
+pub(crate) struct ZoneHandles {
+    pub(crate) zone: Arc<str>,
+    pub(crate) queries: Cells<QUERY_CELLS>,
+    pub(crate) services: Named<ServiceHandles>,
 }
 
 impl Counted for ZoneHandles {
@@ -123,7 +124,7 @@ impl Counted for ZoneHandles {
 }
 
 impl ZoneHandles {
-    pub fn new(zone: &str) -> Self {
+    pub(crate) fn new(zone: &str) -> Self {
         Self {
             zone: zone.into(),
             queries: Cells::default(),
@@ -133,9 +134,9 @@ impl ZoneHandles {
 }
 
 /// A service's handles: its name and decision counters.
-pub struct ServiceHandles {
-    pub service: Arc<str>,
-    pub decisions: Cells<DECISION_CELLS>,
+pub(crate) struct ServiceHandles {
+    pub(crate) service: Arc<str>,
+    pub(crate) decisions: Cells<DECISION_CELLS>,
 }
 
 impl Counted for ServiceHandles {
@@ -145,7 +146,7 @@ impl Counted for ServiceHandles {
 }
 
 impl ServiceHandles {
-    pub fn new(service: &str) -> Self {
+    pub(crate) fn new(service: &str) -> Self {
         Self {
             service: service.into(),
             decisions: Cells::default(),

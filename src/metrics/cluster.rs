@@ -8,7 +8,8 @@ use super::{
 };
 
 /// `reason` label values of [`CLUSTER_IGNORED`].
-pub const IGNORED_REASONS: [&str; 4] = ["garbage", "foreign_key", "future_version", "invalid"];
+pub(crate) const IGNORED_REASONS: [&str; 4] =
+    ["garbage", "foreign_key", "future_version", "invalid"];
 
 /// Registers the cluster series at 0 so a scrape shows them before cluster mode starts.
 pub(super) fn zeroes() {
@@ -22,12 +23,12 @@ pub(super) fn zeroes() {
 }
 
 /// Whether this instance is in touch with etcd.
-pub fn cluster_connected(connected: bool) {
+pub(crate) fn cluster_connected(connected: bool) {
     gauge!(CLUSTER_CONNECTED).set(f64::from(u8::from(connected)));
 }
 
 /// The live members, and how many of them serve zones that differ from this instance's.
-pub fn cluster_members(live: usize, drifted: usize) {
+pub(crate) fn cluster_members(live: usize, drifted: usize) {
     gauge!(CLUSTER_MEMBERS).set(live as f64);
     gauge!(CLUSTER_DRIFT).set(drifted as f64);
 }
@@ -46,11 +47,11 @@ pub fn cluster_votes(target: &str, up: usize, down: usize) {
 }
 
 /// The watch on the cluster's keys was started again (lost connection, compaction, restart).
-pub fn cluster_watch_restart() {
+pub(crate) fn cluster_watch_restart() {
     counter!(CLUSTER_WATCH_RESTARTS).increment(1);
 }
 
 /// A value under the cluster's prefix was ignored; `reason` is one of [`IGNORED_REASONS`].
-pub fn cluster_ignored(reason: &'static str) {
+pub(crate) fn cluster_ignored(reason: &'static str) {
     counter!(CLUSTER_IGNORED, "reason" => reason).increment(1);
 }

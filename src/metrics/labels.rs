@@ -4,13 +4,13 @@
 //! table length) for anything not listed, so a label never carries a value from the network.
 
 /// The value a label takes when its input is not in the fixed list.
-pub const OTHER: &str = "other";
+pub(crate) const OTHER: &str = "other";
 
 /// The value of the `zone` label for queries outside every configured zone.
-pub const NO_ZONE: &str = "none";
+pub(crate) const NO_ZONE: &str = "none";
 
 /// Query types counted by name; every other type is counted as `other`.
-pub const QTYPES: [(u16, &str); 18] = [
+pub(crate) const QTYPES: [(u16, &str); 18] = [
     (1, "A"),
     (2, "NS"),
     (5, "CNAME"),
@@ -32,7 +32,7 @@ pub const QTYPES: [(u16, &str); 18] = [
 ];
 
 /// Response codes counted by name (BADVERS is the extended code 16).
-pub const RCODES: [(u16, &str); 7] = [
+pub(crate) const RCODES: [(u16, &str); 7] = [
     (0, "NOERROR"),
     (1, "FORMERR"),
     (2, "SERVFAIL"),
@@ -43,10 +43,10 @@ pub const RCODES: [(u16, &str); 7] = [
 ];
 
 /// Transports a query can arrive on.
-pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+pub(crate) const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 
 /// Why a probe failed; the probe code maps its failure onto one of these.
-pub const PROBE_REASONS: [&str; 7] = [
+pub(crate) const PROBE_REASONS: [&str; 7] = [
     "timeout",
     "refused",
     "reset",
@@ -70,7 +70,8 @@ pub fn qtype_label(code: u16) -> &'static str {
 }
 
 /// The `qtype` label of a mnemonic such as `aaaa` (any case), else `other`.
-pub fn qtype_label_from_str(name: &str) -> &'static str {
+#[cfg(test)]
+pub(crate) fn qtype_label_from_str(name: &str) -> &'static str {
     QTYPES
         .iter()
         .find(|(_, l)| l.eq_ignore_ascii_case(name))
@@ -78,7 +79,7 @@ pub fn qtype_label_from_str(name: &str) -> &'static str {
 }
 
 /// Index of `code` in `RCODES`, or `RCODES.len()` for `other`.
-pub fn rcode_index(code: u16) -> usize {
+pub(crate) fn rcode_index(code: u16) -> usize {
     RCODES
         .iter()
         .position(|(c, _)| *c == code)
@@ -86,22 +87,23 @@ pub fn rcode_index(code: u16) -> usize {
 }
 
 /// The `rcode` label of a numeric response code, else `other`.
-pub fn rcode_label(code: u16) -> &'static str {
+#[cfg(test)]
+pub(crate) fn rcode_label(code: u16) -> &'static str {
     RCODES.get(rcode_index(code)).map_or(OTHER, |(_, l)| l)
 }
 
 /// Index of `value` in `list`, or `list.len()` when absent.
-pub fn index_in(list: &[&str], value: &str) -> usize {
+pub(crate) fn index_in(list: &[&str], value: &str) -> usize {
     list.iter().position(|l| *l == value).unwrap_or(list.len())
 }
 
 /// The label `value` takes in `list`: itself when listed (as the static copy), else `other`.
-pub fn label_in(list: &[&'static str], value: &str) -> &'static str {
+pub(crate) fn label_in(list: &[&'static str], value: &str) -> &'static str {
     list.get(index_in(list, value)).copied().unwrap_or(OTHER)
 }
 
 /// The label at `index` of `list`, `other` past its end.
-pub fn label_at(list: &[&'static str], index: usize) -> &'static str {
+pub(crate) fn label_at(list: &[&'static str], index: usize) -> &'static str {
     list.get(index).copied().unwrap_or(OTHER)
 }
 

@@ -32,13 +32,13 @@ pub(super) fn zeroes() {
 }
 
 /// The size of the latency table just published.
-pub fn latency_table(networks: usize, estimates: usize) {
+pub(crate) fn latency_table(networks: usize, estimates: usize) {
     gauge!(LATENCY_NETWORKS).set(networks as f64);
     gauge!(LATENCY_ESTIMATES).set(estimates as f64);
 }
 
 /// A batch of measurements from `source` was applied.
-pub fn latency_samples(source: &str, accepted: usize, rejected: usize) {
+pub(crate) fn latency_samples(source: &str, accepted: usize, rejected: usize) {
     let source = SAMPLE_SOURCES
         .iter()
         .find(|s| **s == source)
@@ -51,13 +51,13 @@ pub fn latency_samples(source: &str, accepted: usize, rejected: usize) {
 }
 
 /// Networks evicted at the cap.
-pub fn latency_evicted(n: usize) {
+pub(crate) fn latency_evicted(n: usize) {
     counter!(LATENCY_EVICTIONS).increment(n as u64);
 }
 
 /// One latency decision (query path: a cached handle, no key built). `measured` is
 /// whether the answering datacenter's RTT was measured rather than estimated.
-pub fn latency_decision(measured: bool) {
+pub(crate) fn latency_decision(measured: bool) {
     let i = usize::from(!measured);
     DECISIONS[i]
         .get_or_init(|| counter!(LATENCY_DECISIONS, "source" => RTT_SOURCES[i]))
@@ -65,6 +65,6 @@ pub fn latency_decision(measured: bool) {
 }
 
 /// Networks in the busiest-networks summary.
-pub fn latency_tracked(n: usize) {
+pub(crate) fn latency_tracked(n: usize) {
     gauge!(LATENCY_TRACKED).set(n as f64);
 }

@@ -1,59 +1,67 @@
 //! Every metric's definition: its name, type, help text and label keys, and the histogram
 //! buckets.
 
-pub const BUILD_INFO: &str = "meridian_build_info";
-pub const QUERIES: &str = "meridian_queries_total";
-pub const QUERY_DURATION: &str = "meridian_query_duration_seconds";
-pub const DECISIONS: &str = "meridian_decisions_total";
-pub const TARGET_STATE: &str = "meridian_health_target_state";
-pub const TARGET_FORCED: &str = "meridian_health_target_forced";
-pub const TRANSITIONS: &str = "meridian_health_transitions_total";
-pub const PROBE_DURATION: &str = "meridian_probe_duration_seconds";
-pub const PROBE_FAILURES: &str = "meridian_probe_failures_total";
-pub const RELOADS: &str = "meridian_config_reloads_total";
-pub const GENERATION: &str = "meridian_config_generation";
-pub const LAST_RELOAD_SUCCESS: &str = "meridian_config_last_reload_success_timestamp_seconds";
-pub const GEOIP_BUILD: &str = "meridian_geoip_build_timestamp_seconds";
-pub const LATENCY_NETWORKS: &str = "meridian_latency_networks";
-pub const LATENCY_ESTIMATES: &str = "meridian_latency_estimates";
-pub const LATENCY_SAMPLES: &str = "meridian_latency_samples_total";
-pub const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
-pub const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
-pub const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
-pub const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
-pub const OVERRIDE_FILE_UNKNOWN: &str = "meridian_health_override_file_unknown_selectors";
-pub const CLUSTER_CONNECTED: &str = "meridian_cluster_connected";
-pub const CLUSTER_MEMBERS: &str = "meridian_cluster_members";
-pub const CLUSTER_DRIFT: &str = "meridian_cluster_drift_members";
-pub const CLUSTER_MEMBER: &str = "meridian_cluster_member_info";
-pub const CLUSTER_VOTES: &str = "meridian_cluster_votes";
-pub const CLUSTER_WATCH_RESTARTS: &str = "meridian_cluster_watch_restarts_total";
-pub const CLUSTER_IGNORED: &str = "meridian_cluster_ignored_values_total";
+pub(crate) const BUILD_INFO: &str = "meridian_build_info";
+pub(crate) const QUERIES: &str = "meridian_queries_total";
+pub(crate) const QUERY_DURATION: &str = "meridian_query_duration_seconds";
+pub(crate) const DECISIONS: &str = "meridian_decisions_total";
+pub(crate) const TARGET_STATE: &str = "meridian_health_target_state";
+pub(crate) const TARGET_FORCED: &str = "meridian_health_target_forced";
+pub(crate) const TRANSITIONS: &str = "meridian_health_transitions_total";
+pub(crate) const PROBE_DURATION: &str = "meridian_probe_duration_seconds";
+pub(crate) const PROBE_FAILURES: &str = "meridian_probe_failures_total";
+pub(crate) const RELOADS: &str = "meridian_config_reloads_total";
+pub(crate) const GENERATION: &str = "meridian_config_generation";
+pub(crate) const LAST_RELOAD_SUCCESS: &str =
+    "meridian_config_last_reload_success_timestamp_seconds";
+pub(crate) const GEOIP_BUILD: &str = "meridian_geoip_build_timestamp_seconds";
+pub(crate) const LATENCY_NETWORKS: &str = "meridian_latency_networks";
+pub(crate) const LATENCY_ESTIMATES: &str = "meridian_latency_estimates";
+pub(crate) const LATENCY_SAMPLES: &str = "meridian_latency_samples_total";
+pub(crate) const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
+pub(crate) const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
+pub(crate) const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
+pub(crate) const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
+pub(crate) const OVERRIDE_FILE_UNKNOWN: &str = "meridian_health_override_file_unknown_selectors";
+pub(crate) const CLUSTER_CONNECTED: &str = "meridian_cluster_connected";
+pub(crate) const CLUSTER_MEMBERS: &str = "meridian_cluster_members";
+pub(crate) const CLUSTER_DRIFT: &str = "meridian_cluster_drift_members";
+pub(crate) const CLUSTER_MEMBER: &str = "meridian_cluster_member_info";
+pub(crate) const CLUSTER_VOTES: &str = "meridian_cluster_votes";
+pub(crate) const CLUSTER_WATCH_RESTARTS: &str = "meridian_cluster_watch_restarts_total";
+pub(crate) const CLUSTER_IGNORED: &str = "meridian_cluster_ignored_values_total";
 
 /// Query handling time: 5 µs to 50 ms (answers are computed in memory).
-pub const QUERY_DURATION_BUCKETS: [f64; 13] = [
+pub(crate) const QUERY_DURATION_BUCKETS: [f64; 13] = [
     0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
     0.01, 0.025, 0.05,
 ];
 
 /// Probe time: 1 ms to 10 s (probe timeouts are a few seconds).
-pub const PROBE_DURATION_BUCKETS: [f64; 13] = [
+pub(crate) const PROBE_DURATION_BUCKETS: [f64; 13] = [
     0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The Prometheus type of a metric.
 pub enum Kind {
+    /// A counter.
     Counter,
+    /// A gauge.
     Gauge,
+    /// A histogram.
     Histogram,
 }
 
 /// One metric: the single definition its name, type, help and label keys come from.
 #[derive(Clone, Copy, Debug)]
 pub struct MetricDef {
+    /// The metric name.
     pub name: &'static str,
+    /// Its type.
     pub kind: Kind,
-    pub help: &'static str,
+    pub(crate) help: &'static str,
+    /// Its label keys.
     pub labels: &'static [&'static str],
 }
 

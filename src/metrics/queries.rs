@@ -22,13 +22,14 @@ static QUERY_DURATIONS: [OnceLock<Histogram>; TRANSPORTS.len() + 1] =
 
 /// Query durations are measured for one query in this many per socket thread (the first
 /// included): reading the clock twice per query would cost more than answering a static name.
-pub const DURATION_SAMPLE: u32 = 16;
+pub(crate) const DURATION_SAMPLE: u32 = 16;
 
 /// The timing of one query, started for one query in [`DURATION_SAMPLE`] per thread.
 #[derive(Clone, Copy)]
 pub struct QueryTimer(Option<Instant>);
 
 impl QueryTimer {
+    /// Starts timing if this query is one of the sampled ones.
     pub fn start() -> Self {
         thread_local!(static SEEN: Cell<u32> = const { Cell::new(0) });
         let n = SEEN.with(|c| {

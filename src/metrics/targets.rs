@@ -47,7 +47,7 @@ fn removed_targets() -> MutexGuard<'static, BTreeSet<String>> {
 
 /// The text `GET /metrics` serves: the recorder's, without the state series of targets
 /// that left the configuration.
-pub fn render(handle: &PrometheusHandle) -> String {
+pub(crate) fn render(handle: &PrometheusHandle) -> String {
     let text = handle.render();
     let removed = removed_targets();
     if removed.is_empty() {

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 /// An address as its bits (right-aligned) and its family width (32 or 128).
-pub fn to_bits(addr: IpAddr) -> (u128, u8) {
+pub(crate) fn to_bits(addr: IpAddr) -> (u128, u8) {
     match addr {
         IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
         IpAddr::V6(a) => (u128::from(a), 128),
@@ -11,7 +11,7 @@ pub fn to_bits(addr: IpAddr) -> (u128, u8) {
 }
 
 /// The address of family `width` with these bits.
-pub fn from_bits(bits: u128, width: u8) -> IpAddr {
+pub(crate) fn from_bits(bits: u128, width: u8) -> IpAddr {
     if width == 32 {
         IpAddr::from((bits as u32).to_be_bytes())
     } else {
@@ -20,7 +20,7 @@ pub fn from_bits(bits: u128, width: u8) -> IpAddr {
 }
 
 /// `bits` with everything after the first `prefix` bits (of `width`) cleared.
-pub fn mask(bits: u128, width: u8, prefix: u8) -> u128 {
+pub(crate) fn mask(bits: u128, width: u8, prefix: u8) -> u128 {
     let prefix = prefix.min(width);
     if prefix == 0 {
         return 0;
@@ -31,7 +31,7 @@ pub fn mask(bits: u128, width: u8, prefix: u8) -> u128 {
 }
 
 /// Length of the common prefix of `a` and `b` within `width` bits.
-pub fn common_prefix(a: u128, b: u128, width: u8) -> u8 {
+pub(crate) fn common_prefix(a: u128, b: u128, width: u8) -> u8 {
     let diff = (a ^ b) << (128 - u32::from(width));
     (diff.leading_zeros() as u8).min(width)
 }

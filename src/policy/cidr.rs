@@ -11,23 +11,23 @@ use super::addr_bits::{common_prefix, mask, to_bits};
 use super::model::PoolId;
 
 /// An ordered pool list (indices into the service's pools), shared by map entries.
-pub type PoolList = Arc<[PoolId]>;
+pub(crate) type PoolList = Arc<[PoolId]>;
 
 const NONE: u32 = u32::MAX;
 
 /// One prefix of a map being built.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CidrEntry {
-    pub prefix: IpNet,
+pub(crate) struct CidrEntry {
+    pub(crate) prefix: IpNet,
     /// Index into the pool lists given to [`CidrMap::build`].
-    pub list: u32,
+    pub(crate) list: u32,
     /// Source line for error messages (0 = not from a file).
-    pub line: u32,
+    pub(crate) line: u32,
 }
 
 /// Why a map could not be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CidrBuildError {
+pub(crate) enum CidrBuildError {
     #[error("line {line}: duplicate prefix {prefix} (first on line {first_line})")]
     Duplicate {
         prefix: IpNet,
@@ -42,11 +42,11 @@ pub enum CidrBuildError {
 
 /// What a lookup found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CidrHit<'a> {
+pub(crate) struct CidrHit<'a> {
     /// The most specific entry covering the address: its prefix length and pool list.
-    pub matched: Option<(u8, &'a [PoolId])>,
+    pub(crate) matched: Option<(u8, &'a [PoolId])>,
     /// Prefix length within which every address gets the same `matched`.
-    pub scope: u8,
+    pub(crate) scope: u8,
 }
 
 trait Key: Copy + Ord {
@@ -152,6 +152,7 @@ impl<K: Key> Ranges<K> {
         (entry, below.max(above).min(width))
     }
 
+    #[cfg(test)]
     fn bytes(&self) -> usize {
         self.starts.capacity() * std::mem::size_of::<K>() + self.entry.capacity() * 4
     }
@@ -200,7 +201,10 @@ impl fmt::Debug for CidrMap {
 
 impl CidrMap {
     /// Builds a map; `entries[i].list` indexes `lists`. Host bits are ignored.
-    pub fn build(entries: Vec<CidrEntry>, lists: Vec<PoolList>) -> Result<Self, CidrBuildError> {
+    pub(crate) fn build(
+        entries: Vec<CidrEntry>,
+        lists: Vec<PoolList>,
+    ) -> Result<Self, CidrBuildError> {
         if entries.len() >= NONE as usize {
             return Err(CidrBuildError::TooMany);
         }
@@ -235,7 +239,7 @@ impl CidrMap {
     }
 
     /// Builds a map from prefixes and their pool lists (equal lists are shared).
-    pub fn from_prefixes(
+    pub(crate) fn from_prefixes(
         prefixes: impl IntoIterator<Item = (IpNet, Vec<PoolId>)>,
     ) -> Result<Self, CidrBuildError> {
         let mut ids: HashMap<Vec<PoolId>, u32> = HashMap::new();
@@ -256,7 +260,7 @@ impl CidrMap {
     }
 
     /// Longest-prefix match for `addr` and the scope that match depends on.
-    pub fn lookup(&self, addr: IpAddr) -> CidrHit<'_> {
+    pub(crate) fn lookup(&self, addr: IpAddr) -> CidrHit<'_> {
         let (bits, _) = to_bits(addr);
         let (entry, scope) = match addr {
             IpAddr::V4(_) => self.v4.find(bits),
@@ -271,21 +275,19 @@ impl CidrMap {
     }
 
     /// The distinct pool lists entries refer to.
-    pub fn lists(&self) -> &[PoolList] {
+    #[cfg(test)]
+    pub(crate) fn lists(&self) -> &[PoolList] {
         &self.lists
     }
 
     /// Number of prefixes.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entry_len.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entry_len.is_empty()
-    }
-
     /// Approximate heap bytes held (pool lists excluded).
-    pub fn memory_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn memory_bytes(&self) -> usize {
         self.v4.bytes()
             + self.v6.bytes()
             + self.entry_len.capacity()

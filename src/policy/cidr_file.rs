@@ -10,34 +10,34 @@ use super::cidr::{CidrBuildError, CidrEntry, CidrMap, PoolList};
 use super::model::PoolId;
 
 /// Parsing stops collecting after this many errors.
-pub const MAX_ERRORS: usize = 100;
+pub(crate) const MAX_ERRORS: usize = 100;
 
 /// A parsed file whose pool names are not yet resolved.
 #[derive(Clone, Debug, Default)]
-pub struct CidrFile {
+pub(crate) struct CidrFile {
     /// `entries[i].list` indexes `lists`.
-    pub entries: Vec<CidrEntry>,
-    pub lists: Vec<NamedList>,
+    pub(crate) entries: Vec<CidrEntry>,
+    pub(crate) lists: Vec<NamedList>,
 }
 
 /// A distinct pool list as written in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NamedList {
-    pub pools: Vec<Arc<str>>,
+pub(crate) struct NamedList {
+    pub(crate) pools: Vec<Arc<str>>,
     /// The first line that uses it (for error messages).
-    pub line: u32,
+    pub(crate) line: u32,
 }
 
 /// One problem in a CIDR map file.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {kind}")]
-pub struct CidrFileError {
-    pub line: u32,
-    pub kind: CidrFileErrorKind,
+pub(crate) struct CidrFileError {
+    pub(crate) line: u32,
+    pub(crate) kind: CidrFileErrorKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CidrFileErrorKind {
+pub(crate) enum CidrFileErrorKind {
     #[error("expected `PREFIX POOL[,POOL...]`, found only `{0}`")]
     MissingPools(String),
     #[error("invalid prefix `{0}`")]
@@ -66,7 +66,7 @@ pub enum CidrFileErrorKind {
 /// ```
 /// Host bits must be clear and a prefix may appear once (checked by
 /// [`CidrFile::resolve`]). Lines spelling a pool list identically share one list.
-pub fn parse(text: &str) -> Result<CidrFile, Vec<CidrFileError>> {
+pub(crate) fn parse(text: &str) -> Result<CidrFile, Vec<CidrFileError>> {
     let mut file = CidrFile::default();
     let mut list_ids: HashMap<&str, u32> = HashMap::new();
     let mut errors = Vec::new();
@@ -140,7 +140,7 @@ fn parse_prefix(text: &str) -> Result<IpNet, CidrFileErrorKind> {
 
 impl CidrFile {
     /// Resolves pool names to ids (`pool_id` returns `None` for unknown names) and builds the map.
-    pub fn resolve(
+    pub(crate) fn resolve(
         self,
         mut pool_id: impl FnMut(&str) -> Option<PoolId>,
     ) -> Result<CidrMap, Vec<CidrFileError>> {

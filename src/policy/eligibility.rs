@@ -19,7 +19,7 @@ pub enum Pass {
 
 /// The members of a pool a candidate stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DcFilter {
+pub(crate) enum DcFilter {
     /// Every member of the pool.
     Any,
     /// Only members in this datacenter (`None`: members without a valid datacenter).
@@ -28,40 +28,40 @@ pub enum DcFilter {
 
 /// A candidate: a pool, possibly restricted to one datacenter (`nearest`).
 #[derive(Clone, Copy, Debug)]
-pub struct Group<'a> {
-    pub pool: &'a Pool,
-    pub dc: DcFilter,
+pub(crate) struct Group<'a> {
+    pub(crate) pool: &'a Pool,
+    pub(crate) dc: DcFilter,
 }
 
 /// Judges members for one query and pass; `Copy`, so iterators can own it.
 #[derive(Clone, Copy)]
-pub struct Judge<'a> {
-    pub service: &'a Service,
-    pub health: &'a HealthSnapshot,
-    pub want: Want,
-    pub pass: Pass,
+pub(crate) struct Judge<'a> {
+    pub(crate) service: &'a Service,
+    pub(crate) health: &'a HealthSnapshot,
+    pub(crate) want: Want,
+    pub(crate) pass: Pass,
 }
 
 /// Up/total counts of a group under a pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Census {
+pub(crate) struct Census {
     /// Members of the wanted family that may answer in this pass.
-    pub usable: u32,
+    pub(crate) usable: u32,
     /// Members of the wanted family (any weight, any health).
-    pub total: u32,
+    pub(crate) total: u32,
     /// Usable members needed for the group to be up.
-    pub required: u32,
+    pub(crate) required: u32,
 }
 
 impl Census {
-    pub fn up(self) -> bool {
+    pub(crate) fn up(self) -> bool {
         self.usable >= self.required
     }
 }
 
 impl<'a> Judge<'a> {
     /// The weight `m` answers with in this pass; 0 when it may not answer.
-    pub fn weight(&self, m: &Member) -> u32 {
+    pub(crate) fn weight(&self, m: &Member) -> u32 {
         if !self.want.accepts(&m.answer) {
             return 0;
         }
@@ -79,12 +79,15 @@ impl<'a> Judge<'a> {
     }
 
     /// The datacenter key used by `nearest`: invalid ids count as none.
-    pub fn dc_of(&self, m: &Member) -> Option<DatacenterId> {
+    pub(crate) fn dc_of(&self, m: &Member) -> Option<DatacenterId> {
         m.datacenter.filter(|&d| d < self.service.datacenters.len())
     }
 
     /// The group's members (all families).
-    pub fn members(&self, g: Group<'a>) -> impl Iterator<Item = &'a Member> + Clone + use<'a> {
+    pub(crate) fn members(
+        &self,
+        g: Group<'a>,
+    ) -> impl Iterator<Item = &'a Member> + Clone + use<'a> {
         let judge = *self;
         g.pool.members.iter().filter(move |m| match g.dc {
             DcFilter::Any => true,
@@ -93,7 +96,7 @@ impl<'a> Judge<'a> {
     }
 
     /// The group's usable members with their weights.
-    pub fn candidates(
+    pub(crate) fn candidates(
         &self,
         g: Group<'a>,
     ) -> impl Iterator<Item = (&'a Member, u32)> + Clone + use<'a> {
@@ -104,7 +107,7 @@ impl<'a> Judge<'a> {
         })
     }
 
-    pub fn census(&self, g: Group<'a>) -> Census {
+    pub(crate) fn census(&self, g: Group<'a>) -> Census {
         let (mut usable, mut total) = (0, 0);
         for m in self.members(g) {
             if self.want.accepts(&m.answer) {

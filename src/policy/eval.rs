@@ -15,22 +15,22 @@ use super::rtt::{LatencyView, RttSource};
 use super::service::Service;
 
 pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
-    pub service: &'a Service,
-    pub want: Want,
-    pub client: &'a Client,
-    pub health: &'a HealthSnapshot,
-    pub latency: LatencyView<'a>,
-    pub rng: &'t mut R,
+    pub(crate) service: &'a Service,
+    pub(crate) want: Want,
+    pub(crate) client: &'a Client,
+    pub(crate) health: &'a HealthSnapshot,
+    pub(crate) latency: LatencyView<'a>,
+    pub(crate) rng: &'t mut R,
     trace: Option<&'t mut Trace>,
     /// Prefix length of the client address the answer depends on so far.
-    pub needed: u8,
-    pub answers: Answers,
+    pub(crate) needed: u8,
+    pub(crate) answers: Answers,
     /// `latency`: where the RTT of the datacenter that answered came from.
-    pub rtt_source: Option<RttSource>,
+    pub(crate) rtt_source: Option<RttSource>,
 }
 
 impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
-    pub fn new(
+    pub(crate) fn new(
         service: &'a Service,
         want: Want,
         client: &'a Client,
@@ -53,7 +53,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
         }
     }
 
-    pub fn judge(&self, pass: Pass) -> Judge<'a> {
+    pub(crate) fn judge(&self, pass: Pass) -> Judge<'a> {
         Judge {
             service: self.service,
             health: self.health,
@@ -63,25 +63,25 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
     }
 
     /// Records an event; `event` runs only when tracing, so the query path never formats.
-    pub fn note(&mut self, event: impl FnOnce() -> Event) {
+    pub(crate) fn note(&mut self, event: impl FnOnce() -> Event) {
         if let Some(trace) = self.trace.as_deref_mut() {
             trace.events.push(event());
         }
     }
 
-    pub fn tracing(&self) -> bool {
+    pub(crate) fn tracing(&self) -> bool {
         self.trace.is_some()
     }
 
     /// Bits in the client's address family.
-    pub fn width(&self) -> u8 {
+    pub(crate) fn width(&self) -> u8 {
         if self.client.addr.is_ipv4() { 32 } else { 128 }
     }
 
     /// The answer depends on the first `bits` bits of the client address.
     /// Look the client up in GeoIP, trace what was found, and record the scope the
     /// location implies (the database network, or the whole source when unlocated).
-    pub fn locate(&mut self, geo: &dyn Locate) -> Option<Location> {
+    pub(crate) fn locate(&mut self, geo: &dyn Locate) -> Option<Location> {
         let location = geo.locate(self.client.addr);
         if self.tracing() {
             let shown = location.clone();
@@ -97,7 +97,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
         location
     }
 
-    pub fn need(&mut self, input: ScopeInput, bits: u8) {
+    pub(crate) fn need(&mut self, input: ScopeInput, bits: u8) {
         let bits = bits.min(self.width());
         self.needed = self.needed.max(bits);
         self.note(|| Event::ScopeInput { input, bits });
@@ -106,7 +106,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
     /// Drops the traced scope inputs that a wider one superseded: only the inputs that set
     /// the scope explain it (a `/1` needed to exclude a distant CIDR entry says nothing once
     /// the GeoIP network needs a `/16`).
-    pub fn drop_superseded_scope_inputs(&mut self) {
+    pub(crate) fn drop_superseded_scope_inputs(&mut self) {
         let needed = self.needed;
         if let Some(trace) = self.trace.as_deref_mut() {
             trace
@@ -116,13 +116,13 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
     }
 
     /// The ECS scope to return: what was needed, never more than the source prefix.
-    pub fn scope(&self) -> u8 {
+    pub(crate) fn scope(&self) -> u8 {
         self.needed.min(self.client.source_prefix)
     }
 
     /// Tries candidate groups in order; the first one up answers through its selection.
     /// `Failover` when an earlier group with members of the wanted family was down.
-    pub fn first_up(
+    pub(crate) fn first_up(
         &mut self,
         groups: impl Iterator<Item = Group<'a>>,
         pass: Pass,
@@ -145,7 +145,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
         None
     }
 
-    pub fn note_pool(&mut self, g: Group<'a>, census: Census, pass: Pass) {
+    pub(crate) fn note_pool(&mut self, g: Group<'a>, census: Census, pass: Pass) {
         let service = self.service;
         self.note(|| Event::Pool {
             pool: g.pool.name.clone(),

@@ -15,18 +15,18 @@ use super::service::PolicyKind;
 /// Everything one evaluation looked at, in order. Filled only when passed to `evaluate_with`.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
-    pub events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
 }
 
 impl Trace {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 }
 
 /// One step of an evaluation.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Event {
+pub(crate) enum Event {
     Query {
         service: Arc<str>,
         policy: PolicyKind,
@@ -92,7 +92,7 @@ pub enum Event {
 
 /// Why a member or pool was picked.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PickReason {
+pub(crate) enum PickReason {
     /// Weighted random draw: this weight out of the remaining total.
     Weighted { weight: u32, total: u64 },
     /// Highest weighted rendezvous score for the client subnet.
@@ -109,7 +109,7 @@ pub enum PickReason {
 
 /// What the ECS scope had to cover.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScopeInput {
+pub(crate) enum ScopeInput {
     /// The client subnet hashed for a sticky draw.
     HashedSubnet,
     /// The matched CIDR entry, narrowed to exclude more specific entries near the client.

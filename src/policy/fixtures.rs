@@ -16,11 +16,11 @@ use super::model::{AllDown, Answer, Datacenter, Member, Pool, Selection};
 use super::service::{Policy, Service};
 use super::{Client, Decision, Inputs, LatencyView, Trace, Want, evaluate_with};
 
-pub const FRANKFURT: usize = 0;
-pub const ASHBURN: usize = 1;
-pub const SINGAPORE: usize = 2;
+pub(crate) const FRANKFURT: usize = 0;
+pub(crate) const ASHBURN: usize = 1;
+pub(crate) const SINGAPORE: usize = 2;
 
-pub fn datacenters() -> Arc<[Datacenter]> {
+pub(crate) fn datacenters() -> Arc<[Datacenter]> {
     let dc = |name: &str, lat, lon, country: &[u8; 2], continent| Datacenter {
         name: Arc::from(name),
         coordinates: (lat, lon),
@@ -37,9 +37,9 @@ pub fn datacenters() -> Arc<[Datacenter]> {
 
 /// Longest-prefix table of locations; counts lookups.
 #[derive(Default)]
-pub struct FakeGeo {
-    pub table: Vec<(IpNet, Location)>,
-    pub lookups: AtomicUsize,
+pub(crate) struct FakeGeo {
+    pub(crate) table: Vec<(IpNet, Location)>,
+    pub(crate) lookups: AtomicUsize,
 }
 
 impl Locate for FakeGeo {
@@ -74,13 +74,13 @@ fn place(
     }
 }
 
-pub const PARIS: (f64, f64) = (48.8566, 2.3522);
-pub const CHICAGO: (f64, f64) = (41.8781, -87.6298);
+pub(crate) const PARIS: (f64, f64) = (48.8566, 2.3522);
+pub(crate) const CHICAGO: (f64, f64) = (41.8781, -87.6298);
 
 /// 10.1/16 Paris, 10.2.0/20 San Francisco, 10.3.0/24 Chicago, 10.4/16 Toronto,
 /// 10.5/16 Singapore, 10.6/16 Antarctica without coordinates, 2001:db8:1::/48 Paris,
 /// 2001:db8:2::/48 Chicago. Everything else is unknown.
-pub fn world() -> FakeGeo {
+pub(crate) fn world() -> FakeGeo {
     let rows = [
         (
             "10.1.0.0/16",
@@ -139,7 +139,7 @@ pub fn world() -> FakeGeo {
     }
 }
 
-pub fn answer(text: &str) -> Answer {
+pub(crate) fn answer(text: &str) -> Answer {
     match text.parse::<IpAddr>() {
         Ok(addr) => Answer::Addr(addr),
         Err(_) => Answer::Name(Arc::from(text)),
@@ -147,11 +147,11 @@ pub fn answer(text: &str) -> Answer {
 }
 
 /// Target key of a member built by [`member`].
-pub fn target(text: &str) -> String {
+pub(crate) fn target(text: &str) -> String {
     format!("{text}/web")
 }
 
-pub fn member(text: &str, dc: Option<usize>, weight: u32) -> Member {
+pub(crate) fn member(text: &str, dc: Option<usize>, weight: u32) -> Member {
     Member {
         answer: answer(text),
         datacenter: dc,
@@ -160,7 +160,7 @@ pub fn member(text: &str, dc: Option<usize>, weight: u32) -> Member {
     }
 }
 
-pub fn pool(name: &str, selection: Selection, members: Vec<Member>) -> Arc<Pool> {
+pub(crate) fn pool(name: &str, selection: Selection, members: Vec<Member>) -> Arc<Pool> {
     Arc::new(Pool {
         name: Arc::from(name),
         members,
@@ -169,7 +169,7 @@ pub fn pool(name: &str, selection: Selection, members: Vec<Member>) -> Arc<Pool>
     })
 }
 
-pub fn service(policy: Policy, pools: Vec<Arc<Pool>>) -> Service {
+pub(crate) fn service(policy: Policy, pools: Vec<Arc<Pool>>) -> Service {
     Service {
         name: Arc::from("www.example.com."),
         policy,
@@ -182,7 +182,7 @@ pub fn service(policy: Policy, pools: Vec<Arc<Pool>>) -> Service {
 }
 
 /// `pool eu` (fra: .10, .11, 2001:db8::10) and `pool us` (iad: 198.51.100.10, 2001:db8::20).
-pub fn eu_us(selection: Selection) -> Vec<Arc<Pool>> {
+pub(crate) fn eu_us(selection: Selection) -> Vec<Arc<Pool>> {
     vec![
         pool(
             "eu",
@@ -205,7 +205,7 @@ pub fn eu_us(selection: Selection) -> Vec<Arc<Pool>> {
 }
 
 /// Pools: 0 internal, 1 eu, 2 us, 3 asia.
-pub fn four_pools() -> Vec<Arc<Pool>> {
+pub(crate) fn four_pools() -> Vec<Arc<Pool>> {
     let mut p = vec![pool(
         "internal",
         Selection::All,
@@ -224,7 +224,7 @@ pub fn four_pools() -> Vec<Arc<Pool>> {
 }
 
 /// A client; ECS when `prefix` is shorter than the family, address truncated to it.
-pub fn client(text: &str, prefix: u8) -> Client {
+pub(crate) fn client(text: &str, prefix: u8) -> Client {
     let addr: IpAddr = text.parse().unwrap();
     let net = IpNet::new(addr, prefix).unwrap();
     Client {
@@ -235,11 +235,11 @@ pub fn client(text: &str, prefix: u8) -> Client {
 }
 
 /// A snapshot where the members named are down (everything else unknown = up).
-pub fn down(members: &[&str]) -> HealthSnapshot {
+pub(crate) fn down(members: &[&str]) -> HealthSnapshot {
     with_status(members, Status::Down)
 }
 
-pub fn with_status(members: &[&str], status: Status) -> HealthSnapshot {
+pub(crate) fn with_status(members: &[&str], status: Status) -> HealthSnapshot {
     let targets: HashMap<Arc<str>, TargetHealth> = members
         .iter()
         .map(|m| {
@@ -257,7 +257,7 @@ pub fn with_status(members: &[&str], status: Status) -> HealthSnapshot {
 
 /// Evaluates `service` for one query without latency measurements (`latency` services use
 /// their distance estimates) through the real entry point, [`evaluate_with`].
-pub fn evaluate<R: rand::Rng + ?Sized>(
+pub(crate) fn evaluate<R: rand::Rng + ?Sized>(
     service: &Service,
     want: Want,
     client: &Client,
@@ -275,13 +275,18 @@ pub fn evaluate<R: rand::Rng + ?Sized>(
 }
 
 /// Evaluates with a fixed seed and the fake world.
-pub fn run(service: &Service, want: Want, client: &Client, health: &HealthSnapshot) -> Decision {
+pub(crate) fn run(
+    service: &Service,
+    want: Want,
+    client: &Client,
+    health: &HealthSnapshot,
+) -> Decision {
     let mut rng = StdRng::seed_from_u64(7);
     evaluate(service, want, client, &world(), health, &mut rng, None)
 }
 
 /// Like [`run`], also returning the rendered trace.
-pub fn explain(
+pub(crate) fn explain(
     service: &Service,
     want: Want,
     client: &Client,
@@ -301,7 +306,7 @@ pub fn explain(
     (d, trace.to_string())
 }
 
-pub fn texts(d: &Decision) -> Vec<String> {
+pub(crate) fn texts(d: &Decision) -> Vec<String> {
     let mut v: Vec<String> = d.answers.iter().map(ToString::to_string).collect();
     v.sort();
     v

@@ -10,7 +10,7 @@ use crate::geo::Locate;
 use super::addr_bits::{from_bits, mask, to_bits};
 use super::eval::Eval;
 use super::explain::{Event, ScopeInput};
-pub use super::geo_map::{GeoKey, GeoMap, Subdivision};
+pub(crate) use super::geo_map::{GeoKey, GeoMap};
 use super::model::PoolId;
 
 /// Picks the client's pool list, recording the scope the match relies on.

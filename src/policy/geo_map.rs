@@ -13,14 +13,14 @@ use super::model::PoolId;
 
 /// An ISO 3166-2 subdivision key such as `US-CA` (code of 1 to 3 letters or digits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Subdivision {
+pub(crate) struct Subdivision {
     country: [u8; 2],
     code: [u8; 3],
 }
 
 impl Subdivision {
     /// From a country and a code without the country prefix (as in [`Location`]).
-    pub fn new(country: [u8; 2], code: &str) -> Option<Self> {
+    pub(crate) fn new(country: [u8; 2], code: &str) -> Option<Self> {
         let bytes = code.as_bytes();
         if !(1..=3).contains(&bytes.len())
             || !bytes.iter().all(u8::is_ascii_alphanumeric)
@@ -39,7 +39,7 @@ impl Subdivision {
     }
 
     /// Parses `US-CA` (case-insensitive).
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let (country, code) = text.split_once('-')?;
         Self::new(country.as_bytes().try_into().ok()?, code)
     }
@@ -69,19 +69,19 @@ impl fmt::Display for Subdivision {
 #[derive(Clone, Debug, Default)]
 pub struct GeoMap {
     /// Prefix map, usually loaded from a file next to the zone ([`super::cidr_file`]).
-    pub cidr: Option<Arc<CidrMap>>,
-    pub asn: FxHashMap<u32, PoolList>,
-    pub subdivision: FxHashMap<Subdivision, PoolList>,
+    pub(crate) cidr: Option<Arc<CidrMap>>,
+    pub(crate) asn: FxHashMap<u32, PoolList>,
+    pub(crate) subdivision: FxHashMap<Subdivision, PoolList>,
     /// ISO 3166-1 alpha-2, upper case.
-    pub country: FxHashMap<[u8; 2], PoolList>,
-    pub continent: FxHashMap<Continent, PoolList>,
+    pub(crate) country: FxHashMap<[u8; 2], PoolList>,
+    pub(crate) continent: FxHashMap<Continent, PoolList>,
     /// Pools for clients nothing else matches (also unlocated clients).
-    pub default: PoolList,
+    pub(crate) default: PoolList,
 }
 
 /// Which map entry matched.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GeoKey {
+pub(crate) enum GeoKey {
     Cidr(IpNet),
     Asn(u32),
     Subdivision(Subdivision),
@@ -105,7 +105,7 @@ impl fmt::Display for GeoKey {
 
 impl GeoMap {
     /// Whether any entry is keyed by a GeoIP attribute (otherwise no lookup is needed).
-    pub fn uses_location(&self) -> bool {
+    pub(crate) fn uses_location(&self) -> bool {
         !(self.asn.is_empty()
             && self.subdivision.is_empty()
             && self.country.is_empty()
@@ -113,7 +113,7 @@ impl GeoMap {
     }
 
     /// The most specific location entry matching `loc` (CIDR aside).
-    pub fn match_location(&self, loc: &Location) -> (GeoKey, &[PoolId]) {
+    pub(crate) fn match_location(&self, loc: &Location) -> (GeoKey, &[PoolId]) {
         let asn = loc
             .asn
             .and_then(|a| Some((GeoKey::Asn(a), self.asn.get(&a)?)));

@@ -11,7 +11,8 @@ use crate::geo::Continent;
 use crate::health::HealthSnapshot;
 use crate::policy::fixtures::evaluate;
 use crate::policy::fixtures::*;
-use crate::policy::geo::{GeoMap, Subdivision};
+use crate::policy::geo::GeoMap;
+use crate::policy::geo_map::Subdivision;
 use crate::policy::service::{Policy, Service};
 use crate::policy::{CidrMap, Outcome, PoolList, Want};
 

@@ -36,7 +36,7 @@ fn chance(rng: &mut StdRng, percent: u32) -> bool {
 /// One to four pools of `members.0` up to `members.1` members each.
 fn random_pools(rng: &mut StdRng, members: (u32, u32)) -> Vec<Arc<Pool>> {
     let mut next = 0;
-    (0..1 + rng.next_u32() % 4)
+    (0..=(rng.next_u32() % 4))
         .map(|p| {
             let members = (0..members.0 + rng.next_u32() % (members.1 - members.0 + 1))
                 .map(|_| {
@@ -71,7 +71,7 @@ fn random_pools(rng: &mut StdRng, members: (u32, u32)) -> Vec<Arc<Pool>> {
 
 fn random_list(rng: &mut StdRng, n: usize) -> Vec<PoolId> {
     // Mostly valid ids; occasionally one past the end (must be ignored, never panic).
-    (0..1 + rng.next_u32() % 3)
+    (0..=(rng.next_u32() % 3))
         .map(|_| (rng.next_u32() as usize) % (n + 1))
         .collect()
 }

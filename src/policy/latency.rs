@@ -29,19 +29,16 @@ use crate::latency::Rtt;
 use super::eligibility::Pass;
 use super::eval::Eval;
 use super::explain::{Event, ScopeInput};
-pub use super::latency_trace::{Basis, LatencyEvent};
+pub(crate) use super::latency_trace::{Basis, LatencyEvent};
 use super::model::{DatacenterId, PoolId};
 use super::nearest::{RankedList, biased_km, haversine_km};
 use super::query::Outcome;
-pub use super::rtt::{
-    BASE_MS, FIBRE_KM_PER_MS, LatencyPolicy, LatencyView, PATH_FACTOR, RttSource, Ties,
-    estimate_rtt_ms,
-};
+pub(crate) use super::rtt::{LatencyPolicy, RttSource, Ties, estimate_rtt_ms};
 use crate::hash::{bytes_hash, mix};
 
 /// The ranking and, per ranked datacenter, where its RTT came from.
 pub(super) struct Ranking {
-    pub ranked: RankedList,
+    pub(crate) ranked: RankedList,
     sources: SmallVec<[Option<RttSource>; 8]>,
 }
 

@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::super::fixtures::*;
+use super::super::rtt::LatencyView;
 use super::super::service::{Policy, Service};
 use super::super::{Client, Decision, Inputs, Outcome, Trace, Want, evaluate_with};
 use super::*;
@@ -337,7 +338,7 @@ fn scope_covers_every_address_that_gets_the_same_answer() {
         for _ in 0..4 {
             let bits = u32::from(match c.addr {
                 std::net::IpAddr::V4(a) => a,
-                _ => unreachable!(),
+                std::net::IpAddr::V6(_) => unreachable!(),
             });
             let keep = u32::MAX
                 .checked_shl(32 - u32::from(d.ecs_scope))

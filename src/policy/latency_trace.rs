@@ -9,7 +9,7 @@ use super::rtt::{BASE_MS, FIBRE_KM_PER_MS, PATH_FACTOR, RttSource, Ties};
 
 /// What a candidate's RTT is based on.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Basis {
+pub(crate) enum Basis {
     Measured { samples: u32, age_secs: u64 },
     Estimated { distance_km: f64, effective_km: f64 },
     Unknown,
@@ -17,7 +17,7 @@ pub enum Basis {
 
 /// Trace events of the `latency` policy.
 #[derive(Clone, Debug, PartialEq)]
-pub enum LatencyEvent {
+pub(crate) enum LatencyEvent {
     Network {
         network: IpNet,
         measured: usize,

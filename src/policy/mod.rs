@@ -40,20 +40,20 @@ use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 
 mod addr_bits;
-pub mod cidr;
-pub mod cidr_file;
+pub(crate) mod cidr;
+pub(crate) mod cidr_file;
 mod eligibility;
 mod eval;
-pub mod explain;
-pub mod geo;
+pub(crate) mod explain;
+pub(crate) mod geo;
 mod geo_map;
-pub mod latency;
+pub(crate) mod latency;
 mod latency_trace;
-pub mod model;
-pub mod nearest;
+pub(crate) mod model;
+pub(crate) mod nearest;
 mod plan;
 mod query;
-pub mod rendezvous;
+pub(crate) mod rendezvous;
 mod rtt;
 mod select;
 mod service;
@@ -66,16 +66,20 @@ mod fixtures;
 #[cfg(test)]
 mod invariants_tests;
 
-pub use cidr::{CidrMap, PoolList};
+pub use cidr::CidrMap;
+pub(crate) use cidr::PoolList;
 pub use eligibility::Pass;
 pub use explain::Trace;
-pub use geo_map::{GeoMap, Subdivision};
+pub use geo_map::GeoMap;
+pub(crate) use geo_map::Subdivision;
 pub use model::{
-    AllDown, Answer, Answers, Datacenter, DatacenterId, Member, Pool, PoolId, PoolWeight,
-    Selection, WeightBy, WeightMode,
+    AllDown, Answer, Answers, Datacenter, DatacenterId, Member, Pool, PoolId, Selection, WeightBy,
 };
-pub use rtt::{LatencyPolicy, LatencyView, RttSource, Ties};
-pub use service::{Policy, PolicyKind, Service};
+pub(crate) use model::{PoolWeight, WeightMode};
+pub use rtt::{LatencyPolicy, LatencyView};
+pub(crate) use rtt::{RttSource, Ties};
+pub(crate) use service::Service;
+pub use service::{Policy, PolicyKind};
 
 use eval::Eval;
 use explain::{Event, PickReason};
@@ -84,31 +88,31 @@ pub use query::{Client, Outcome, Want};
 
 /// A policy's output for one query.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
+pub(crate) struct Decision {
     /// Distinct answers of the wanted family, in answer order (at most `max_answers`).
-    pub answers: Answers,
-    pub ttl: u32,
+    pub(crate) answers: Answers,
+    pub(crate) ttl: u32,
     /// ECS scope prefix length for the response: `min(needed, source_prefix)`.
-    pub ecs_scope: u8,
-    pub outcome: Outcome,
+    pub(crate) ecs_scope: u8,
+    pub(crate) outcome: Outcome,
     /// `latency` services: whether the answering datacenter's RTT was measured or
     /// estimated; `None` for other policies and when no RTT ranking was needed.
-    pub rtt_source: Option<RttSource>,
+    pub(crate) rtt_source: Option<RttSource>,
 }
 
 /// The published snapshots a policy may read.
 #[derive(Clone, Copy)]
-pub struct Inputs<'a> {
-    pub geo: &'a dyn Locate,
-    pub health: &'a HealthSnapshot,
-    pub latency: LatencyView<'a>,
+pub(crate) struct Inputs<'a> {
+    pub(crate) geo: &'a dyn Locate,
+    pub(crate) health: &'a HealthSnapshot,
+    pub(crate) latency: LatencyView<'a>,
 }
 
 /// Evaluates `service` for one query. Pure: the same inputs and RNG state give the same
 /// decision. `inputs.geo` is consulted only by policies that need the client's location,
 /// `inputs.latency` only by `latency`; `trace`, when given, records every step for
 /// `meridian explain` (the query path passes `None`).
-pub fn evaluate_with<R: Rng + ?Sized>(
+pub(crate) fn evaluate_with<R: Rng + ?Sized>(
     service: &Service,
     want: Want,
     client: &Client,

@@ -11,15 +11,16 @@ pub type PoolId = usize;
 pub type DatacenterId = usize;
 
 /// Default answer TTL in seconds.
-pub const DEFAULT_TTL: u32 = 30;
+pub(crate) const DEFAULT_TTL: u32 = 30;
 /// Default [`Pool::min_healthy`].
-pub const DEFAULT_MIN_HEALTHY: u32 = 1;
+pub(crate) const DEFAULT_MIN_HEALTHY: u32 = 1;
 /// Default member or pool weight.
-pub const DEFAULT_WEIGHT: u32 = 1;
+pub(crate) const DEFAULT_WEIGHT: u32 = 1;
 
 /// What a member contributes to an answer: an address (A/AAAA) or a host name (CNAME).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Answer {
+    /// An address.
     Addr(IpAddr),
     /// A fully qualified host name, as the compiler spells it (e.g. `web.eu.example.net.`).
     Name(Arc<str>),
@@ -31,17 +32,17 @@ pub type Answers = smallvec::SmallVec<[Answer; 4]>;
 /// A place members live: used by `nearest` and shown by `explain`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Datacenter {
-    pub name: Arc<str>,
+    pub(crate) name: Arc<str>,
     /// Latitude and longitude in degrees (WGS 84), like [`crate::geo::Location::coordinates`].
-    pub coordinates: (f64, f64),
+    pub(crate) coordinates: (f64, f64),
     /// ISO 3166-1 alpha-2, upper case (informational).
-    pub country: Option<[u8; 2]>,
-    pub continent: Option<Continent>,
+    pub(crate) country: Option<[u8; 2]>,
+    pub(crate) continent: Option<Continent>,
     /// Geoproximity bias in −99..=99 (0 = none; values outside are clamped). `nearest`
     /// ranks by effective distance = great-circle distance × (1 − bias/100): a positive
     /// bias makes the datacenter look closer and draws clients from farther away, a
     /// negative one shrinks its catchment (−50 ranks it as if 1.5× as far).
-    pub bias: i8,
+    pub(crate) bias: i8,
 }
 
 /// How a chosen pool turns its usable members into answers.
@@ -60,7 +61,7 @@ pub enum Selection {
 
 impl Selection {
     /// The answer cap used when [`Service::max_answers`](super::Service::max_answers) is `None`.
-    pub fn default_max_answers(self) -> usize {
+    pub(crate) fn default_max_answers(self) -> usize {
         match self {
             Selection::All => usize::MAX,
             Selection::Weighted | Selection::Hash => 1,
@@ -72,27 +73,27 @@ impl Selection {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
     /// The record data: an address for A/AAAA services, a host name for CNAME services.
-    pub answer: Answer,
+    pub(crate) answer: Answer,
     /// Where the member lives (index into [`Service::datacenters`](super::Service::datacenters)); `nearest` needs it,
     /// members without one rank after every datacenter.
-    pub datacenter: Option<DatacenterId>,
+    pub(crate) datacenter: Option<DatacenterId>,
     /// Relative weight for `weighted` selection and `weighted` policies; 0 = drained
     /// (never answered, except by fail-open when every candidate is drained).
-    pub weight: u32,
+    pub(crate) weight: u32,
     /// Health target key (`192.0.2.10/web`) looked up in the snapshot; `None` = never
     /// probed = always up.
-    pub target: Option<Arc<str>>,
+    pub(crate) target: Option<Arc<str>>,
 }
 
 /// A named group of members.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool {
-    pub name: Arc<str>,
-    pub members: Vec<Member>,
-    pub selection: Selection,
+    pub(crate) name: Arc<str>,
+    pub(crate) members: Vec<Member>,
+    pub(crate) selection: Selection,
     /// The pool is up when at least this many members *of the queried family* (A: IPv4,
     /// AAAA: IPv6, CNAME: names) are usable; 0 behaves like 1. Default 1.
-    pub min_healthy: u32,
+    pub(crate) min_healthy: u32,
 }
 
 /// What a service answers when no candidate pool of its policy is up.
@@ -134,7 +135,7 @@ pub enum WeightMode {
 /// A pool listed by a `weighted` policy, with its weight for [`WeightBy::Pool`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolWeight {
-    pub pool: PoolId,
+    pub(crate) pool: PoolId,
     /// Ignored for [`WeightBy::Member`]; 0 = drained.
-    pub weight: u32,
+    pub(crate) weight: u32,
 }

@@ -13,10 +13,10 @@ use super::model::{DatacenterId, PoolId};
 use super::query::Outcome;
 
 /// Mean Earth radius in kilometres.
-pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+pub(crate) const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 /// Great-circle distance between two (latitude, longitude) points in degrees.
-pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+pub(crate) fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
     let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
     let h = ((lat2 - lat1) / 2.0).sin().powi(2)
@@ -25,7 +25,7 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
 }
 
 /// Effective distance = distance × (1 − bias/100), bias clamped to −99..=99.
-pub fn biased_km(distance_km: f64, bias: i8) -> f64 {
+pub(crate) fn biased_km(distance_km: f64, bias: i8) -> f64 {
     distance_km * (1.0 - f64::from(bias.clamp(-99, 99)) / 100.0)
 }
 

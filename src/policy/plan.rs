@@ -34,7 +34,7 @@ pub(super) enum Plan<'a> {
 
 impl<'a> Plan<'a> {
     /// Locates the client if (and only if) the policy needs it.
-    pub fn new<R: Rng + ?Sized>(ev: &mut Eval<'a, '_, R>, locate: &dyn Locate) -> Self {
+    pub(crate) fn new<R: Rng + ?Sized>(ev: &mut Eval<'a, '_, R>, locate: &dyn Locate) -> Self {
         let service = ev.service;
         match &service.policy {
             Policy::Failover { pools } => Plan::Ordered(pools),
@@ -56,7 +56,11 @@ impl<'a> Plan<'a> {
     }
 
     /// Answers into `ev` under `pass`; `None` when no candidate is up.
-    pub fn run<R: Rng + ?Sized>(&self, ev: &mut Eval<'a, '_, R>, pass: Pass) -> Option<Outcome> {
+    pub(crate) fn run<R: Rng + ?Sized>(
+        &self,
+        ev: &mut Eval<'a, '_, R>,
+        pass: Pass,
+    ) -> Option<Outcome> {
         match self {
             Plan::Ordered(pools) => {
                 let service = ev.service;

@@ -10,8 +10,11 @@ use crate::closed_set::closed_set;
 /// without ECS, the packet source with its full length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Client {
+    /// The client address (truncated to `source_prefix` when from ECS).
     pub addr: IpAddr,
+    /// The ECS source prefix, or the full address length.
     pub source_prefix: u8,
+    /// Whether `addr` came from an ECS option.
     pub from_ecs: bool,
 }
 
@@ -47,7 +50,7 @@ pub enum Want {
 
 impl Want {
     /// Whether `answer` is of the kind this query asks for.
-    pub fn accepts(self, answer: &Answer) -> bool {
+    pub(crate) fn accepts(self, answer: &Answer) -> bool {
         matches!(
             (self, answer),
             (Want::V4, Answer::Addr(IpAddr::V4(_)))

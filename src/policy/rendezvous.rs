@@ -7,22 +7,22 @@ use super::model::Answer;
 use crate::hash::{bytes_hash, mix};
 
 /// IPv4 clients hash by their /24 (capped by the ECS source prefix).
-pub const HASH_PREFIX_V4: u8 = 24;
+pub(crate) const HASH_PREFIX_V4: u8 = 24;
 /// IPv6 clients hash by their /56 (capped by the ECS source prefix).
-pub const HASH_PREFIX_V6: u8 = 56;
+pub(crate) const HASH_PREFIX_V6: u8 = 56;
 
 /// The client subnet a sticky draw depends on: its hash and prefix length (= ECS scope).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientKey {
-    pub hash: u64,
+pub(crate) struct ClientKey {
+    pub(crate) hash: u64,
     /// The subnet the key covers, e.g. `198.51.100.0/24`.
-    pub addr: IpAddr,
-    pub prefix: u8,
+    pub(crate) addr: IpAddr,
+    pub(crate) prefix: u8,
 }
 
 impl ClientKey {
     /// Key for `addr`, truncated to the hash prefix or the source prefix, whichever is shorter.
-    pub fn new(addr: IpAddr, source_prefix: u8) -> Self {
+    pub(crate) fn new(addr: IpAddr, source_prefix: u8) -> Self {
         let (bits, width) = to_bits(addr);
         let cap = if width == 32 {
             HASH_PREFIX_V4
@@ -42,7 +42,7 @@ impl ClientKey {
 }
 
 /// Identity of a member for hashing: its answer, so reordering a config moves nobody.
-pub fn answer_hash(answer: &Answer) -> u64 {
+pub(crate) fn answer_hash(answer: &Answer) -> u64 {
     match answer {
         Answer::Addr(IpAddr::V4(a)) => bytes_hash(&a.octets()),
         Answer::Addr(IpAddr::V6(a)) => bytes_hash(&a.octets()),
@@ -53,7 +53,7 @@ pub fn answer_hash(answer: &Answer) -> u64 {
 /// Weighted rendezvous score: the highest score wins. For weights w_i the winner is i
 /// with probability w_i / Σw over clients, and removing one candidate moves only the
 /// clients it was winning. Weight 0 never wins.
-pub fn score(client: u64, identity: u64, weight: u32) -> f64 {
+pub(crate) fn score(client: u64, identity: u64, weight: u32) -> f64 {
     if weight == 0 {
         return f64::NEG_INFINITY;
     }

@@ -6,21 +6,21 @@ use crate::latency::LatencyTable;
 use super::model::PoolId;
 
 /// Speed of light in fibre, km per millisecond (one way).
-pub const FIBRE_KM_PER_MS: f64 = 200.0;
+pub(crate) const FIBRE_KM_PER_MS: f64 = 200.0;
 /// How much longer real paths are than the great circle.
-pub const PATH_FACTOR: f64 = 1.5;
+pub(crate) const PATH_FACTOR: f64 = 1.5;
 /// Fixed overhead added to every estimate (last mile, queueing), ms.
-pub const BASE_MS: f64 = 5.0;
+pub(crate) const BASE_MS: f64 = 5.0;
 
 /// The RTT estimate used where nothing is measured:
 /// `2 × distance_km / 200 km/ms × 1.5 + 5 ms` (about 1.5 ms per 100 km, plus 5 ms).
-pub fn estimate_rtt_ms(distance_km: f64) -> f64 {
+pub(crate) fn estimate_rtt_ms(distance_km: f64) -> f64 {
     2.0 * distance_km / FIBRE_KM_PER_MS * PATH_FACTOR + BASE_MS
 }
 
 /// How near-ties are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Ties {
+pub(crate) enum Ties {
     /// By a hash of the client network and the datacenter: spread and sticky.
     #[default]
     Hash,
@@ -31,21 +31,21 @@ pub enum Ties {
 /// The `latency` policy's settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LatencyPolicy {
-    pub pools: Vec<PoolId>,
+    pub(crate) pools: Vec<PoolId>,
     /// Absolute tolerance in ms (default 5).
-    pub tolerance_ms: f64,
+    pub(crate) tolerance_ms: f64,
     /// Relative tolerance in percent of the best RTT (default 10).
-    pub tolerance_percent: f64,
-    pub ties: Ties,
+    pub(crate) tolerance_percent: f64,
+    pub(crate) ties: Ties,
     /// Measurements with fewer samples are not used (default 1).
-    pub min_samples: u32,
+    pub(crate) min_samples: u32,
 }
 
 impl LatencyPolicy {
-    pub const DEFAULT_TOLERANCE_MS: f64 = 5.0;
-    pub const DEFAULT_TOLERANCE_PERCENT: f64 = 10.0;
+    pub(crate) const DEFAULT_TOLERANCE_MS: f64 = 5.0;
+    pub(crate) const DEFAULT_TOLERANCE_PERCENT: f64 = 10.0;
 
-    pub fn new(pools: Vec<PoolId>) -> Self {
+    pub(crate) fn new(pools: Vec<PoolId>) -> Self {
         Self {
             pools,
             tolerance_ms: Self::DEFAULT_TOLERANCE_MS,
@@ -58,25 +58,17 @@ impl LatencyPolicy {
 
 /// Where the RTT that chose the answering datacenter came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RttSource {
+pub(crate) enum RttSource {
     Measured,
     Estimated,
-}
-
-impl RttSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RttSource::Measured => "measured",
-            RttSource::Estimated => "estimated",
-        }
-    }
 }
 
 /// The latency snapshot a query reads, with the time (Unix seconds) it is read at.
 #[derive(Clone, Copy, Debug)]
 pub struct LatencyView<'a> {
+    /// The latency table.
     pub table: &'a LatencyTable,
-    pub now: u64,
+    pub(crate) now: u64,
 }
 
 impl LatencyView<'static> {

@@ -9,13 +9,13 @@ use super::model::{Member, Selection};
 use super::rendezvous::{ClientKey, answer_hash, score};
 
 /// Uniform integer in `0..n` (n > 0) by widening multiplication: deterministic per seed.
-pub fn below<R: Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
+pub(crate) fn below<R: Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
     ((u128::from(rng.next_u64()) * u128::from(n)) >> 64) as u64
 }
 
 impl<'a, R: Rng + ?Sized> Eval<'a, '_, R> {
     /// Answers from an up group with its pool's selection, capped by `max_answers`.
-    pub fn select(&mut self, g: Group<'a>, judge: Judge<'a>) {
+    pub(crate) fn select(&mut self, g: Group<'a>, judge: Judge<'a>) {
         let cands = judge.candidates(g);
         let cap = self.service.cap(g.pool.selection, self.want);
         match g.pool.selection {
@@ -30,7 +30,7 @@ impl<'a, R: Rng + ?Sized> Eval<'a, '_, R> {
     }
 
     /// Weighted random sample without replacement, up to `cap` distinct answers.
-    pub fn draw_weighted<I>(&mut self, cands: I, cap: usize)
+    pub(crate) fn draw_weighted<I>(&mut self, cands: I, cap: usize)
     where
         I: Iterator<Item = (&'a Member, u32)> + Clone,
     {
@@ -64,7 +64,7 @@ impl<'a, R: Rng + ?Sized> Eval<'a, '_, R> {
     }
 
     /// Every usable member (distinct answers), shuffled, then the first `cap`.
-    pub fn take_all<I>(&mut self, cands: I, cap: usize)
+    pub(crate) fn take_all<I>(&mut self, cands: I, cap: usize)
     where
         I: Iterator<Item = (&'a Member, u32)> + Clone,
     {
@@ -93,7 +93,7 @@ impl<'a, R: Rng + ?Sized> Eval<'a, '_, R> {
     }
 
     /// The `cap` highest weighted rendezvous scores for the client subnet.
-    pub fn take_hashed<I>(&mut self, cands: I, cap: usize)
+    pub(crate) fn take_hashed<I>(&mut self, cands: I, cap: usize)
     where
         I: Iterator<Item = (&'a Member, u32)> + Clone,
     {

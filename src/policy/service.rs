@@ -15,17 +15,26 @@ use crate::closed_set::closed_set;
 #[derive(Clone, Debug)]
 pub enum Policy {
     /// Ordered pools: the first one that is up wins (ECS scope 0 unless it hashes).
-    Failover { pools: Vec<PoolId> },
+    Failover {
+        /// The pools in order.
+        pools: Vec<PoolId>,
+    },
     /// Weighted draw of members or pools.
     Weighted {
+        /// Whether members or whole pools are drawn.
         by: WeightBy,
+        /// Fresh random draws or a hash of the client subnet.
         mode: WeightMode,
+        /// The pools, with their weights.
         pools: Vec<PoolWeight>,
     },
     /// Client location → ordered pool list, most specific match first.
     Geo(GeoMap),
     /// Datacenters ranked by biased great-circle distance from the client.
-    Nearest { pools: Vec<PoolId> },
+    Nearest {
+        /// The pools to rank.
+        pools: Vec<PoolId>,
+    },
     /// Datacenters ranked by measured RTT from the client's network (estimated from
     /// distance where unmeasured).
     Latency(LatencyPolicy),
@@ -33,7 +42,7 @@ pub enum Policy {
 
 impl Policy {
     /// Which of the policies this is.
-    pub fn kind(&self) -> PolicyKind {
+    pub(crate) fn kind(&self) -> PolicyKind {
         match self {
             Policy::Failover { .. } => PolicyKind::Failover,
             Policy::Weighted { .. } => PolicyKind::Weighted,
@@ -48,10 +57,15 @@ closed_set! {
     /// The steering policies without their settings: what zone files (`policy = "geo"`),
     /// metrics, the admin API and explain name.
     pub enum PolicyKind {
+        /// [`Policy::Failover`].
         Failover => "failover",
+        /// [`Policy::Weighted`].
         Weighted => "weighted",
+        /// [`Policy::Geo`].
         Geo => "geo",
+        /// [`Policy::Nearest`].
         Nearest => "nearest",
+        /// [`Policy::Latency`].
         Latency => "latency",
     }
 }
@@ -60,35 +74,35 @@ closed_set! {
 #[derive(Clone, Debug)]
 pub struct Service {
     /// Owner name (FQDN), for traces and logs.
-    pub name: Arc<str>,
-    pub policy: Policy,
+    pub(crate) name: Arc<str>,
+    pub(crate) policy: Policy,
     /// Every pool the policy may reference; [`PoolId`]s index this.
-    pub pools: Vec<Arc<Pool>>,
+    pub(crate) pools: Vec<Arc<Pool>>,
     /// The datacenters members refer to (usually shared by all services of a zone).
-    pub datacenters: Arc<[Datacenter]>,
+    pub(crate) datacenters: Arc<[Datacenter]>,
     /// Answer TTL in seconds (default [`DEFAULT_TTL`]).
-    pub ttl: u32,
+    pub(crate) ttl: u32,
     /// Cap on answers; `None` = the chosen pool selection's default (`all`: every usable
     /// member; `weighted`/`hash` and `weighted` policies by member: 1). Host-name
     /// (CNAME) answers are always capped at 1.
-    pub max_answers: Option<NonZeroU16>,
-    pub all_down: AllDown,
+    pub(crate) max_answers: Option<NonZeroU16>,
+    pub(crate) all_down: AllDown,
 }
 
 impl Service {
     /// The pool behind `id`, if the id is valid.
-    pub fn pool(&self, id: PoolId) -> Option<&Pool> {
+    pub(crate) fn pool(&self, id: PoolId) -> Option<&Pool> {
         self.pools.get(id).map(|p| &**p)
     }
 
     /// The datacenter a member refers to, if the id is valid.
-    pub fn datacenter(&self, id: Option<DatacenterId>) -> Option<&Datacenter> {
+    pub(crate) fn datacenter(&self, id: Option<DatacenterId>) -> Option<&Datacenter> {
         id.and_then(|i| self.datacenters.get(i))
     }
 
     /// The answer cap for a draw from a pool with `selection`: `max_answers`, else the
     /// selection's default; always 1 for host names (a CNAME RRset holds one record).
-    pub fn cap(&self, selection: Selection, want: Want) -> usize {
+    pub(crate) fn cap(&self, selection: Selection, want: Want) -> usize {
         if want == Want::Name {
             return 1;
         }

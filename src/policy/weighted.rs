@@ -53,7 +53,7 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
             let cands = up.iter().flat_map(move |&(_, g)| judge.candidates(g));
             match mode {
                 WeightMode::Random => {
-                    ev.draw_weighted(cands, ev.service.cap(Selection::Weighted, ev.want))
+                    ev.draw_weighted(cands, ev.service.cap(Selection::Weighted, ev.want));
                 }
                 WeightMode::Hash => ev.take_hashed(cands, ev.service.cap(Selection::Hash, ev.want)),
             }

@@ -15,6 +15,7 @@ pub struct WireKey {
 }
 
 impl WireKey {
+    /// The key of `name`.
     pub fn new(name: &Name) -> Self {
         let mut key = Self {
             buf: [0; 256],
@@ -22,7 +23,7 @@ impl WireKey {
             starts: [0; 128],
             labels: 0,
         };
-        for label in name.iter() {
+        for label in name {
             let end = key.len + 1 + label.len();
             if end > key.buf.len() || key.labels == key.starts.len() {
                 break;
@@ -52,14 +53,14 @@ impl WireKey {
     /// Returns the key and the name's length on the wire including the root byte; `None`
     /// for a compression pointer, a label over 63 bytes, a name over 255 bytes or a name
     /// cut short.
-    pub fn from_wire(wire: &[u8]) -> Option<(Self, usize)> {
+    pub(crate) fn from_wire(wire: &[u8]) -> Option<(Self, usize)> {
         let mut key = Self::empty();
         let used = key.read_wire(wire)?;
         Some((key, used))
     }
 
     /// `from_wire` into `self` (which callers reuse to avoid copying keys around).
-    pub fn read_wire(&mut self, wire: &[u8]) -> Option<usize> {
+    pub(crate) fn read_wire(&mut self, wire: &[u8]) -> Option<usize> {
         let (mut pos, mut labels) = (0, 0);
         loop {
             let n = usize::from(*wire.get(pos)?);
@@ -84,7 +85,7 @@ impl WireKey {
 
     /// Where the ancestor made of the last `n` labels starts in the wire form (`n` = 0: the
     /// root byte).
-    pub fn suffix_start(&self, n: usize) -> usize {
+    pub(crate) fn suffix_start(&self, n: usize) -> usize {
         match n {
             0 => self.len,
             n if n >= self.labels => 0,
@@ -92,28 +93,24 @@ impl WireKey {
         }
     }
 
-    /// Length of the key (the wire form without its root byte).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// True for the root name.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The key of the whole name.
-    pub fn full(&self) -> &[u8] {
+    pub(crate) fn full(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 
     /// Labels in the name (a leading `*` counts).
-    pub fn labels(&self) -> usize {
+    pub(crate) fn labels(&self) -> usize {
         self.labels
     }
 
     /// The key of the ancestor made of the last `n` labels (`n` ≤ `labels()`).
-    pub fn suffix(&self, n: usize) -> &[u8] {
+    pub(crate) fn suffix(&self, n: usize) -> &[u8] {
         match n {
             0 => &[],
             n if n >= self.labels => self.full(),
@@ -123,12 +120,12 @@ impl WireKey {
 }
 
 /// The owned key of a name, for building maps.
-pub fn key_of(name: &Name) -> Box<[u8]> {
+pub(crate) fn key_of(name: &Name) -> Box<[u8]> {
     WireKey::new(name).full().into()
 }
 
 /// The key of `*.<ancestor>` for a wildcard lookup, in `out`.
-pub fn wildcard_key<'a>(ancestor: &[u8], out: &'a mut [u8; 258]) -> &'a [u8] {
+pub(crate) fn wildcard_key<'a>(ancestor: &[u8], out: &'a mut [u8; 258]) -> &'a [u8] {
     out[0] = 1;
     out[1] = b'*';
     let n = ancestor.len().min(out.len() - 2);
@@ -139,7 +136,7 @@ pub fn wildcard_key<'a>(ancestor: &[u8], out: &'a mut [u8; 258]) -> &'a [u8] {
 /// The wire form (with its root byte) of an absolute host name written as plain dotted
 /// labels, in `out`; its length, or `None` for escapes, empty or long labels, or a name
 /// over 255 bytes.
-pub fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
+pub(crate) fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
     let labels = text.strip_suffix('.').unwrap_or(text);
     if labels.contains('\\') {
         return None;
@@ -159,14 +156,14 @@ pub fn text_wire(text: &str, out: &mut [u8; 256]) -> Option<usize> {
 }
 
 /// A host name written as plain labels: its wire form in `out` and its lookup key.
-pub fn text_key(text: &str, out: &mut [u8; 256]) -> Option<WireKey> {
+pub(crate) fn text_key(text: &str, out: &mut [u8; 256]) -> Option<WireKey> {
     let len = text_wire(text, out)?;
     WireKey::from_wire(&out[..len]).map(|(key, _)| key)
 }
 
 /// A host name written as text, as a `Name`: decoded from its wire form when it is plain
 /// labels (no allocation for names of up to 32 bytes), else parsed with its escapes.
-pub fn text_name(text: &str) -> Option<Name> {
+pub(crate) fn text_name(text: &str) -> Option<Name> {
     let mut wire = [0u8; 256];
     match text_wire(text, &mut wire) {
         Some(len) => Name::from_bytes(&wire[..len]).ok(),

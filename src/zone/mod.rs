@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub mod key;
-pub mod wire;
+pub(crate) mod wire;
 
 use key::{WireKey, key_of, wildcard_key};
 use wire::WireSet;
@@ -26,11 +26,12 @@ pub struct ZoneSet {
 }
 
 /// Labels in a name, counting a leading `*` (hickory's `num_labels` leaves it out).
-pub fn label_count(name: &Name) -> usize {
+pub(crate) fn label_count(name: &Name) -> usize {
     name.iter().count()
 }
 
 impl ZoneSet {
+    /// A set of `zones`, keyed by origin.
     pub fn new(zones: impl IntoIterator<Item = Zone>) -> Self {
         let zones: FxHashMap<Box<[u8]>, Arc<Zone>> = zones
             .into_iter()
@@ -43,7 +44,7 @@ impl ZoneSet {
     }
 
     /// One digest of every zone's sources, hex: instances serving equal zones agree on it.
-    pub fn digest(&self) -> String {
+    pub(crate) fn digest(&self) -> String {
         let mut zones: Vec<&Arc<Zone>> = self.zones.values().collect();
         zones.sort_by(|a, b| a.name.cmp(&b.name));
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
@@ -55,11 +56,6 @@ impl ZoneSet {
         digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// The zone with the longest origin that is a suffix of `name`.
-    pub fn find(&self, name: &Name) -> Option<&Zone> {
-        self.find_key(&WireKey::new(name))
-    }
-
     /// `find` for a name already turned into a key.
     pub fn find_key(&self, key: &WireKey) -> Option<&Zone> {
         self.depths
@@ -69,14 +65,17 @@ impl ZoneSet {
             .map(Arc::as_ref)
     }
 
+    /// How many zones.
     pub fn len(&self) -> usize {
         self.zones.len()
     }
 
+    /// Whether there are no zones.
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty()
     }
 
+    /// Every zone, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Zone> {
         self.zones.values().map(Arc::as_ref)
     }
@@ -94,13 +93,14 @@ impl ZoneSet {
 /// One authoritative zone.
 #[derive(Debug)]
 pub struct Zone {
+    /// The apex.
     pub origin: Name,
     /// The SOA record at the apex.
-    pub soa: Record,
+    pub(crate) soa: Record,
     /// The SOA as negative answers carry it, with TTL = min(SOA TTL, SOA minimum).
-    pub negative: RRset,
+    pub(crate) negative: RRset,
     /// Labels in the origin.
-    pub origin_labels: usize,
+    pub(crate) origin_labels: usize,
     /// Every owner name and every empty non-terminal, case-insensitive.
     nodes: FxHashMap<Box<[u8]>, Node>,
     /// Every name that exists in the zone (owners and empty non-terminals).
@@ -108,37 +108,37 @@ pub struct Zone {
     /// Whether any name below the apex is a delegation (lookups must then walk the tree).
     has_cuts: bool,
     /// The health targets this zone's pools ask to be probed.
-    pub targets: Vec<TargetSpec>,
+    pub(crate) targets: Vec<TargetSpec>,
     /// The origin as text, for metric labels and status output.
-    pub name: Arc<str>,
+    pub(crate) name: Arc<str>,
     /// The file the zone was loaded from.
-    pub source: String,
+    pub(crate) source: String,
     /// SHA-256 of the zone file and every file it read (CIDR maps), for drift detection.
-    pub digest: [u8; 32],
+    pub(crate) digest: [u8; 32],
 }
 
 /// What lives at one name.
 #[derive(Debug, Default)]
 pub struct Node {
-    pub rrsets: Vec<RRset>,
+    pub(crate) rrsets: Vec<RRset>,
     /// A delegation point (NS below the apex).
-    pub cut: bool,
+    pub(crate) cut: bool,
     /// A dynamic service answered by a policy.
     pub service: Option<Arc<Service>>,
 }
 
 /// All records of one type at one name.
 #[derive(Debug, Clone)]
-pub struct RRset {
-    pub rtype: RecordType,
-    pub records: Vec<Record>,
+pub(crate) struct RRset {
+    pub(crate) rtype: RecordType,
+    pub(crate) records: Vec<Record>,
     /// The records pre-encoded for replies (set when the zone is built; `None` when they
     /// cannot be, and replies encode the records one by one).
-    pub wire: Option<WireSet>,
+    pub(crate) wire: Option<WireSet>,
 }
 
 impl RRset {
-    pub fn new(rtype: RecordType, records: Vec<Record>) -> Self {
+    pub(crate) fn new(rtype: RecordType, records: Vec<Record>) -> Self {
         Self {
             rtype,
             records,
@@ -148,12 +148,12 @@ impl RRset {
 }
 
 impl Node {
-    pub fn rrset(&self, rtype: RecordType) -> Option<&RRset> {
+    pub(crate) fn rrset(&self, rtype: RecordType) -> Option<&RRset> {
         self.rrsets.iter().find(|s| s.rtype == rtype)
     }
 
     /// True when the node has no data of its own (an empty non-terminal).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rrsets.is_empty() && self.service.is_none()
     }
 }
@@ -162,15 +162,23 @@ impl Node {
 #[derive(Debug)]
 pub enum Lookup<'z> {
     /// The name exists (directly or through a wildcard).
-    Found { node: &'z Node, wildcard: bool },
+    Found {
+        /// The node.
+        node: &'z Node,
+        /// Whether a wildcard matched.
+        wildcard: bool,
+    },
     /// The name is at or below a zone cut: answer with a referral.
-    Referral { node: &'z Node },
+    Referral {
+        /// The node at the zone cut.
+        node: &'z Node,
+    },
     /// The name does not exist.
     NxDomain,
 }
 
 impl Zone {
-    pub fn new(origin: Name, soa: Record, mut nodes: HashMap<Name, Node>) -> Self {
+    pub(crate) fn new(origin: Name, soa: Record, mut nodes: HashMap<Name, Node>) -> Self {
         let negative_ttl = match &soa.data {
             RData::SOA(s) => soa.ttl.min(s.minimum),
             _ => soa.ttl,
@@ -199,10 +207,12 @@ impl Zone {
         }
     }
 
+    /// The node owning exactly `name`.
     pub fn node(&self, name: &Name) -> Option<&Node> {
         self.nodes.get(WireKey::new(name).full())
     }
 
+    /// Every node of the zone.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()
     }
@@ -219,7 +229,7 @@ impl Zone {
     }
 
     /// `lookup` for a name already turned into a key.
-    pub fn lookup_key(&self, key: &WireKey, ds_at_cut: bool) -> Lookup<'_> {
+    pub(crate) fn lookup_key(&self, key: &WireKey, ds_at_cut: bool) -> Lookup<'_> {
         if !self.has_cuts
             && let Some(node) = self.nodes.get(key.full())
         {

@@ -12,7 +12,7 @@ use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 /// One RRset ready to be copied into replies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WireSet {
+pub(crate) struct WireSet {
     /// Each record without its owner: type, class, TTL, RDLENGTH and RDATA.
     bytes: Box<[u8]>,
     /// Where each record ends in `bytes`.
@@ -25,7 +25,7 @@ pub struct WireSet {
 
 /// Who a written set belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetOwner {
+pub(crate) enum SetOwner {
     /// The question name (a pointer to offset 12).
     Question,
     /// The set's own owner name, relative to the origin.
@@ -36,7 +36,7 @@ impl WireSet {
     /// Encode `records` (all owned by `owner`) for zone `origin`; `None` when a name is not
     /// under the origin or the set is too large to index with 16 bits (such sets are written
     /// record by record instead).
-    pub fn encode(owner: &Name, records: &[Record], origin: &Name) -> Option<Self> {
+    pub(crate) fn encode(owner: &Name, records: &[Record], origin: &Name) -> Option<Self> {
         let owner_prefix = prefix(owner, origin)?;
         let mut out = Vec::new();
         let mut ends = Vec::with_capacity(records.len());
@@ -63,21 +63,18 @@ impl WireSet {
     }
 
     /// Records in the set.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
     }
 
     /// Append every record, owned by `owner`, with origin pointers aimed at `origin_at` (the
     /// origin's offset in the reply, inside the question name).
-    pub fn write(&self, buf: &mut Vec<u8>, owner: SetOwner, origin_at: u16) {
+    pub(crate) fn write(&self, buf: &mut Vec<u8>, owner: SetOwner, origin_at: u16) {
         let pointer = (0xc000 | origin_at).to_be_bytes();
         let mut start = 0;
         let mut fixups = self.fixups.iter().peekable();
-        for &end in self.ends.iter() {
+        for &end in &self.ends {
             match owner {
                 SetOwner::Question => buf.extend_from_slice(&[0xc0, 12]),
                 SetOwner::Own => {
@@ -98,7 +95,7 @@ impl WireSet {
 }
 
 /// Append `labels` in wire form (each a length byte and its bytes), without the root byte.
-pub fn push_labels<'a>(out: &mut Vec<u8>, labels: impl Iterator<Item = &'a [u8]>) {
+pub(crate) fn push_labels<'a>(out: &mut Vec<u8>, labels: impl Iterator<Item = &'a [u8]>) {
     for label in labels {
         out.push(label.len() as u8);
         out.extend_from_slice(label);
@@ -136,7 +133,7 @@ fn name(n: &Name, origin: &Name, out: &mut Vec<u8>, fixups: &mut Vec<u16>) -> Op
 /// The RDATA of `data` into `out`, each name in it written by `name` (so the caller decides
 /// how names are compressed); `None` when it cannot be encoded. Both the pre-encoded sets
 /// and the record-by-record writer (`dns::wire`) encode RDATA through this.
-pub fn rdata(
+pub(crate) fn rdata(
     data: &RData,
     out: &mut Vec<u8>,
     mut name: impl FnMut(&Name, &mut Vec<u8>) -> Option<()>,

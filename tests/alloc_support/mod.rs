@@ -119,7 +119,7 @@ pub fn handler(zones: &str, geoip: &str) -> Handler {
     let zones = meridian::config::load_zones(std::path::Path::new(zones)).unwrap();
     let geo = Arc::new(GeoDb::open(geoip, None).unwrap());
     let snapshots = Snapshots::fixed(zones, geo.clone(), 10_000);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
     while geo.table_bytes() == 0 {
         assert!(
             std::time::Instant::now() < deadline,

@@ -10,7 +10,10 @@ use crate::support::*;
 const GOOD: &str = "tests/fixtures/good";
 
 fn answer_types(m: &Message) -> Vec<RecordType> {
-    m.answers.iter().map(|r| r.record_type()).collect()
+    m.answers
+        .iter()
+        .map(hickory_proto::rr::Record::record_type)
+        .collect()
 }
 
 #[tokio::test]
@@ -320,7 +323,7 @@ async fn tcp_pipelines_queries_on_one_connection() {
         assert_eq!(reply.queries[0].name().to_ascii(), asked);
         ids.push(reply.metadata.id);
     }
-    ids.sort();
+    ids.sort_unstable();
     assert_eq!(ids, vec![100, 101, 102]);
 }
 
@@ -337,10 +340,7 @@ async fn tcp_idle_and_truncated_connections_are_closed() {
         tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await
     })
     .await;
-    assert!(
-        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
-        "connection closed"
-    );
+    assert!(matches!(closed, Ok(Ok(0) | Err(_))), "connection closed");
     let reply = tcp(s.tcp_addrs[0], &query("www.example.test.", RecordType::A)).await;
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
 }

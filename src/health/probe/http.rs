@@ -12,7 +12,7 @@ use crate::health::check::{HttpCheck, HttpMethod};
 use crate::health::target::ProbeKey;
 
 #[derive(Debug)]
-pub struct HttpProber {
+pub(crate) struct HttpProber {
     /// The client, or why it could not be built (reported as each probe's failure).
     client: Result<reqwest::Client, String>,
     url: String,
@@ -21,7 +21,12 @@ pub struct HttpProber {
 }
 
 impl HttpProber {
-    pub fn new(key: &ProbeKey, check: &HttpCheck, tls: bool, source: Option<IpAddr>) -> Self {
+    pub(crate) fn new(
+        key: &ProbeKey,
+        check: &HttpCheck,
+        tls: bool,
+        source: Option<IpAddr>,
+    ) -> Self {
         let (url, server_name) = request_url(key.addr, check, tls);
         let client = match server_name {
             // A host name pins the name to this probe's address: a client of its own.
@@ -36,7 +41,7 @@ impl HttpProber {
         }
     }
 
-    pub async fn probe(&self) -> ProbeOutcome {
+    pub(crate) async fn probe(&self) -> ProbeOutcome {
         timed(self.timeout, self.exchange()).await
     }
 

@@ -1,36 +1,37 @@
 //! Probes: run one check against one address within its timeout and report the outcome as data.
 
-pub mod http;
+pub(crate) mod http;
 mod outcome;
-pub mod tcp;
+pub(crate) mod tcp;
 
 use super::check::CheckKind;
 use super::target::{ProbeKey, TargetSpec};
-pub use outcome::{ProbeFailure, ProbeOutcome};
+pub(crate) use outcome::ProbeFailure;
+pub use outcome::ProbeOutcome;
 
 /// The local addresses probes are sent from; `None` lets the kernel choose.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProbeSource {
-    pub v4: Option<std::net::IpAddr>,
-    pub v6: Option<std::net::IpAddr>,
+    pub(crate) v4: Option<std::net::IpAddr>,
+    pub(crate) v6: Option<std::net::IpAddr>,
 }
 
 impl ProbeSource {
     /// The source for a probe of `addr` (its own address family).
-    pub fn for_target(&self, addr: std::net::SocketAddr) -> Option<std::net::IpAddr> {
+    pub(crate) fn for_target(&self, addr: std::net::SocketAddr) -> Option<std::net::IpAddr> {
         if addr.is_ipv4() { self.v4 } else { self.v6 }
     }
 }
 
 /// A ready-to-run probe for one probe key (the HTTP client is built once and reused).
 #[derive(Debug)]
-pub enum Prober {
+pub(crate) enum Prober {
     Http(http::HttpProber),
     Tcp(tcp::TcpProber),
 }
 
 impl Prober {
-    pub fn new(key: &ProbeKey, source: ProbeSource) -> Self {
+    pub(crate) fn new(key: &ProbeKey, source: ProbeSource) -> Self {
         let source = source.for_target(key.addr);
         match &key.kind {
             CheckKind::Http(check) => {
@@ -44,7 +45,7 @@ impl Prober {
     }
 
     /// Runs one probe; never takes much longer than the check's timeout.
-    pub async fn probe(&self) -> ProbeOutcome {
+    pub(crate) async fn probe(&self) -> ProbeOutcome {
         match self {
             Prober::Http(p) => p.probe().await,
             Prober::Tcp(p) => p.probe().await,

@@ -1,27 +1,26 @@
 //! What one probe found (`ProbeOutcome`, `ProbeFailure`), and what the HTTP and TCP probes
 //! share to reach it: the timeout, socket errors as reasons, and a bounded body search.
 
-use std::fmt;
 use std::future::Future;
-use std::io;
 use std::time::{Duration, Instant};
+use std::{fmt, io};
 
 use serde::Serialize;
 
 /// The result of one probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeOutcome {
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// Time from the start of the probe to its verdict.
-    pub rtt: Duration,
+    pub(crate) rtt: Duration,
     /// Why it failed; `None` when `ok`.
-    pub failure: Option<ProbeFailure>,
+    pub(crate) failure: Option<ProbeFailure>,
 }
 
 /// Why a probe failed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "reason", content = "detail", rename_all = "snake_case")]
-pub enum ProbeFailure {
+pub(crate) enum ProbeFailure {
     /// No verdict within the check's timeout (connect, TLS, headers and body together).
     Timeout,
     /// The connection was refused.
@@ -38,7 +37,7 @@ pub enum ProbeFailure {
 
 impl ProbeFailure {
     /// A fixed label for metrics (bounded: never the message).
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             ProbeFailure::Timeout => "timeout",
             ProbeFailure::Refused => "refused",
@@ -66,7 +65,7 @@ impl fmt::Display for ProbeFailure {
 }
 
 impl ProbeOutcome {
-    pub fn success(rtt: Duration) -> Self {
+    pub(crate) fn success(rtt: Duration) -> Self {
         Self {
             ok: true,
             rtt,
@@ -74,7 +73,7 @@ impl ProbeOutcome {
         }
     }
 
-    pub fn failed(rtt: Duration, failure: ProbeFailure) -> Self {
+    pub(crate) fn failed(rtt: Duration, failure: ProbeFailure) -> Self {
         Self {
             ok: false,
             rtt,

@@ -11,7 +11,7 @@ use crate::health::check::TcpCheck;
 use crate::health::target::ProbeKey;
 
 #[derive(Debug)]
-pub struct TcpProber {
+pub(crate) struct TcpProber {
     addr: SocketAddr,
     /// The local address probes are sent from, if set.
     source: Option<IpAddr>,
@@ -20,7 +20,7 @@ pub struct TcpProber {
 }
 
 impl TcpProber {
-    pub fn new(key: &ProbeKey, check: &TcpCheck, source: Option<IpAddr>) -> Self {
+    pub(crate) fn new(key: &ProbeKey, check: &TcpCheck, source: Option<IpAddr>) -> Self {
         Self {
             addr: key.addr,
             source,
@@ -29,7 +29,7 @@ impl TcpProber {
         }
     }
 
-    pub async fn probe(&self) -> ProbeOutcome {
+    pub(crate) async fn probe(&self) -> ProbeOutcome {
         timed(self.timeout, self.exchange()).await
     }
 

@@ -135,7 +135,7 @@ async fn the_global_rate_cap_holds_across_concurrent_probes() {
         servers: vec![],
         token: String::new(),
         rate: 25.0,
-        interval: Duration::from_secs(60),
+        interval: Duration::from_mins(1),
         limit: 100,
         methods: vec![Method::Dns],
         attempts: 5,

@@ -317,7 +317,7 @@ fn dashboard_uses_only_defined_metrics_and_labels() {
                     "{series} has no label {l}"
                 );
             }
-            allowed.extend(def.labels.iter().map(|l| l.to_string()));
+            allowed.extend(def.labels.iter().map(std::string::ToString::to_string));
         }
         for clause in expr.split("by (").skip(1) {
             for l in clause[..clause.find(')').unwrap()].split(',') {

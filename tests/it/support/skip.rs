@@ -28,7 +28,7 @@ pub fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
     SKIPPED
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push((test, reason.to_string()));
     SUMMARY.call_once(|| {
         // SAFETY: registers a plain `extern "C"` function with no arguments, as atexit expects.
@@ -38,7 +38,9 @@ pub fn skip(reason: &str) {
 
 /// Printed when the harness exits, after its own result line.
 extern "C" fn summary() {
-    let skipped = SKIPPED.lock().unwrap_or_else(|p| p.into_inner());
+    let skipped = SKIPPED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut out = format!(
         "\n{} test(s) SKIPPED for a missing prerequisite (CI=true makes them fail):\n",
         skipped.len()
