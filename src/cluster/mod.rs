@@ -164,7 +164,7 @@ pub(crate) fn start(
     Ok(handle)
 }
 
-#[cfg(feature = "cluster")]
+/// Spawns the etcd link; a build without the `cluster` feature has none to spawn.
 fn spawn(
     settings: Settings,
     health: HealthHandle,
@@ -174,20 +174,15 @@ fn spawn(
     cancel: &CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<(), ClusterError> {
-    let link = etcd::Link::new(settings, health, status);
-    tasks.spawn(link.run(votes, requests, cancel.child_token()));
-    Ok(())
-}
-
-#[cfg(not(feature = "cluster"))]
-fn spawn(
-    _settings: Settings,
-    _health: HealthHandle,
-    _votes: mpsc::UnboundedReceiver<VoteUpdate>,
-    _requests: mpsc::UnboundedReceiver<Request>,
-    _status: Arc<ArcSwap<ClusterStatus>>,
-    _cancel: &CancellationToken,
-    _tasks: &TaskTracker,
-) -> Result<(), ClusterError> {
-    Err(ClusterError::NotBuilt)
+    #[cfg(feature = "cluster")]
+    {
+        let link = etcd::Link::new(settings, health, status);
+        tasks.spawn(link.run(votes, requests, cancel.child_token()));
+        Ok(())
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let _ = (settings, health, votes, requests, status, cancel, tasks);
+        Err(ClusterError::NotBuilt)
+    }
 }
