@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     let reader = Reader::open_readfile(&input).with_context(|| format!("opening {input}"))?;
     let mut db = Database::default();
     db.metadata.ip_version = IpVersion::V6;
-    db.metadata.database_type = "GeoLite2-Country".to_owned();
+    "GeoLite2-Country".clone_into(&mut db.metadata.database_type);
     db.metadata.languages = vec!["en".to_owned()];
     db.metadata.binary_format_major_version = 2;
     db.metadata.build_epoch = reader.metadata().build_epoch;

@@ -66,14 +66,14 @@ pub(crate) async fn samples(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Applied>, ApiError> {
-    ingest(s, body, |c, text| c.latency_samples(text)).await
+    ingest(s, body, super::control::Control::latency_samples).await
 }
 
 pub(crate) async fn import(
     State(s): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Applied>, ApiError> {
-    ingest(s, body, |c, text| c.latency_import(text)).await
+    ingest(s, body, super::control::Control::latency_import).await
 }
 
 /// Hand a text body to one of the control's latency ingest methods, off the runtime threads.

@@ -79,7 +79,10 @@ pub fn init_logging(config: &ServerConfig) {
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let prometheus = metrics::install().context("installing metrics")?;
     let token = admin::resolve_token(
-        config.admin_token.as_ref().map(|s| s.as_str()),
+        config
+            .admin_token
+            .as_ref()
+            .map(crate::config::secret::Secret::as_str),
         config.admin_token_file.as_deref(),
         std::env::var(admin::TOKEN_ENV).ok().as_deref(),
     )

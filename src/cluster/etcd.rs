@@ -286,7 +286,9 @@ impl Link {
         let listing =
             bounded(client.get(self.s.prefix.clone(), Some(GetOptions::new().with_prefix())))
                 .await?;
-        self.revision = listing.header().map_or(0, |h| h.revision());
+        self.revision = listing
+            .header()
+            .map_or(0, etcd_client::ResponseHeader::revision);
         let now = unix_ms(SystemTime::now());
         let kvs = listing.kvs().iter().map(|kv| (kv.key(), kv.value()));
         for ignored in self.store.reset(kvs, now) {

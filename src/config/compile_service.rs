@@ -386,7 +386,7 @@ fn all_down(f: &ServiceFile, origin: &Name, errors: &mut Errors) -> AllDown {
         f.all_down.as_ref().map(|s| (s, s.get_ref().as_str())),
         &f.fallback,
     ) {
-        (None, None) | (Some((_, "fail_open")), None) => AllDown::FailOpen,
+        (None | Some((_, "fail_open")), None) => AllDown::FailOpen,
         (Some((_, "nodata")), None) => AllDown::NoData,
         (Some((_, "servfail")), None) => AllDown::ServFail,
         (None | Some((_, "fallback")), Some(list)) => fallback(list, errors),

@@ -38,7 +38,10 @@ fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Resolved {
 }
 
 fn types(records: &[hickory_proto::rr::Record]) -> Vec<RecordType> {
-    records.iter().map(|r| r.record_type()).collect()
+    records
+        .iter()
+        .map(hickory_proto::rr::Record::record_type)
+        .collect()
 }
 
 #[test]

@@ -60,7 +60,7 @@ pub(crate) fn bind(listen: &Listen) -> io::Result<Bound> {
 
 fn bind_once(listen: &Listen) -> io::Result<Bound> {
     let per_address = match listen.udp_sockets_per_address {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         n => n,
     };
     let mut bound = Bound {

@@ -80,7 +80,10 @@ impl GeoDb {
     /// Re-opens both files and swaps them in only if both open and pass the sanity lookup;
     /// otherwise the previous readers stay in use and the error names the failing file.
     pub(crate) fn reload(&self) -> Result<(), GeoError> {
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut loaded = self
+            .loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let stamps = self.stamps();
         let generation = Arc::new(open_generation(
             &self.primary_path,

@@ -126,7 +126,7 @@ async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, mode: Mode, n: usize) {
         Mode::Status500 | Mode::Alternate => ("500 Internal Server Error", "oops"),
         Mode::WrongBody => ("200 OK", "status: sick"),
         Mode::Hang => {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::time::sleep(Duration::from_mins(1)).await;
             return;
         }
         Mode::Trickle => {

@@ -9,11 +9,11 @@ use crate::closed_set::closed_set;
 /// Time between the starts of two probes of one target.
 pub(crate) const INTERVAL_DEFAULT: Duration = Duration::from_secs(10);
 pub(crate) const INTERVAL_RANGE: RangeInclusive<Duration> =
-    Duration::from_millis(100)..=Duration::from_secs(3600);
+    Duration::from_millis(100)..=Duration::from_hours(1);
 /// Bound on one whole probe (connect, TLS, request, headers and body); at most `interval`.
 pub(crate) const TIMEOUT_DEFAULT: Duration = Duration::from_secs(3);
 pub(crate) const TIMEOUT_RANGE: RangeInclusive<Duration> =
-    Duration::from_millis(50)..=Duration::from_secs(60);
+    Duration::from_millis(50)..=Duration::from_mins(1);
 /// Consecutive successes that bring a down target up.
 pub(crate) const RISE_DEFAULT: u32 = 2;
 pub(crate) const RISE_RANGE: RangeInclusive<u32> = 1..=100;
@@ -22,8 +22,7 @@ pub(crate) const FALL_DEFAULT: u32 = 3;
 pub(crate) const FALL_RANGE: RangeInclusive<u32> = 1..=100;
 /// The first probe of a target starts after a random delay in `[0, jitter]`; at most `interval`.
 pub(crate) const JITTER_DEFAULT: Duration = Duration::from_secs(1);
-pub(crate) const JITTER_RANGE: RangeInclusive<Duration> =
-    Duration::ZERO..=Duration::from_secs(3600);
+pub(crate) const JITTER_RANGE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_hours(1);
 /// Ports used when a check names none (`tcp` has no default).
 pub(crate) const HTTP_PORT_DEFAULT: u16 = 80;
 pub(crate) const HTTPS_PORT_DEFAULT: u16 = 443;
@@ -285,7 +284,7 @@ fn validate_http(h: &HttpCheck, err: &mut impl FnMut(&'static str, String)) {
     range_check(err, "max_body", h.max_body, &MAX_BODY_RANGE);
     for (name, value) in &h.headers {
         let bad_name = name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-        if bad_name || value.chars().any(|c| c.is_control()) {
+        if bad_name || value.chars().any(char::is_control) {
             err("headers", format!("invalid header {name:?}"));
         }
     }

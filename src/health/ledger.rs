@@ -81,7 +81,9 @@ impl Entry {
             instance: instance.clone(),
             state: self.state.observed,
             since_unix_ms: persist::unix_ms(self.since),
-            reason: last.and_then(|l| l.failure.as_ref()).map(|f| f.to_string()),
+            reason: last
+                .and_then(|l| l.failure.as_ref())
+                .map(ToString::to_string),
             rtt_ms: last.map(|l| l.rtt.as_secs_f64() * 1000.0),
         }
     }

@@ -132,7 +132,10 @@ async fn probe_loop(
         crate::metrics::probe(
             key.kind.check_type(),
             outcome.rtt.as_secs_f64(),
-            outcome.failure.as_ref().map(|f| f.label()),
+            outcome
+                .failure
+                .as_ref()
+                .map(super::probe::ProbeFailure::label),
         );
         if tx.send(TrackerMsg::Outcome(key.clone(), outcome)).is_err() {
             return;

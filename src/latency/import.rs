@@ -10,6 +10,7 @@
 //! still apply.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -247,10 +248,11 @@ pub(crate) fn to_csv(table: &LatencyTable) -> String {
     let mut out = String::from("network,datacenter,rtt_ms,samples,updated\n");
     for (key, dc, rtt) in table.iter() {
         let net = prefixes.network(key);
-        out.push_str(&format!(
-            "{net},{dc},{:.3},{},{}\n",
+        let _ = writeln!(
+            out,
+            "{net},{dc},{:.3},{},{}",
             rtt.rtt_ms, rtt.samples, rtt.updated
-        ));
+        );
     }
     out
 }

@@ -67,10 +67,10 @@ impl Default for IngestConfig {
             import_file: None,
             state_file: None,
             import_poll: Duration::from_secs(1),
-            persist_every: Duration::from_secs(300),
-            expire_every: Duration::from_secs(60),
+            persist_every: Duration::from_mins(5),
+            expire_every: Duration::from_mins(1),
             fold_every: Duration::from_millis(250),
-            decay_every: Duration::from_secs(60),
+            decay_every: Duration::from_mins(1),
         }
     }
 }

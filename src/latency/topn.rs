@@ -205,7 +205,7 @@ mod tests {
         s.check();
         let top: Vec<u64> = s.top(8).iter().map(|c| c.key).collect();
         let mut sorted = top.clone();
-        sorted.sort();
+        sorted.sort_unstable();
         assert_eq!(sorted, (0..8).collect::<Vec<_>>());
         for c in s.top(64) {
             let t = truth[&c.key];

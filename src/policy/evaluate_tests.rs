@@ -84,7 +84,7 @@ fn all_down_actions() {
         let d = run(&s, want, &c, &everything);
         assert_eq!(
             (texts(&d), d.outcome),
-            (expect.iter().map(|s| s.to_string()).collect(), outcome),
+            (expect.iter().map(ToString::to_string).collect(), outcome),
             "{action:?}"
         );
     }

@@ -73,7 +73,7 @@ fn explained(s: &Service, c: &Client, t: &LatencyTable) -> (Decision, String) {
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(ToString::to_string).collect()
 }
 
 #[test]

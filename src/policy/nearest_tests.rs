@@ -36,7 +36,7 @@ fn nearest_table() {
         assert_eq!(
             (texts(&d), d.ecs_scope, d.outcome),
             (
-                expect.iter().map(|s| s.to_string()).collect(),
+                expect.iter().map(ToString::to_string).collect(),
                 scope,
                 outcome
             ),

@@ -1,6 +1,7 @@
 //! Compiled zones and the pure name lookup: longest-suffix zone match, delegations, wildcards.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -53,7 +54,10 @@ impl ZoneSet {
             ctx.update(&z.digest);
         }
         let digest = ctx.finish();
-        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        digest.as_ref().iter().fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
     }
 
     /// `find` for a name already turned into a key.

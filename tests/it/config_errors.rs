@@ -1,6 +1,7 @@
 //! Golden tests: every bad fixture's full error text is pinned in a `.expected` file.
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test --test config_errors` and review the diff.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
@@ -21,7 +22,10 @@ fn bad_fixtures_match_their_expected_errors() {
     let mut mismatches = Vec::new();
     for path in files {
         let errors = meridian::config::load_zone(&path).expect_err("fixture must be invalid");
-        let text: String = errors.iter().map(|e| format!("{e}\n")).collect();
+        let text = errors.iter().fold(String::new(), |mut text, e| {
+            let _ = writeln!(text, "{e}");
+            text
+        });
         let expected_path = path.with_extension("expected");
         if update {
             std::fs::write(&expected_path, &text).expect("write golden");

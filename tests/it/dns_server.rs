@@ -348,7 +348,7 @@ async fn tcp_idle_and_truncated_connections_are_closed() {
 #[tokio::test]
 async fn tcp_connection_cap_is_enforced() {
     let s = start_with(GOOD, |c| c.tcp_max_connections = 2).await;
-    let _a = TcpStream::connect(s.tcp_addrs[0]).await.unwrap();
+    let first = TcpStream::connect(s.tcp_addrs[0]).await.unwrap();
     let _b = TcpStream::connect(s.tcp_addrs[0]).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let mut third = TcpStream::connect(s.tcp_addrs[0]).await.unwrap();
@@ -358,7 +358,7 @@ async fn tcp_connection_cap_is_enforced() {
     )
     .await;
     assert!(tcp_recv(&mut third).await.is_none(), "over the cap: closed");
-    drop(_a);
+    drop(first);
     let reply = {
         let mut r = None;
         for _ in 0..50 {

@@ -99,7 +99,9 @@ fn request_url(addr: SocketAddr, check: &HttpCheck, tls: bool) -> (String, Optio
 fn shared_client(verify_tls: bool, source: Option<IpAddr>) -> Result<reqwest::Client, String> {
     type Clients = HashMap<(bool, Option<IpAddr>), Result<reqwest::Client, String>>;
     static CLIENTS: Mutex<Option<Clients>> = Mutex::new(None);
-    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut clients = CLIENTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let clients = clients.get_or_insert_with(HashMap::new);
     clients
         .entry((verify_tls, source))

@@ -1,5 +1,6 @@
 //! Probe targets that hang, trickle, send garbage or huge bodies: DNS keeps answering, each target goes down with a clear reason within its timeout, and comes back.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
@@ -87,14 +88,15 @@ max_reply = 4096
     );
     for (i, ((name, _), backend)) in FAULTS.iter().zip(backends).enumerate() {
         for (check, _) in CHECKS {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "[pools.{name}-{check}]\nmembers = [{{ address = \"{}\", datacenter = \"dc\", \
                  check = \"{check}\", probe = \"{}\" }}]\n\
                  [services.{name}-{check}]\npolicy = \"failover\"\npools = [\"{name}-{check}\"]\n\
                  all_down = \"fallback\"\nfallback = [\"192.0.2.1\"]\n",
                 member(i),
                 backend.addr
-            ));
+            );
         }
     }
     text

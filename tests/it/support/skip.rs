@@ -2,6 +2,7 @@
 //! naming it; elsewhere the test is skipped, said on stderr at once and counted in a summary
 //! printed when the harness exits.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, Once};
@@ -46,7 +47,7 @@ extern "C" fn summary() {
         skipped.len()
     );
     for (test, reason) in skipped.iter() {
-        out.push_str(&format!("  {test}: {reason}\n"));
+        let _ = writeln!(out, "  {test}: {reason}");
     }
     let _ = std::io::stderr().write_all(out.as_bytes());
 }

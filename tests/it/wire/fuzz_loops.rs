@@ -94,7 +94,14 @@ fn no_panic(what: &str, input: &[u8], f: impl FnOnce() -> Result<(), String>) {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => {}
         Ok(Err(rule)) => panic!("{what}: {rule}\ninput: {input:02x?}"),
-        Err(_) => panic!("{what} panicked\ninput: {input:02x?}"),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("a non-string panic");
+            panic!("{what} panicked: {message}\ninput: {input:02x?}")
+        }
     }
 }
 
