@@ -54,6 +54,14 @@ pub(super) struct Link {
     publish_at: Option<Instant>,
 }
 
+/// What one watch response did.
+enum Watched {
+    /// Its events are in the store.
+    Applied,
+    /// The history it needed was compacted away: list the prefix again.
+    Compacted,
+}
+
 /// A live session: the client, the lease and the streams that keep it.
 struct Session {
     client: Client,
@@ -365,7 +373,19 @@ impl Link {
                     return None;
                 }
                 _ = keepalive.tick() => keep_alive(&mut session).await,
-                message = session.watch.message() => self.watched(message.map_err(err)),
+                message = session.watch.message() => match self.watched(message.map_err(err)) {
+                    // The history this watch needed is gone: list the prefix again and
+                    // watch from there, on the same session.
+                    Ok(Watched::Compacted) => match self.start_watch(&mut session.client).await {
+                        Ok(watch) => {
+                            session.watch = watch;
+                            self.publish();
+                            Ok(())
+                        }
+                        Err(why) => Err(why),
+                    },
+                    other => other.map(drop),
+                },
                 Some(update) = votes.recv() => self.send_votes(&mut session, update).await,
                 Some(request) = requests.recv() => self.answer(&mut session, request).await,
                 () = sleep(until_ms(expiry)), if expiry.is_some() => {
@@ -396,13 +416,22 @@ impl Link {
         }
     }
 
-    fn watched(&mut self, message: Fallible<Option<etcd_client::WatchResponse>>) -> Fallible<()> {
+    fn watched(
+        &mut self,
+        message: Fallible<Option<etcd_client::WatchResponse>>,
+    ) -> Fallible<Watched> {
         let Some(response) = message? else {
             return Err("the watch stream ended".into());
         };
         if response.canceled() {
             if response.compact_revision() > 0 {
-                self.revision = 0; // list again on the next session
+                info!(
+                    "cluster: revision {} was compacted; listing again",
+                    self.revision
+                );
+                crate::metrics::cluster_watch_restart();
+                self.revision = 0;
+                return Ok(Watched::Compacted);
             }
             return Err(format!(
                 "the watch was cancelled: {}",
@@ -427,7 +456,7 @@ impl Link {
         if self.publish_at.is_none() {
             self.publish_at = Some(Instant::now() + COALESCE);
         }
-        Ok(())
+        Ok(Watched::Applied)
     }
 
     fn remember(&mut self, update: VoteUpdate) -> Vec<Arc<str>> {

@@ -96,10 +96,38 @@ impl Etcd {
 
     /// `etcdctl put` against the live members.
     pub fn put(&self, key: &str, value: &str) -> Result<String, String> {
+        self.ctl(&["put", key, value])
+    }
+
+    /// Compacts the store's history up to its current revision; returns that revision.
+    pub fn compact_to_now(&self) -> Result<i64, String> {
+        let out = self.ctl(&["put", "/compaction-marker", "1", "-w", "json"])?;
+        let json: serde_json::Value = serde_json::from_str(&out).map_err(|e| e.to_string())?;
+        let revision = json["header"]["revision"]
+            .as_i64()
+            .ok_or_else(|| format!("no revision in {out}"))?;
+        self.ctl(&["compact", &revision.to_string()])?;
+        Ok(revision)
+    }
+
+    /// One client endpoint, of member `i`.
+    pub fn endpoint(&self, i: usize) -> String {
+        self.endpoints()[i].clone()
+    }
+
+    /// `etcdctl ARGS` against the members that are running.
+    fn ctl(&self, args: &[&str]) -> Result<String, String> {
+        let running: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .map(|m| format!("http://127.0.0.1:{}", m.client))
+            .collect();
         let out = Command::new(&self.tools.etcdctl)
             .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.endpoints().join(",")])
-            .args(["--command-timeout", "2s", "put", key, value])
+            .args(["--endpoints", &running.join(",")])
+            .args(["--command-timeout", "2s"])
+            .args(args)
             .output()
             .map_err(|e| e.to_string())?;
         if out.status.success() {

@@ -4,6 +4,7 @@
 // skips these tests; under `CI=true` they fail instead (`crate::support::skip`).
 
 mod backend;
+mod compaction;
 mod etcd;
 mod instance;
 mod outage;

@@ -15,7 +15,7 @@ pub struct World {
     pub a: Backend,
     pub b: Backend,
     pub ns: Vec<Instance>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// Last: the processes above are gone before the next cluster test starts.
     _serial: MutexGuard<'static, ()>,
 }
@@ -49,7 +49,7 @@ pub async fn world(etcd_members: usize) -> Option<World> {
         a,
         b,
         ns,
-        _dir: dir,
+        dir,
         _serial: serial,
     };
     for i in &w.ns {
@@ -71,6 +71,12 @@ pub async fn world(etcd_members: usize) -> Option<World> {
 }
 
 impl World {
+    /// Starts one more instance, `name` probing from `source`, that knows only `etcd`.
+    pub fn extra(&self, name: &str, source: &str, etcd: &[String]) -> Instance {
+        let zones = self.dir.path().join("zones");
+        Instance::start(self.dir.path(), name, source, &zones, etcd)
+    }
+
     /// Waits until every running instance answers `ip`; returns how long that took.
     pub async fn all_answer(&self, ip: &str, limit: Duration) -> Duration {
         self.some_answer(&[0, 1, 2], ip, limit).await
