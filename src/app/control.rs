@@ -267,24 +267,16 @@ impl AppControl {
             let votes: Vec<String> = v
                 .votes
                 .iter()
-                .map(|vote| format!("{} {}", vote.instance, observed(vote.state)))
+                .map(|vote| format!("{} {}", vote.instance, vote.state.as_str()))
                 .collect();
             steps.push(format!(
                 "cluster: target {key}: votes [{}], rule {} ({:?}) -> {}",
                 votes.join(", "),
                 v.rule,
                 v.decided_by,
-                observed(v.effective)
+                v.effective.as_str()
             ));
         }
         steps
-    }
-}
-
-fn observed(o: crate::health::state::Observed) -> &'static str {
-    match o {
-        crate::health::state::Observed::Unknown => "unknown",
-        crate::health::state::Observed::Up => "up",
-        crate::health::state::Observed::Down => "down",
     }
 }

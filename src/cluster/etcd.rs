@@ -14,9 +14,10 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::protocol::{ClusterStatus, Request, Settings, unix_ms};
+use super::protocol::{ClusterStatus, Request, Settings};
 use super::record::{self, FORMAT, Ignored, Key, MemberRecord, VoteRecord, encode, key_path};
 use super::store::Store;
+use crate::health::persist::unix_ms;
 use crate::health::{HealthHandle, Vote, VoteUpdate};
 
 /// Bound on one etcd call; a slower store counts as out of reach.
@@ -459,38 +460,37 @@ impl Link {
         Ok(Watched::Applied)
     }
 
-    fn remember(&mut self, update: VoteUpdate) -> Vec<Arc<str>> {
+    /// Takes in this instance's new votes; returns the targets whose vote was withdrawn
+    /// and those whose vote is new or changed (what must be written).
+    fn remember(&mut self, update: VoteUpdate) -> (Vec<Arc<str>>, Vec<Arc<str>>) {
         match update {
             VoteUpdate::Set(target, vote) => {
-                self.mine.insert(target, vote);
-                Vec::new()
+                let changed = self.mine.get(&target) != Some(&vote);
+                self.mine.insert(target.clone(), vote);
+                (Vec::new(), if changed { vec![target] } else { Vec::new() })
             }
             VoteUpdate::All(all) => {
                 let new: HashMap<Arc<str>, Vote> = all.into_iter().collect();
                 let old = std::mem::replace(&mut self.mine, new);
-                old.into_keys()
-                    .filter(|k| !self.mine.contains_key(k))
-                    .collect()
+                let changed = self.mine.iter().filter(|(k, v)| old.get(*k) != Some(*v));
+                let changed = changed.map(|(k, _)| k.clone()).collect();
+                let withdrawn = old.into_keys().filter(|k| !self.mine.contains_key(k));
+                (withdrawn.collect(), changed)
             }
         }
     }
 
     /// Publishes changed own votes (only what differs from what was last written).
     async fn send_votes(&mut self, session: &mut Session, update: VoteUpdate) -> Fallible<()> {
-        let before = self.mine.clone();
-        let withdrawn = self.remember(update);
+        let (withdrawn, changed) = self.remember(update);
         for target in withdrawn {
             let key = key_path(&self.s.prefix, &Key::Vote(self.s.instance.clone(), target));
             bounded(session.client.delete(key, None)).await?;
         }
-        let changed: Vec<(Arc<str>, Vote)> = self
-            .mine
-            .iter()
-            .filter(|(k, v)| before.get(*k) != Some(*v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (target, vote) in changed {
-            self.put_vote(session, &target, &vote).await?;
+        for target in changed {
+            if let Some(vote) = self.mine.get(&target).cloned() {
+                self.put_vote(session, &target, &vote).await?;
+            }
         }
         Ok(())
     }

@@ -49,8 +49,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::health::persist::unix_ms;
 use crate::health::{Forced, HealthHandle, Selector, VoteUpdate};
-pub(crate) use protocol::{ClusterStatus, Request, Settings, unix_ms};
+pub(crate) use protocol::{ClusterStatus, Request, Settings};
 pub(crate) use record::OverrideRecord;
 
 /// Whether this build can run in cluster mode.

@@ -1,7 +1,7 @@
 //! What the cluster handle and the etcd link share: resolved settings, operator requests and the published status.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -87,9 +87,4 @@ pub(crate) enum Request {
     ClearOverride(Selector, oneshot::Sender<Result<bool, String>>),
     /// The zones were reloaded: register the new digest.
     ZoneDigest(String),
-}
-
-pub(crate) fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

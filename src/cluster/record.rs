@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::cluster::is_label;
 use crate::health::state::Observed;
 use crate::health::{Forced, Selector};
 
@@ -89,9 +90,9 @@ pub(crate) fn parse_key(prefix: &str, key: &[u8]) -> Result<Key, Ignored> {
     let rest = key.strip_prefix(prefix).ok_or(Ignored::ForeignKey)?;
     let (kind, rest) = rest.split_once('/').ok_or(Ignored::ForeignKey)?;
     match kind {
-        "members" if is_name(rest) => Ok(Key::Member(rest.into())),
+        "members" if is_label(rest) => Ok(Key::Member(rest.into())),
         "votes" => match rest.split_once('/') {
-            Some((instance, target)) if is_name(instance) && is_target(target) => {
+            Some((instance, target)) if is_label(instance) && is_target(target) => {
                 Ok(Key::Vote(instance.into(), target.into()))
             }
             _ => Err(Ignored::ForeignKey),
@@ -168,13 +169,6 @@ pub(crate) fn check_override(selector: &Selector, r: &OverrideRecord) -> Result<
             r.selector
         ))),
     }
-}
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn is_target(s: &str) -> bool {

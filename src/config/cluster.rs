@@ -168,8 +168,8 @@ fn ranged<T: PartialOrd + std::fmt::Display>(
     Err(format!("`cluster.{key}` must be within {lo}..={hi}"))
 }
 
-/// A name usable as one etcd key segment.
-fn is_label(s: &str) -> bool {
+/// A name usable as one etcd key segment (cluster and instance names).
+pub(crate) fn is_label(s: &str) -> bool {
     (1..=63).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))

@@ -95,12 +95,13 @@ impl fmt::Display for Event {
                 tally,
                 rule,
             } => {
-                let word = |o: &Observed| match o {
-                    Observed::Unknown => "UNKNOWN",
-                    Observed::Up => "UP",
-                    Observed::Down => "DOWN",
-                };
-                write!(f, "target {key} {} (was {}): ", word(to), word(from))?;
+                let (to, from) = (to.as_str(), from.as_str());
+                write!(
+                    f,
+                    "target {key} {} (was {}): ",
+                    to.to_ascii_uppercase(),
+                    from.to_ascii_uppercase()
+                )?;
                 let votes = format!("{} up, {} down", tally.up, tally.down);
                 match decided_by {
                     DecidedBy::Quorum => write!(f, "cluster {rule} of {votes}"),

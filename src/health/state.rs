@@ -12,6 +12,17 @@ pub(crate) enum Observed {
     Down,
 }
 
+impl Observed {
+    /// The lowercase word, as serialized: `unknown`, `up`, `down`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Observed::Unknown => "unknown",
+            Observed::Up => "up",
+            Observed::Down => "down",
+        }
+    }
+}
+
 /// The anti-flap state of one target: the observed state and the current run of equal results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ProbeState {

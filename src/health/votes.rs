@@ -12,7 +12,7 @@ use super::state::Observed;
 /// One instance's verdict on one target, as published under its lease.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub(crate) struct Vote {
-    #[serde(serialize_with = "ser_str")]
+    #[serde(serialize_with = "super::report::ser_str")]
     pub(crate) instance: Arc<str>,
     pub(crate) state: Observed,
     /// When this instance's verdict last changed (Unix ms).
@@ -26,7 +26,7 @@ pub(crate) struct Vote {
 /// An override stored in the cluster, with who set it, when and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub(crate) struct ClusterOverride {
-    #[serde(serialize_with = "ser_display")]
+    #[serde(serialize_with = "super::overrides::serialize_display")]
     pub(crate) selector: Selector,
     pub(crate) state: Forced,
     pub(crate) who: String,
@@ -34,7 +34,7 @@ pub(crate) struct ClusterOverride {
     pub(crate) set_at_unix_ms: u64,
     /// When it clears itself (Unix ms); None = until cleared.
     pub(crate) expires_unix_ms: Option<u64>,
-    #[serde(serialize_with = "ser_str")]
+    #[serde(serialize_with = "super::report::ser_str")]
     pub(crate) instance: Arc<str>,
 }
 
@@ -109,14 +109,6 @@ impl ClusterVotes {
             votes,
         }
     }
-}
-
-fn ser_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(v)
-}
-
-fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
 }
 
 #[cfg(test)]
