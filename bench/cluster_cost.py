@@ -202,32 +202,44 @@ def pooled_ratio(runs, mode, base, workload):
     return a / b if a and b else None
 
 
+def cpu_table(runs, modes, workloads, name=str, what="mode"):
+    """Markdown rows: CPU, user and sys µs/query (median and range) and kqps per mode."""
+    lines = [f"| workload | {what} | CPU µs/query | user µs/query | sys µs/query | kqps |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for w in workloads:
+        for m in modes:
+            qps = [q / 1000 for q in column(runs, m, w, "qps")]
+            lines.append(f"| {w} | {name(m)} | {spread(column(runs, m, w, 'cpu_us_per_query'))} | "
+                         f"{spread(column(runs, m, w, 'user_us_per_query'))} | "
+                         f"{spread(column(runs, m, w, 'sys_us_per_query'))} | "
+                         f"{statistics.median(qps):.1f} |")
+    return lines
+
+
+def ratio_table(rounds, runs, modes, workloads, base):
+    """Markdown rows: each mode over `base`, per-round median (range) and pooled; then the
+    per-round ratios."""
+    others = [m for m in modes if m != base]
+    lines = ["| workload | ratio | median of per-round ratios (min–max) | pooled (Σ CPU / Σ queries) |",
+             "| --- | --- | ---: | ---: |"]
+    for w in workloads:
+        for m in others:
+            lines.append(f"| {w} | {m} / {base} | {spread(paired_ratios(rounds, m, base, w))} | "
+                         f"{bench.fmt(pooled_ratio(runs, m, base, w), 3)} |")
+    lines += ["", "Per-round ratios: " + "; ".join(
+        f"{w} {m}/{base} " + ", ".join(f"{x:.2f}" for x in paired_ratios(rounds, m, base, w))
+        for w in workloads for m in others)]
+    return lines
+
+
 def render(meta, rounds, modes, workloads):
     runs = [r for rs in rounds for r in rs]
     lines = [f"{meta['date']} {meta['time']} UTC, {meta['machine']}, Meridian {meta['rev']} "
              f"(--features cluster), {meta['rounds']} rounds × {meta['duration']} s, load average "
              f"{meta['loadavg'][0]} before, {meta['loadavg'][1]} after, {meta['wall_s']:.0f} s.",
-             "",
-             "| workload | mode | CPU µs/query | user µs/query | sys µs/query | kqps |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
-    for w in workloads:
-        for m in modes:
-            qps = [q / 1000 for q in column(runs, m, w, "qps")]
-            lines.append(f"| {w} | {m} | {spread(column(runs, m, w, 'cpu_us_per_query'))} | "
-                         f"{spread(column(runs, m, w, 'user_us_per_query'))} | "
-                         f"{spread(column(runs, m, w, 'sys_us_per_query'))} | "
-                         f"{statistics.median(qps):.1f} |")
-    lines += ["", "| workload | ratio | median of per-round ratios (min–max) | pooled (Σ CPU / Σ queries) |",
-              "| --- | --- | ---: | ---: |"]
-    for w in workloads:
-        for m in [x for x in modes if x != "off"]:
-            pr = paired_ratios(rounds, m, "off", w)
-            pooled = pooled_ratio(runs, m, "off", w)
-            lines.append(f"| {w} | {m} / off | {spread(pr)} | "
-                         f"{bench.fmt(pooled, 3)} |")
-    lines += ["", "Per-round ratios: " + "; ".join(
-        f"{w} {m}/off " + ", ".join(f"{x:.2f}" for x in paired_ratios(rounds, m, "off", w))
-        for w in workloads for m in modes if m != "off")]
+             ""]
+    lines += cpu_table(runs, modes, workloads)
+    lines += [""] + ratio_table(rounds, runs, modes, workloads, "off")
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ import time
 
 import bench
 import dnswire
-from cluster_cost import paired_ratios, pooled_ratio, spread, wait_until
+from cluster_cost import cpu_table, ratio_table, wait_until
 from servers import OUT, Backends, Meridian
 
 
@@ -65,10 +65,6 @@ def one_run(mode, binary, args, probe):
     return record
 
 
-def column(runs, mode, workload, key):
-    return [r["workloads"][workload][key] for r in runs if r["mode"] == mode]
-
-
 def render(meta, rounds, modes, workloads):
     runs = [r for rs in rounds for r in rs]
     names = {"A": f"A ({meta['label_a']})", "A2": f"A2 ({meta['label_a']} again)",
@@ -76,28 +72,12 @@ def render(meta, rounds, modes, workloads):
     lines = [f"{meta['date']} {meta['time']} UTC, {meta['machine']}, {meta['rounds']} rounds × "
              f"{meta['duration']} s per workload, load average {meta['loadavg'][0]} before, "
              f"{meta['loadavg'][1]} after, {meta['wall_s']:.0f} s.",
-             "",
-             "| workload | binary | CPU µs/query | user µs/query | sys µs/query | kqps |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
-    for w in workloads:
-        for m in modes:
-            qps = [q / 1000 for q in column(runs, m, w, "qps")]
-            lines.append(f"| {w} | {names[m]} | {spread(column(runs, m, w, 'cpu_us_per_query'))} | "
-                         f"{spread(column(runs, m, w, 'user_us_per_query'))} | "
-                         f"{spread(column(runs, m, w, 'sys_us_per_query'))} | "
-                         f"{statistics.median(qps):.1f} |")
-    lines += ["", "| workload | ratio | median of per-round ratios (min–max) | pooled (Σ CPU / Σ queries) |",
-              "| --- | --- | ---: | ---: |"]
-    for w in workloads:
-        for m in [x for x in modes if x != "A"]:
-            lines.append(f"| {w} | {m} / A | {spread(paired_ratios(rounds, m, 'A', w))} | "
-                         f"{bench.fmt(pooled_ratio(runs, m, 'A', w), 3)} |")
+             ""]
+    lines += cpu_table(runs, modes, workloads, name=names.get, what="binary")
+    lines += [""] + ratio_table(rounds, runs, modes, workloads, "A")
     rss = {m: [r.get("peak_rss_kb", 0) / 1024 for r in runs if r["mode"] == m] for m in modes}
     lines += ["", "Peak RSS (VmHWM), median MB: " + ", ".join(
         f"{m} {statistics.median(v):.1f}" for m, v in rss.items() if v)]
-    lines += ["", "Per-round ratios: " + "; ".join(
-        f"{w} {m}/A " + ", ".join(f"{x:.2f}" for x in paired_ratios(rounds, m, "A", w))
-        for w in workloads for m in modes if m != "A")]
     return "\n".join(lines)
 
 
