@@ -36,6 +36,7 @@ LAYERS = [
     ["metrics"],
     ["health", "latency"],
     ["config"],
+    ["diff"],
     ["cluster"],
     ["dns"],
     ["admin"],

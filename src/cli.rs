@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `explain`, `agent` and `--version`.
+//! The command line: `serve`, `check`, `explain`, `diff`, `agent` and `--version`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -56,6 +56,24 @@ pub enum Command {
         /// Use this zones directory instead of the configured one.
         #[arg(long)]
         zones: Option<PathBuf>,
+    },
+    /// Preview a zone change: who moves where; exit 0 nothing changes, 1 changes, 2 invalid.
+    ///
+    /// `meridian diff --zones NEW_DIR` compares with the configured zones directory,
+    /// `meridian diff OLD_DIR NEW_DIR` compares two directories.
+    Diff {
+        /// OLD_DIR NEW_DIR, or nothing with `--zones NEW_DIR`.
+        #[arg(num_args = 0..=2, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// The new zones directory, compared with the configured one.
+        #[arg(long, conflicts_with = "dirs")]
+        zones: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Server config file (TOML); without it the embedded defaults apply.
+        #[arg(long, short, env = CONFIG_VAR)]
+        config: Option<PathBuf>,
     },
     /// Measure RTT from this datacenter to the client networks servers name, and report it.
     Agent(crate::agent::AgentArgs),

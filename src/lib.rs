@@ -26,6 +26,7 @@ pub mod cli;
 mod closed_set;
 pub mod cluster;
 pub mod config;
+pub mod diff;
 pub mod dns;
 pub mod geo;
 pub mod hash;

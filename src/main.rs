@@ -10,6 +10,8 @@ use meridian::config;
 /// Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration.
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
+/// `meridian diff`: the change moves answers or records.
+const EXIT_CHANGED: u8 = 1;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
@@ -34,7 +36,61 @@ fn main() -> ExitCode {
             };
             explain(config.as_deref(), args)
         }
+        Command::Diff {
+            dirs,
+            zones,
+            json,
+            config,
+        } => diff(config.as_deref(), dirs, zones, json),
         Command::Agent(args) => meridian::agent::main(args),
+    }
+}
+
+/// `meridian diff`: 0 nothing changes, 1 something does, 2 invalid configuration.
+fn diff(
+    path: Option<&std::path::Path>,
+    mut dirs: Vec<std::path::PathBuf>,
+    zones: Option<std::path::PathBuf>,
+    json: bool,
+) -> ExitCode {
+    let args = match (dirs.len(), zones) {
+        (0, Some(new)) => app::DiffArgs { old: None, new },
+        (2, None) => {
+            let new = dirs.pop().unwrap_or_default();
+            app::DiffArgs {
+                old: dirs.pop(),
+                new,
+            }
+        }
+        _ => {
+            eprintln!("usage: meridian diff --zones NEW_DIR | meridian diff OLD_DIR NEW_DIR");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match app::diff(&config, &args) {
+        Ok(report) => {
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(EXIT_RUNTIME);
+                    }
+                }
+            } else {
+                print!("{report}");
+            }
+            if report.changed() {
+                ExitCode::from(EXIT_CHANGED)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => exit(Err(e)),
     }
 }
 

@@ -27,6 +27,12 @@ pub trait Control: Send + Sync + 'static {
     /// Re-read and validate the configuration; the new generation, or every error found
     /// (the previous configuration keeps serving).
     fn reload(&self) -> Result<u64, Vec<String>>;
+    /// The reload dry run: compile the configuration as `reload` would and report what the
+    /// change does to answers (`meridian diff` against the serving zones, live health and
+    /// the networks seen); nothing is swapped in. Every error when it does not compile.
+    fn reload_preview(&self) -> Result<crate::diff::Report, Vec<String>> {
+        Err(vec!["this server cannot preview a reload".into()])
+    }
     /// Force the targets `selector` names into `state` until cleared; `Unprocessable` when
     /// it names no configured target.
     fn set_override(&self, selector: &str, state: OverrideState) -> Result<(), ControlError>;

@@ -9,6 +9,7 @@
 //! | `GET /v1/cluster` | reads | cluster members, liveness, versions, zone digests, drift (404 when off) |
 //! | `GET /v1/explain?name=&type=&client=&ecs=&down=` | reads | what would be answered, and why |
 //! | `POST /v1/reload` | always | 200 `{"generation":n}`, 422 with every error |
+//! | `POST /v1/reload?dry_run=true` | always | 200 `{"dry_run":true,"changed","report"}` (the `meridian diff` report), 422 with every error |
 //! | `POST /v1/overrides` `{"selector","state":"up|down|drain","who","reason","expires_in"}` | always | 200, 422 when the selector names no configured target |
 //! | `DELETE /v1/overrides/{selector}`, `POST /v1/overrides/clear` `{"selector"}` | always | 200 |
 //! | `/v1/latency/...` | see [`latency`] | latency targets, samples, import and view |

@@ -132,8 +132,38 @@ fn checked_name(param: &str, value: &str) -> ApiResult<String> {
     Ok(value.to_string())
 }
 
-pub(crate) async fn reload(State(s): State<Shared>) -> ApiResult<Json<Value>> {
+/// The query string of `POST /v1/reload`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReloadParams {
+    /// Compile and report what would change (`meridian diff`), swap nothing in.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+pub(crate) async fn reload(
+    State(s): State<Shared>,
+    params: Result<Query<ReloadParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let control = s.control.clone();
+    if params.dry_run {
+        return match blocking(move || control.reload_preview()).await? {
+            Ok(report) => Ok(Json(json!({
+                "dry_run": true,
+                "changed": report.changed(),
+                "report": report,
+            }))),
+            Err(errors) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "the configuration has {} error(s); a reload would fail",
+                    errors.len()
+                ),
+            )
+            .with_errors(errors)),
+        };
+    }
     match blocking(move || control.reload()).await? {
         Ok(generation) => Ok(Json(json!({ "generation": generation }))),
         Err(errors) => Err(ApiError::new(

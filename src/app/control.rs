@@ -136,6 +136,10 @@ impl Control for AppControl {
             .map_err(|e| e.0.iter().map(ToString::to_string).collect())
     }
 
+    fn reload_preview(&self) -> Result<crate::diff::Report, Vec<String>> {
+        super::preview::dry_run(&self.shared)
+    }
+
     fn set_override(&self, text: &str, state: OverrideState) -> Result<(), ControlError> {
         self.set_override_with(text, state, &OverrideAsk::default())
     }

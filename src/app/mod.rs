@@ -1,12 +1,15 @@
 //! Wiring: load the configuration, bind sockets, serve, reload on request, stop gracefully.
 
 mod control;
+mod diff;
 mod explain;
 mod geoip;
 mod latency;
+mod preview;
 mod retire;
 mod shared;
 
+pub use diff::{DiffArgs, diff};
 pub use explain::{ExplainArgs, explain};
 pub(crate) use shared::Shared;
 

@@ -124,6 +124,18 @@ impl GeoDb {
         self.current.load().primary.table_bytes()
     }
 
+    /// Every network of the location database in use (see `meridian diff`).
+    pub(crate) fn networks(&self) -> Result<Vec<ipnet::IpNet>, GeoError> {
+        let generation = self.current.load();
+        generation
+            .primary
+            .networks()
+            .map_err(|source| GeoError::Invalid {
+                path: generation.primary.path().to_path_buf(),
+                source,
+            })
+    }
+
     /// Metadata of the location database in use.
     pub(crate) fn info(&self) -> DatabaseInfo {
         DatabaseInfo::from(&self.current.load().primary)

@@ -257,6 +257,33 @@ impl MmdbReader {
         Ok(networks)
     }
 
+    /// Every network the database holds data for (IPv4 networks of an IPv6-structured
+    /// database as IPv4), in tree order: the client space `meridian diff` walks.
+    pub(crate) fn networks(&self) -> Result<Vec<ipnet::IpNet>, MaxMindDbError> {
+        let mut out = Vec::new();
+        for item in self.reader.networks(WithinOptions::default())? {
+            let found = item?;
+            if found.offset().is_none() {
+                continue;
+            }
+            let network = found.network()?;
+            let net = match network.network() {
+                IpAddr::V6(a) if network.prefix() >= 96 && a.segments()[..6] == [0; 6] => {
+                    ipnet::Ipv4Net::new(
+                        std::net::Ipv4Addr::from(a.to_bits() as u32),
+                        network.prefix() - 96,
+                    )
+                    .map(ipnet::IpNet::V4)
+                }
+                addr => ipnet::IpNet::new(addr, network.prefix()),
+            };
+            if let Ok(net) = net {
+                out.push(net);
+            }
+        }
+        Ok(out)
+    }
+
     /// Memory the flat tables take (0 until built).
     pub(crate) fn table_bytes(&self) -> usize {
         self.tables.get().map_or(0, Tables::bytes)

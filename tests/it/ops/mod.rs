@@ -2,5 +2,6 @@
 
 mod admin;
 mod control;
+mod diff;
 mod metrics;
 mod packaging;
