@@ -46,6 +46,15 @@ pub trait Control: Send + Sync + 'static {
     ) -> Result<(), ControlError> {
         self.set_override(selector, state)
     }
+    /// The console's overview: datacenters and their targets, zones and their services with
+    /// pools and members up (at most `limit` services).
+    fn console(&self, _limit: usize) -> serde_json::Value {
+        serde_json::json!({ "datacenters": [], "zones": [], "truncated": false })
+    }
+    /// The console's map of one service: where each country is answered now.
+    fn service_map(&self, name: &str) -> Result<crate::diff::map::ServiceMap, ControlError> {
+        Err(ControlError::NotFound(format!("no service {name}")))
+    }
     /// Cluster mode: members, liveness, versions and zone digests (404 when off).
     fn cluster(&self) -> Result<crate::cluster::ClusterStatus, ControlError> {
         Err(ControlError::NotFound(

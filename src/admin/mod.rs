@@ -12,6 +12,8 @@
 //! | `POST /v1/reload?dry_run=true` | always | 200 `{"dry_run":true,"changed","report"}` (the `meridian diff` report), 422 with every error |
 //! | `POST /v1/overrides` `{"selector","state":"up|down|drain","who","reason","expires_in"}` | always | 200, 422 when the selector names no configured target |
 //! | `DELETE /v1/overrides/{selector}`, `POST /v1/overrides/clear` `{"selector"}` | always | 200 |
+//! | `GET /v1/console`, `GET /v1/console/map?service=` | reads | the console's overview and a service's country map |
+//! | `GET /ui` (and `/ui/app.js`, `/ui/app.css`, `/ui/world.json`) | never | the web console (see [`ui`]); it holds no data |
 //! | `/v1/latency/...` | see [`latency`] | latency targets, samples, import and view |
 //!
 //! "always": `Authorization: Bearer <token>` is required (401 without, 403 when wrong, 403
@@ -25,6 +27,7 @@ mod error;
 pub(crate) mod latency;
 mod routes;
 mod state;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +131,8 @@ pub fn router(
         .route("/v1/cluster", get(routes::cluster))
         .route("/v1/explain", get(routes::explain))
         .route("/v1/latency", get(latency::view))
+        .route("/v1/console", get(ui::console))
+        .route("/v1/console/map", get(ui::service_map))
         .route("/metrics", get(routes::metrics))
         .route_layer(middleware::from_fn_with_state(auth, auth::guard_reads));
     let probes = Router::new()
@@ -138,6 +143,7 @@ pub fn router(
         .merge(writes)
         .merge(reads)
         .merge(probes)
+        .merge(ui::assets())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body))

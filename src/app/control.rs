@@ -136,6 +136,15 @@ impl Control for AppControl {
             .map_err(|e| e.0.iter().map(ToString::to_string).collect())
     }
 
+    fn console(&self, limit: usize) -> serde_json::Value {
+        super::preview::console(&self.shared, limit)
+    }
+
+    fn service_map(&self, name: &str) -> Result<crate::diff::map::ServiceMap, ControlError> {
+        super::preview::service_map(&self.shared, name)
+            .ok_or_else(|| ControlError::NotFound(format!("no service {name} is configured")))
+    }
+
     fn reload_preview(&self) -> Result<crate::diff::Report, Vec<String>> {
         super::preview::dry_run(&self.shared)
     }

@@ -1,4 +1,4 @@
-//! The reload dry run (`POST /v1/reload?dry_run=true`): the configured zones compared with the serving ones.
+//! What the console and the reload dry run ask of the serving zones: the overview, a service's map, the diff against the configured zones.
 
 use std::sync::Arc;
 
@@ -45,4 +45,77 @@ pub(crate) fn dry_run(shared: &super::shared::Shared) -> Result<Report, Vec<Stri
         spaces: &spaces,
     };
     Ok(diff::compare(&old, &new, &inputs))
+}
+
+/// The console's overview: datacenters with their targets, zones with their services.
+pub(crate) fn console(shared: &super::shared::Shared, limit: usize) -> serde_json::Value {
+    use std::collections::BTreeMap;
+    let zones = shared.snapshots.zones.load();
+    let health = shared.snapshots.health.load();
+    let mut datacenters: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in zones.targets() {
+        datacenters
+            .entry(t.datacenter.to_string())
+            .or_default()
+            .push(t.key.to_string());
+    }
+    let mut left = limit;
+    let mut truncated = false;
+    let mut ordered: Vec<_> = zones.iter().collect();
+    ordered.sort_by(|a, b| a.name.cmp(&b.name));
+    let zones: Vec<serde_json::Value> = ordered
+        .into_iter()
+        .map(|zone| {
+            let mut services: Vec<_> = zone.nodes().filter_map(|n| n.service.clone()).collect();
+            services.sort_by(|a, b| a.name.cmp(&b.name));
+            if services.len() > left {
+                truncated = true;
+                services.truncate(left);
+            }
+            left -= services.len();
+            let services: Vec<serde_json::Value> = services
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "name": s.name.strip_suffix('.').unwrap_or(&s.name),
+                        "policy": s.policy.kind().as_str(),
+                        "pools": diff::map::pool_states(s, &health),
+                    })
+                })
+                .collect();
+            serde_json::json!({ "origin": zone.name.as_ref(), "services": services })
+        })
+        .collect();
+    let datacenters: Vec<serde_json::Value> = datacenters
+        .into_iter()
+        .map(|(name, targets)| serde_json::json!({ "name": name, "targets": targets }))
+        .collect();
+    serde_json::json!({
+        "datacenters": datacenters,
+        "zones": zones,
+        "truncated": truncated,
+        "cluster": shared.cluster.is_some(),
+    })
+}
+
+/// Where the service `name` (with or without the final dot) answers each country now.
+pub(crate) fn service_map(
+    shared: &super::shared::Shared,
+    name: &str,
+) -> Option<diff::map::ServiceMap> {
+    let wanted = name.trim_end_matches('.').to_ascii_lowercase();
+    let zones = shared.snapshots.zones.load();
+    let service = zones.iter().find_map(|z| {
+        z.nodes()
+            .filter_map(|n| n.service.as_ref())
+            .find(|s| s.name.trim_end_matches('.').eq_ignore_ascii_case(&wanted))
+            .cloned()
+    })?;
+    let health = shared.snapshots.health.load();
+    let table = shared.snapshots.latency.table.load();
+    let latency = crate::policy::LatencyView {
+        table: &table,
+        now: crate::latency::unix_now(),
+    };
+    Some(diff::map::service_map(&service, &health, latency))
 }

@@ -8,6 +8,7 @@
 //! Pure: the zones, the client space, the health snapshot and the latency table are
 //! arguments; the caller reads files or the live server.
 
+pub mod map;
 mod model;
 mod shape;
 pub mod space;

@@ -243,10 +243,10 @@ fn to_moves(job: &Job<'_>, tally: Tally) -> Vec<Move> {
 }
 
 /// Datacenter names of a service's answers.
-struct Labels(HashMap<Answer, Arc<str>>);
+pub(super) struct Labels(HashMap<Answer, Arc<str>>);
 
 impl Labels {
-    fn new(service: &Service) -> Self {
+    pub(super) fn new(service: &Service) -> Self {
         let mut names = HashMap::new();
         for pool in &service.pools {
             for m in &pool.members {
@@ -260,7 +260,7 @@ impl Labels {
 
     /// Where a decision answers: its datacenters joined by `+` (addresses for members
     /// without one), or the empty outcome.
-    fn label(&self, d: &Decision) -> String {
+    pub(super) fn label(&self, d: &Decision) -> String {
         if d.answers.is_empty() {
             return match d.outcome {
                 Outcome::ServFail => "SERVFAIL".into(),

@@ -293,6 +293,13 @@ pub fn country_centroid(country: [u8; 2]) -> Option<(f64, f64)> {
     find(country).map(|entry| (entry.lat, entry.lon))
 }
 
+/// Every country code with its continent and centroid, by code (the console's map).
+pub fn all_countries() -> impl Iterator<Item = ([u8; 2], Continent, (f64, f64))> {
+    COUNTRIES
+        .iter()
+        .map(|c| (c.code, c.continent, (c.lat, c.lon)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ mod testdb;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use countries::{country_centroid, country_continent};
+pub use countries::{all_countries, country_centroid, country_continent};
 pub use db::{DatabaseInfo, GeoDb};
 pub(crate) use error::GeoError;
 pub(crate) use maxmind::MmdbReader;
