@@ -46,15 +46,34 @@ def project(lon, lat):
     return round((lon + 180) * SCALE, 1), round((90 - lat) * SCALE, 1)
 
 
+def unwrap(r):
+    """Keeps a ring continuous across the antimeridian (longitudes may leave -180..180)."""
+    out = []
+    for lon, lat in r:
+        if out:
+            prev = out[-1][0]
+            while lon - prev > 180:
+                lon -= 360
+            while prev - lon > 180:
+                lon += 360
+        out.append((lon, lat))
+    return out
+
+
 def path(rings):
     out = []
     for r in rings:
-        pts = [project(lon, lat) for lon, lat in r]
-        if len(pts) < 3:
+        r = unwrap(r)
+        if len(r) < 3:
             continue
-        first = "M%g %g" % pts[0]
-        rest = "".join("L%g %g" % p for p in pts[1:])
-        out.append(first + rest + "Z")
+        lons = [lon for lon, _ in r]
+        # A ring that crosses the antimeridian is drawn twice, once on each side.
+        shifts = [0] + ([-360] if max(lons) > 180 else []) + ([360] if min(lons) < -180 else [])
+        for shift in shifts:
+            pts = [project(lon + shift, lat) for lon, lat in r]
+            first = "M%g %g" % pts[0]
+            rest = "".join("L%g %g" % p for p in pts[1:])
+            out.append(first + rest + "Z")
     return "".join(out)
 
 

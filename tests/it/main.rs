@@ -15,4 +15,5 @@ mod reload_load;
 mod steering;
 mod support;
 mod udp_mtu;
+mod ui;
 mod wire;

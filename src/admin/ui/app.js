@@ -330,7 +330,7 @@ function tokenState() {
 
 document.addEventListener("DOMContentLoaded", () => {
   for (const tab of document.querySelectorAll("nav .tab")) {
-    tab.addEventListener("click", () => show(tab.dataset.view));
+    tab.addEventListener("click", () => { location.hash = tab.dataset.view; });
   }
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -349,6 +349,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("reload-preview").addEventListener("click", previewReload);
   $("reload-confirm").addEventListener("click", confirmReload);
   $("reload-cancel").addEventListener("click", () => { reloadButtons(false); $("reload-report").textContent = ""; });
+  window.addEventListener("hashchange", () => show((location.hash || "#health").slice(1)));
   tokenState();
   show((location.hash || "#health").slice(1));
   pollOverview();
