@@ -166,3 +166,71 @@ fn an_invalid_change_exits_2_with_file_line_col() {
         .unwrap();
     assert!(stderr.contains(first), "{first:?} not in {stderr}");
 }
+
+/// `POST /v1/reload?dry_run=true` on a running server: token required, the same report as
+/// JSON, live health and the seen-queries basis, and nothing swapped in.
+#[tokio::test]
+async fn the_reload_dry_run_reports_without_reloading() {
+    use crate::support::http::{admin, get_json};
+    use meridian::config::server::Secret;
+    const TOKEN: &str = "dry-run-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("diff.test.toml");
+    std::fs::write(&file, zone("eu")).unwrap();
+    let server = crate::support::start_with(dir.path().to_str().unwrap(), |c| {
+        c.geoip = "geoip/test-city.mmdb".into();
+        c.admin_token = Some(Secret(TOKEN.to_string()));
+    })
+    .await;
+    let post = reqwest::Method::POST;
+    let (status, _) = admin(&server, post.clone(), "/v1/reload?dry_run=true", None, None).await;
+    assert_eq!(status, 401);
+    let (status, body) = admin(
+        &server,
+        post.clone(),
+        "/v1/reload?dry_run=true",
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changed"], false);
+    assert_eq!(body["report"]["health"], "live");
+    let bases: Vec<&str> = body["report"]["spaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["basis"].as_str().unwrap())
+        .collect();
+    assert_eq!(bases, ["IPv4 addresses", "IPv6 addresses", "seen queries"]);
+
+    std::fs::write(&file, zone("us")).unwrap();
+    let (status, body) = admin(
+        &server,
+        post.clone(),
+        "/v1/reload?dry_run=true",
+        Some(TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changed"], true);
+    let moved = body["report"]["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["qtype"] == "A" && m["basis"] == "IPv4 addresses")
+        .cloned()
+        .unwrap();
+    let share = 100.0 * V4_AFRICA / V4_TOTAL;
+    assert!(
+        (moved["percent"].as_f64().unwrap() - share).abs() < 1e-6,
+        "{moved}"
+    );
+    assert_eq!(get_json(&server, "/v1/status").await["generation"], 1);
+
+    std::fs::write(&file, zone("nowhere")).unwrap();
+    let (status, body) = admin(&server, post, "/v1/reload?dry_run=true", Some(TOKEN), None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("diff.test.toml:"), "{body}");
+}

@@ -162,7 +162,6 @@ async fn the_drain_button_changes_dns_answers_and_reload_previews_first() {
         www(&lab.server).await == [ip("192.0.2.2")]
     })
     .await;
-    b.screenshot("actions").await;
     b.click(&b.find("#ov-clear").await).await;
     eventually("DNS follows the clear", Duration::from_secs(5), || async {
         www(&lab.server).await == [ip("198.51.100.1")]
@@ -174,6 +173,7 @@ async fn the_drain_button_changes_dns_answers_and_reload_previews_first() {
         t.contains("health: live")
     })
     .await;
+    b.screenshot("actions").await;
     let generation = get_json(&lab.server, "/v1/status").await["generation"].clone();
     b.click(&b.find("#reload-confirm").await).await;
     b.wait_text("#reload-report", "the reload is done", |t| {
