@@ -26,10 +26,10 @@ impl fmt::Display for Report {
         for m in &self.moves {
             writeln!(
                 f,
-                "{} {}: {:.1} % of {} ({}) move from {} to {}",
+                "{} {}: {} % of {} ({}) move from {} to {}",
                 m.service,
                 m.qtype,
-                m.percent,
+                percent(m.percent),
                 m.basis,
                 m.continents.join(", "),
                 m.from,
@@ -61,6 +61,17 @@ impl fmt::Display for Report {
             writeln!(f, "no change: every client gets the same answers")?;
         }
         Ok(())
+    }
+}
+
+/// A share as text: one decimal, or two significant digits below 0.1 % so a small move
+/// never reads as 0.0 %.
+fn percent(p: f64) -> String {
+    if p >= 0.1 || p <= 0.0 {
+        format!("{p:.1}")
+    } else {
+        let digits = (1.0 - p.log10().floor()) as usize;
+        format!("{p:.digits$}")
     }
 }
 

@@ -64,6 +64,9 @@ continent = {{ EU = [{pool_eu:?}], AF = [{pool_eu:?}] }}
 struct Lab {
     server: Running,
     eu: Arc<AtomicBool>,
+    /// The zone file and what it holds.
+    file: std::path::PathBuf,
+    text: String,
     _dir: tempfile::TempDir,
 }
 
@@ -71,11 +74,9 @@ async fn lab(dc_eu: &str, pool_eu: &str) -> Lab {
     let (eu_addr, eu) = backend("127.0.0.41").await;
     let (us_addr, _us) = backend("127.0.0.42").await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("ui.test.toml"),
-        zone(&eu_addr.to_string(), &us_addr.to_string(), dc_eu, pool_eu),
-    )
-    .unwrap();
+    let file = dir.path().join("ui.test.toml");
+    let text = zone(&eu_addr.to_string(), &us_addr.to_string(), dc_eu, pool_eu);
+    std::fs::write(&file, &text).unwrap();
     let server = start_with(dir.path().to_str().unwrap(), |c| {
         c.geoip = "geoip/test-city.mmdb".into();
         c.admin_token = Some(Secret(TOKEN.to_string()));
@@ -88,6 +89,8 @@ async fn lab(dc_eu: &str, pool_eu: &str) -> Lab {
     Lab {
         server,
         eu,
+        file,
+        text,
         _dir: dir,
     }
 }
@@ -167,10 +170,15 @@ async fn the_drain_button_changes_dns_answers_and_reload_previews_first() {
         www(&lab.server).await == [ip("198.51.100.1")]
     })
     .await;
-    // Reload: the preview comes first, nothing changes until confirmed.
+    // Reload: the preview comes first, nothing changes until confirmed. Europe moves.
+    let moved = lab
+        .text
+        .replace("continent = { EU = [\"eu\"]", "continent = { EU = [\"us\"]");
+    assert_ne!(moved, lab.text);
+    std::fs::write(&lab.file, moved).unwrap();
     b.click(&b.find("#reload-preview").await).await;
-    b.wait_text("#reload-report", "the dry run answers", |t| {
-        t.contains("health: live")
+    b.wait_text("#reload-report", "the dry run shows the move", |t| {
+        t.contains("health: live") && t.contains("(EU) move from eu to us")
     })
     .await;
     b.screenshot("actions").await;
