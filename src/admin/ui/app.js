@@ -96,7 +96,7 @@ function targetRow(t) {
     : probe.ok ? "ok" : "failed: " + (probe.error || "");
   const rtt = probe && typeof probe.rtt_ms === "number" ? probe.rtt_ms.toFixed(1) + " ms" : "";
   const votes = t.cluster && Array.isArray(t.cluster.votes)
-    ? t.cluster.votes.map((v) => (v.instance || v.id || "?") + ": " + (v.state || v.observed || JSON.stringify(v))).join(", ")
+    ? t.cluster.votes.map((v) => v.instance + ": " + v.state + (v.reason ? " (" + v.reason + ")" : "")).join(", ")
     : "";
   return el("tr", { "data-target": t.target },
     el("td", {}, t.target),
