@@ -171,3 +171,33 @@ fn services_and_datacenters_added_are_listed() {
     assert_eq!(report.datacenters.added, ["ap"]);
     assert!(report.moves.is_empty());
 }
+
+#[test]
+fn without_a_client_space_a_changed_service_still_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = load(&tmp.path().join("old"), &zone(BEFORE, (1, 1), "v1"));
+    let new = load(
+        &tmp.path().join("new"),
+        &zone(r#"EU = ["us"]"#, (1, 1), "v1"),
+    );
+    let health = HealthSnapshot::empty();
+    let table = LatencyTable::new(TableConfig::default());
+    let inputs = Inputs {
+        geo: &World,
+        health: &health,
+        health_label: "all up",
+        latency: LatencyView {
+            table: &table,
+            now: 0,
+        },
+        spaces: &[],
+    };
+    let report = compare(&old, &new, &inputs);
+    assert_eq!(report.unevaluated, ["www.diff.test"]);
+    assert!(report.changed());
+    assert!(
+        report
+            .to_string()
+            .contains("www.diff.test: changed, not evaluated")
+    );
+}

@@ -67,6 +67,13 @@ pub fn compare(old: &ZoneSet, new: &ZoneSet, inputs: &Inputs<'_>) -> Report {
             .extend(shape::weight_shifts(old_svc, new_svc, inputs.health));
     }
     report.moves = walk::moves(&pairs, inputs);
+    if inputs.spaces.iter().all(ClientSpace::is_empty) {
+        report.unevaluated = pairs
+            .iter()
+            .filter(|(o, n)| !(walk::is_weighted(o) && walk::is_weighted(n)))
+            .map(|(_, n)| display_name(&n.name))
+            .collect();
+    }
     report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
 }

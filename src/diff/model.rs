@@ -115,6 +115,9 @@ pub struct Report {
     pub spaces: Vec<SpaceView>,
     /// Services whose compiled form changed (and were evaluated).
     pub services_changed: usize,
+    /// Services that changed but could not be evaluated: there was no client space (no
+    /// GeoIP database configured). They count as changes.
+    pub unevaluated: Vec<String>,
     /// Who moves where, largest share first within each service.
     pub moves: Vec<Move>,
     /// `weighted` services' per-datacenter shares that changed.
@@ -139,6 +142,7 @@ impl Report {
     /// True when anything differs (the `1` exit status of `meridian diff`).
     pub fn changed(&self) -> bool {
         !(self.moves.is_empty()
+            && self.unevaluated.is_empty()
             && self.weights.is_empty()
             && self.records.is_empty()
             && self.zones.is_empty()

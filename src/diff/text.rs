@@ -36,6 +36,12 @@ impl fmt::Display for Report {
                 m.to
             )?;
         }
+        for name in &self.unevaluated {
+            writeln!(
+                f,
+                "{name}: changed, not evaluated (no client space: no GeoIP database)"
+            )?;
+        }
         for w in &self.weights {
             writeln!(
                 f,

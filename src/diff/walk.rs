@@ -104,7 +104,7 @@ pub(super) fn moves(pairs: &[(Arc<Service>, Arc<Service>)], inputs: &Inputs<'_>)
     out
 }
 
-fn is_weighted(s: &Service) -> bool {
+pub(super) fn is_weighted(s: &Service) -> bool {
     matches!(s.policy, policy::Policy::Weighted { .. })
 }
 

@@ -281,6 +281,7 @@ function reportText(r) {
   for (const m of r.moves) {
     lines.push(m.service + " " + m.qtype + ": " + (m.percent >= 0.1 || m.percent <= 0 ? m.percent.toFixed(1) : m.percent.toPrecision(2)) + " % of " + m.basis + " (" + m.continents.join(", ") + ") move from " + m.from + " to " + m.to);
   }
+  for (const name of r.unevaluated) lines.push(name + ": changed, not evaluated (no client space: no GeoIP database)");
   for (const w of r.weights) {
     lines.push(w.service + " " + w.qtype + ": " + w.datacenter + " gets " + w.after.toFixed(1) + " % of answers, was " + w.before.toFixed(1) + " %");
   }
