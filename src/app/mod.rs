@@ -4,6 +4,7 @@ mod control;
 mod explain;
 mod geoip;
 mod latency;
+mod neighbours;
 mod retire;
 mod shared;
 
@@ -121,6 +122,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         geo,
         latency: latency.live().clone(),
     });
+    neighbours::spawn(snapshots.clone(), latency.handle.clone(), &cancel, &tracker);
     let listen = Listen {
         udp: config.udp_addresses(),
         tcp: config.tcp_addresses(),
