@@ -295,3 +295,7 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
 #[cfg(test)]
 #[path = "latency_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "latency_neighbour_tests.rs"]
+mod neighbour_tests;
