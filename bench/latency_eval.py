@@ -9,7 +9,10 @@ then queries every network with its ECS subnet over UDP and compares the chosen
 datacenter's true RTT with the oracle's (the lowest true RTT).
 
 Reports per policy and coverage: mean excess over the oracle (Σ chosen / Σ oracle − 1),
-the share of optimal choices, and the p99 excess in ms.
+the share of optimal choices, and the p99 excess in ms. The "great-circle fallback" rows
+are what latency steering did before neighbour estimates, rebuilt from the server's own
+answers: a measured network gets its fully measured answer (the 100 % run), any other
+network the `nearest` answer (the great-circle estimate ranks like `nearest`).
 
 Usage: latency_eval.py [--seed S] [--networks N] [--coverage 1,0.5,0.2,0.05]
                        [--as-detour P] [--country-detour P] [--spread-km KM]
@@ -153,13 +156,15 @@ def main():
     deadline = time.monotonic() + a.max_seconds
     probe = gen_queries.message("www.world.test.")[2:]
     results = {}
+    answers = {}
     for i, coverage in enumerate(float(c) for c in a.coverage.split(",")):
         server = WorldServer("world")
         if server.start(probe, deadline_s=60) is None:
             server.stop()
             sys.exit(f"server did not answer; see {server.log_path}")
         try:
-            rows, measured = world.rum(nets, coverage, params, seed=a.seed * 1000 + i)
+            rows, measured_ids = world.rum(nets, coverage, params, seed=a.seed * 1000 + i)
+            measured = len(measured_ids)
             applied = json.loads(http("/v1/latency/import", rows.encode()))
             waited = wait_aggregates() if measured else 0.0
             print(f"coverage {coverage:.0%}: {measured} networks measured, "
@@ -168,8 +173,18 @@ def main():
                 if policy != "latency" and i > 0:
                     continue
                 chosen = query_all(nets, svc, deadline)
+                answers[policy if i == 0 else coverage] = chosen
                 key = policy if policy != "latency" else f"latency {coverage:.0%}"
                 results[key] = score(nets, chosen)
+            levels = {line.split('"')[1]: int(float(line.rsplit(" ", 1)[1]))
+                      for line in http("/metrics").splitlines()
+                      if line.startswith("meridian_latency_decisions_total{")}
+            print(f"  latency decisions by level: "
+                  f"{ {k: v for k, v in levels.items() if v} }", file=sys.stderr)
+            if i > 0:
+                before = [full if id(n) in measured_ids else near
+                          for n, full, near in zip(nets, answers["latency"], answers["nearest"])]
+                results[f"great-circle fallback {coverage:.0%}"] = score(nets, before)
         finally:
             server.stop()
     print(f"\n| policy | mean excess over oracle | optimal choices | p99 excess | networks |")

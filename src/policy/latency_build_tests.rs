@@ -211,3 +211,54 @@ fn datacenters_without_coordinates_and_unlocated_networks_do_not_count() {
         .is_empty()
     );
 }
+
+/// A locator for the memory test: 64 networks (/24) per AS, 40 ASes per country.
+struct Synthetic;
+
+impl Locate for Synthetic {
+    fn locate(&self, addr: std::net::IpAddr) -> Option<Location> {
+        let std::net::IpAddr::V4(a) = addr else {
+            return None;
+        };
+        let n = u32::from(a) >> 8;
+        let asn = n / 64;
+        let country = asn / 40 % 200;
+        let cc = [b'A' + (country / 26) as u8, b'A' + (country % 26) as u8];
+        Some(Location {
+            country: Some(cc),
+            coordinates: Some((f64::from(country % 90), f64::from(asn % 180))),
+            asn: Some(asn),
+            ..Location::default()
+        })
+    }
+}
+
+/// The figure in docs/latency.md: 1M measured networks × 5 datacenters. Run with
+/// `cargo test --release --lib aggregates_for_a_million_networks -- --ignored --nocapture`.
+#[test]
+#[ignore = "slow: builds a table of a million networks"]
+fn aggregates_for_a_million_networks() {
+    let mut t = LatencyTable::new(TableConfig::default());
+    let dcs = ["a", "b", "c", "d", "e"];
+    for i in 0..1_000_000u32 {
+        // Networks spread over 1.0.0.0 upwards, 3 in every 4 /24s measured.
+        let n = (1 << 16) + i + i / 3;
+        let key = t.prefixes().key(std::net::Ipv4Addr::from(n << 8).into());
+        for (d, dc) in dcs.iter().enumerate() {
+            let rtt = 20.0 + f64::from((n * 7 + d as u32 * 13) % 200);
+            t.record(key, dc, rtt, 5, NOW, NOW).unwrap();
+        }
+    }
+    let coords: Vec<Option<(f64, f64)>> = (0..5).map(|d| Some((10.0 * d as f64, 20.0))).collect();
+    let started = std::time::Instant::now();
+    let a = build(&t, &Synthetic, &coords, NOW);
+    let took = started.elapsed();
+    let per_level = a.per_level();
+    println!(
+        "1M networks: {} groups {per_level:?}, {:.1} MB, built in {took:?}",
+        a.len(),
+        a.heap_bytes() as f64 / 1e6
+    );
+    assert_eq!(a.placed, 1_000_000);
+    assert!(a.heap_bytes() < 400_000_000);
+}
