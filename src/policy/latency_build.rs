@@ -19,10 +19,11 @@ use super::nearest::haversine_km;
 use super::rtt::estimate_rtt_ms;
 
 /// Fewest contributing networks per level (asn_country, prefix_narrow, prefix_wide, asn,
-/// subdivision, country).
-pub(crate) const MIN_NETWORKS: [u32; 6] = [2, 2, 3, 3, 3, 3];
+/// subdivision, country). One network of the same AS in the same country is the best
+/// evidence there is (peering detours follow the AS), so it suffices with enough samples.
+pub(crate) const MIN_NETWORKS: [u32; 6] = [1, 2, 3, 3, 3, 3];
 /// Fewest contributing samples per level (same order).
-pub(crate) const MIN_SAMPLES: [u32; 6] = [10, 10, 20, 20, 30, 30];
+pub(crate) const MIN_SAMPLES: [u32; 6] = [20, 10, 20, 20, 30, 30];
 /// Samples beyond this do not add weight: one busy network does not outvote the rest.
 pub(crate) const SAMPLE_CAP: u32 = 50;
 /// Recency: a measurement this old weighs half as much as a fresh one.

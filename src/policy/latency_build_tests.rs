@@ -63,25 +63,26 @@ fn close(e: Option<Estimate>, want: f64) -> Estimate {
 }
 
 #[test]
-fn same_as_and_country_needs_two_networks_and_ten_samples() {
+fn same_as_and_country_needs_one_network_and_twenty_samples() {
     let nets = [("10.1.0.0", 1, "DE", None), ("10.2.0.0", 1, "DE", None)];
     let p = predicted();
     let a = build_from(
         &nets,
-        &[("10.1.0.0", p + 40.0, 5, 0), ("10.2.0.0", p + 60.0, 5, 0)],
+        &[("10.1.0.0", p + 40.0, 10, 0), ("10.2.0.0", p + 60.0, 10, 0)],
     );
     let e = close(residual(&a, Group::AsnCountry(1, *b"DE")), 50.0);
-    assert_eq!((e.networks, e.samples, e.updated), (2, 10, NOW as u32));
+    assert_eq!((e.networks, e.samples, e.updated), (2, 20, NOW as u32));
     // Two networks are too few for an AS, a covering prefix or a country.
     assert_eq!(residual(&a, Group::Asn(1)), None);
     assert_eq!(residual(&a, Group::Country(*b"DE")), None);
     assert_eq!(a.per_level(), [1, 0, 0, 0, 0, 0]);
-    // Nine samples are too few.
-    let a = build_from(&nets, &[("10.1.0.0", p, 5, 0), ("10.2.0.0", p, 4, 0)]);
+    // Nineteen samples are too few.
+    let a = build_from(&nets, &[("10.1.0.0", p, 10, 0), ("10.2.0.0", p, 9, 0)]);
     assert!(a.is_empty());
-    // One network is too few, however many samples it has.
-    let a = build_from(&nets[..1], &[("10.1.0.0", p, 500, 0)]);
-    assert!(a.is_empty());
+    // One network with twenty samples is enough for its AS in its country, nothing else.
+    let a = build_from(&nets[..1], &[("10.1.0.0", p + 7.0, 20, 0)]);
+    close(residual(&a, Group::AsnCountry(1, *b"DE")), 7.0);
+    assert_eq!(a.per_level(), [1, 0, 0, 0, 0, 0]);
 }
 
 #[test]
@@ -249,7 +250,9 @@ fn aggregates_for_a_million_networks() {
             t.record(key, dc, rtt, 5, NOW, NOW).unwrap();
         }
     }
-    let coords: Vec<Option<(f64, f64)>> = (0..5).map(|d| Some((10.0 * d as f64, 20.0))).collect();
+    let coords: Vec<Option<(f64, f64)>> = (0..5u8)
+        .map(|d| Some((10.0 * f64::from(d), 20.0)))
+        .collect();
     let started = std::time::Instant::now();
     let a = build(&t, &Synthetic, &coords, NOW);
     let took = started.elapsed();

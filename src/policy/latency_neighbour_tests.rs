@@ -92,6 +92,12 @@ fn measured_neighbours_of_the_same_as_steer_an_unmeasured_network() {
         text.contains("datacenter iad: 90.0 ms estimated from 2 measured network(s) of AS64501 in FR (asn_country; 20 samples, age 60 s)"),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "(asn_country; 20 samples, age 60 s): residual -7.8 ms over 6186 km great-circle"
+        ),
+        "{text}"
+    );
     assert!(text.contains("level asn_country"), "{text}");
     // Without the aggregates it is today's great-circle answer: Frankfurt.
     let plain = table(&detoured(&["10.1.1.0", "10.1.2.0"]));
