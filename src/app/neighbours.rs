@@ -1,8 +1,8 @@
 //! The neighbour-aggregate builder task: rebuilds from the published latency table off the query path and hands the result to the latency writer.
 //!
 //! Every [`CHECK_EVERY`] it looks at the published table: when its estimates changed (or
-//! the zones' datacenter coordinates did) and the last build is at least that old, or
-//! [`REFRESH_EVERY`] passed (recency weights move with time; GeoIP may have been
+//! the zones' datacenter coordinates did) and the last build finished at least
+//! [`BUILD_SHARE`] times its own duration ago, or [`REFRESH_EVERY`] passed (recency weights move with time; GeoIP may have been
 //! reloaded), it builds new aggregates on a blocking thread and sends them to the writer,
 //! which publishes them with the table by swap.
 
@@ -22,8 +22,13 @@ pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(10);
 /// Longest time between builds while the table holds anything.
 pub(crate) const REFRESH_EVERY: Duration = Duration::from_mins(10);
 
-/// What the last build was made from: table version, datacenter coordinates, when.
-type Built = (u64, Vec<Option<(f64, f64)>>, Instant);
+/// What the last build was made from: table version, datacenter coordinates, when it
+/// finished and how long it took.
+type Built = (u64, Vec<Option<(f64, f64)>>, Instant, Duration);
+
+/// After a build that took `t`, the next waits at least `BUILD_SHARE × t`, so the builder
+/// uses at most about a third of one core however large the table.
+pub(crate) const BUILD_SHARE: u32 = 3;
 
 /// Coordinates of the table's datacenters, by table index, from the zones (first wins).
 pub(crate) fn dc_coords(table: &LatencyTable, zones: &ZoneSet) -> Vec<Option<(f64, f64)>> {
@@ -79,8 +84,10 @@ pub(crate) fn spawn(
             let coords = dc_coords(&table, &snapshots.zones.load());
             let stale = match &last {
                 None => table.networks() > 0,
-                Some((version, c, at)) => {
-                    *version != table.version() || *c != coords || at.elapsed() >= REFRESH_EVERY
+                Some((version, c, at, took)) => {
+                    let changed = *version != table.version() || *c != coords;
+                    let rested = at.elapsed() >= *took * BUILD_SHARE;
+                    (changed && rested) || at.elapsed() >= REFRESH_EVERY
                 }
             };
             if !stale {
@@ -104,7 +111,7 @@ pub(crate) fn spawn(
             if !handle.publish_aggregates(Arc::new(aggregates)).await {
                 break;
             }
-            last = Some((version, coords, Instant::now()));
+            last = Some((version, coords, Instant::now(), started.elapsed()));
         }
     });
 }
