@@ -30,7 +30,7 @@ from collections import defaultdict
 LAYERS = [
     ["signals", "closed_set", "hash", "geo", "health/snapshot", "health/check", "health/target",
      "health/state", "health/quorum", "latency/net"],
-    ["latency/table"],
+    ["latency/table", "latency/aggregate"],
     ["policy"],
     ["zone"],
     ["metrics"],

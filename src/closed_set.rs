@@ -29,6 +29,7 @@ macro_rules! closed_set {
             }
 
             /// The variant spelled `name`, if any.
+            #[allow(dead_code, reason = "not every set is read from text")]
             $vis fn from_name(name: &str) -> Option<Self> {
                 Self::ALL.into_iter().find(|v| v.as_str() == name)
             }

@@ -57,7 +57,8 @@ pub(crate) use cluster::{
 };
 pub use cluster::{cluster_member, cluster_votes};
 pub(crate) use latency::{
-    latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
+    latency_aggregates, latency_decision, latency_evicted, latency_samples, latency_table,
+    latency_tracked,
 };
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use names::*;

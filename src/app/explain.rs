@@ -37,6 +37,7 @@ pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, Start
     let health =
         crate::dns::explain::with_down(&crate::health::HealthSnapshot::empty(), &args.down);
     let table = crate::latency::ingest::load_offline(&super::latency::ingest_config(config));
+    let table = super::neighbours::build(&table, geo.as_ref(), &zones);
     let latency = crate::policy::LatencyView {
         table: &table,
         now: crate::latency::unix_now(),

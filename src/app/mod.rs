@@ -5,6 +5,7 @@ mod diff;
 mod explain;
 mod geoip;
 mod latency;
+mod neighbours;
 mod preview;
 mod retire;
 mod shared;
@@ -124,6 +125,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         geo,
         latency: latency.live().clone(),
     });
+    neighbours::spawn(snapshots.clone(), latency.handle.clone(), &cancel, &tracker);
     let listen = Listen {
         udp: config.udp_addresses(),
         tcp: config.tcp_addresses(),

@@ -398,6 +398,6 @@ fn record_decision(answer: &Answer<'_>) {
     };
     metrics::decision(&zone.name, service, policy, outcome);
     if let Some(source) = answer.rtt_source {
-        metrics::latency_decision(source == crate::policy::RttSource::Measured);
+        metrics::latency_decision(source);
     }
 }

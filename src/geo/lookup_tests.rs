@@ -307,3 +307,26 @@ fn network_tables_match_the_tree() {
         assert!(answered > 200, "{name}: only {answered} found");
     }
 }
+
+/// The shipped ASN database names the origin AS of well-known networks, in both families.
+#[test]
+fn shipped_asn_database_knows_well_known_networks() {
+    let db = MmdbReader::open(geoip_dir().join("asn.mmdb")).expect("opens");
+    for (addr, asn) in [
+        ("1.1.1.1", 13335),
+        ("8.8.8.8", 15169),
+        ("193.0.0.1", 3333),
+        ("2001:4860:4860::8888", 15169),
+    ] {
+        let (prefix, got) = db.lookup_asn(ip(addr)).expect("lookup");
+        assert_eq!(got, Some(asn), "{addr}");
+        assert!(prefix >= 8, "{addr}: /{prefix}");
+    }
+    let merged = GeoDb::open(
+        geoip_dir().join("geo-whois-asn-country.mmdb"),
+        Some(geoip_dir().join("asn.mmdb")),
+    )
+    .expect("opens");
+    let loc = merged.locate(ip("1.1.1.1")).expect("located");
+    assert_eq!((loc.country_str(), loc.asn), (Some("AU"), Some(13335)));
+}

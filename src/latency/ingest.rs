@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use super::aggregate::Aggregates;
 use super::import::{self, Applied, Row};
 use super::table::{LatencyTable, TableConfig};
 use super::{Live, unix_now};
@@ -101,10 +102,17 @@ struct Msg {
 #[derive(Clone)]
 pub struct LatencyHandle {
     tx: mpsc::Sender<Msg>,
+    aggregates: mpsc::Sender<Arc<Aggregates>>,
     live: Arc<Live>,
 }
 
 impl LatencyHandle {
+    /// Hands freshly built neighbour aggregates to the writer, which publishes them with
+    /// the table; false when the writer has stopped.
+    pub(crate) async fn publish_aggregates(&self, aggregates: Arc<Aggregates>) -> bool {
+        self.aggregates.send(aggregates).await.is_ok()
+    }
+
     pub(crate) fn live(&self) -> &Arc<Live> {
         &self.live
     }
@@ -150,8 +158,13 @@ pub(crate) fn start(
     writer.poll_import();
     writer.publish();
     let (tx, rx) = mpsc::channel(64);
-    tracker.spawn(writer.run(rx, cancel.child_token()));
-    LatencyHandle { tx, live }
+    let (aggregates, aggregates_rx) = mpsc::channel(1);
+    tracker.spawn(writer.run(rx, aggregates_rx, cancel.child_token()));
+    LatencyHandle {
+        tx,
+        aggregates,
+        live,
+    }
 }
 
 /// Reads measurements from `path` (CSV or JSON) into rows; parse errors are returned
@@ -188,7 +201,12 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>, cancel: CancellationToken) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Msg>,
+        mut aggregates: mpsc::Receiver<Arc<Aggregates>>,
+        cancel: CancellationToken,
+    ) {
         let tick = |d: Duration| {
             let mut t = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -207,6 +225,10 @@ impl Writer {
                 msg = rx.recv() => match msg {
                     Some(msg) => self.batches(msg, &mut rx),
                     None => break,
+                },
+                Some(a) = aggregates.recv() => {
+                    self.table.set_aggregates(a);
+                    self.publish();
                 },
                 _ = poll.tick() => if self.poll_import() { self.publish() },
                 _ = expire.tick() => self.expire(),

@@ -11,6 +11,7 @@
 //! The query path only loads [`Live::table`] (one atomic load) and calls
 //! [`Live::record_query`] (two relaxed atomics); it never locks.
 
+pub(crate) mod aggregate;
 pub(crate) mod import;
 pub(crate) mod ingest;
 pub(crate) mod net;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
+pub use aggregate::Aggregates;
 pub(crate) use import::Applied;
 pub use import::Row;
 pub(crate) use ingest::IngestConfig;

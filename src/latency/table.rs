@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
+use super::aggregate::Aggregates;
 use super::net::{NetKey, Prefixes};
 
 /// Number of copy-on-write shards.
@@ -105,6 +106,10 @@ pub struct LatencyTable {
     datacenters: Arc<Vec<Arc<str>>>,
     networks: [usize; 2],
     cells: usize,
+    /// Estimates from measured neighbours, built from an earlier snapshot of this table.
+    aggregates: Arc<Aggregates>,
+    /// Bumped by every change to the estimates (not by new aggregates).
+    version: u64,
 }
 
 static EMPTY: LazyLock<LatencyTable> = LazyLock::new(|| LatencyTable::new(TableConfig::default()));
@@ -133,6 +138,8 @@ impl LatencyTable {
             datacenters: Arc::new(Vec::new()),
             networks: [0, 0],
             cells: 0,
+            aggregates: Aggregates::empty(),
+            version: 0,
         }
     }
 
@@ -209,6 +216,35 @@ impl LatencyTable {
             .collect()
     }
 
+    /// The neighbour aggregates published with this table.
+    pub(crate) fn aggregates(&self) -> &Aggregates {
+        &self.aggregates
+    }
+
+    /// Changes whenever an estimate changes (so aggregates know when to rebuild).
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Replaces the neighbour aggregates (the writer, before publishing).
+    pub(crate) fn set_aggregates(&mut self, aggregates: Arc<Aggregates>) {
+        self.aggregates = aggregates;
+    }
+
+    /// Every network held.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = NetKey> + '_ {
+        self.shards.iter().flat_map(|s| s.keys().copied())
+    }
+
+    /// Every fresh estimate of a network, by datacenter index.
+    pub(crate) fn cells_of(&self, key: NetKey, now: u64) -> impl Iterator<Item = (u16, Rtt)> + '_ {
+        let cells = self.shards[shard_of(key)].get(&key).map_or(&[][..], |c| c);
+        cells
+            .iter()
+            .filter(move |c| self.fresh(c, now))
+            .map(|c| (c.dc, Self::rtt_of(c)))
+    }
+
     /// Every estimate (fresh or not), for persistence and listings.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (NetKey, &str, Rtt)> + '_ {
         self.shards.iter().flat_map(move |s| {
@@ -265,6 +301,7 @@ impl LatencyTable {
         let alpha = self.config.alpha.clamp(f64::MIN_POSITIVE, 1.0);
         let shard = Arc::make_mut(&mut self.shards[shard_of(key)]);
         let cells = shard.entry(key).or_default();
+        self.version += 1;
         if cells.is_empty() {
             self.networks[usize::from(!key.is_v4())] += 1;
         }
@@ -325,6 +362,7 @@ impl LatencyTable {
     fn remove(&mut self, key: NetKey) {
         let shard = Arc::make_mut(&mut self.shards[shard_of(key)]);
         if let Some(cells) = shard.remove(&key) {
+            self.version += 1;
             self.cells -= cells.len();
             self.networks[usize::from(!key.is_v4())] -= 1;
         }
@@ -353,6 +391,7 @@ impl LatencyTable {
             });
         }
         self.cells -= removed;
+        self.version += u64::from(removed > 0);
         removed
     }
 }

@@ -4,17 +4,19 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, counter, gauge};
 
+use crate::policy::RttSource;
+
 use super::{
-    LATENCY_DECISIONS, LATENCY_ESTIMATES, LATENCY_EVICTIONS, LATENCY_NETWORKS, LATENCY_SAMPLES,
-    LATENCY_TRACKED,
+    LATENCY_DECISIONS, LATENCY_ESTIMATES, LATENCY_EVICTIONS, LATENCY_NEIGHBOUR_BYTES,
+    LATENCY_NEIGHBOUR_GROUPS, LATENCY_NETWORKS, LATENCY_SAMPLES, LATENCY_TRACKED,
 };
+use crate::latency::aggregate::Level;
 
 /// `source` label values of [`LATENCY_SAMPLES`]; anything else is `other`.
 const SAMPLE_SOURCES: [&str; 4] = ["agent", "import", "api", "state"];
-/// `source` label values of [`LATENCY_DECISIONS`].
-const RTT_SOURCES: [&str; 2] = ["measured", "estimated"];
-
-static DECISIONS: [OnceLock<Counter>; 2] = [const { OnceLock::new() }; 2];
+/// One counter per `source` label value of [`LATENCY_DECISIONS`] (a closed set).
+static DECISIONS: [OnceLock<Counter>; RttSource::ALL.len()] =
+    [const { OnceLock::new() }; RttSource::ALL.len()];
 
 /// Registers every latency series at 0 so a scrape shows them before the first event.
 pub(super) fn zeroes() {
@@ -24,11 +26,10 @@ pub(super) fn zeroes() {
         latency_samples(source, 0, 0);
     }
     latency_evicted(0);
-    for (i, source) in RTT_SOURCES.iter().enumerate() {
-        DECISIONS[i]
-            .get_or_init(|| counter!(LATENCY_DECISIONS, "source" => *source))
-            .increment(0);
+    for source in RttSource::ALL {
+        decision_counter(source).increment(0);
     }
+    latency_aggregates([0; 6], 0);
 }
 
 /// The size of the latency table just published.
@@ -55,16 +56,27 @@ pub(crate) fn latency_evicted(n: usize) {
     counter!(LATENCY_EVICTIONS).increment(n as u64);
 }
 
-/// One latency decision (query path: a cached handle, no key built). `measured` is
-/// whether the answering datacenter's RTT was measured rather than estimated.
-pub(crate) fn latency_decision(measured: bool) {
-    let i = usize::from(!measured);
-    DECISIONS[i]
-        .get_or_init(|| counter!(LATENCY_DECISIONS, "source" => RTT_SOURCES[i]))
-        .increment(1);
+fn decision_counter(source: RttSource) -> &'static Counter {
+    DECISIONS[source as usize]
+        .get_or_init(|| counter!(LATENCY_DECISIONS, "source" => source.as_str()))
+}
+
+/// One latency decision (query path: a cached handle, no key built), by where the
+/// answering datacenter's RTT came from: measured, a neighbour level, or great-circle.
+pub(crate) fn latency_decision(source: RttSource) {
+    decision_counter(source).increment(1);
 }
 
 /// Networks in the busiest-networks summary.
 pub(crate) fn latency_tracked(n: usize) {
     gauge!(LATENCY_TRACKED).set(n as f64);
+}
+
+/// The neighbour aggregates just built: groups per level and their estimated heap bytes.
+pub(crate) fn latency_aggregates(per_level: [usize; 6], bytes: usize) {
+    for level in Level::ALL {
+        gauge!(LATENCY_NEIGHBOUR_GROUPS, "level" => level.as_str())
+            .set(per_level[level as usize] as f64);
+    }
+    gauge!(LATENCY_NEIGHBOUR_BYTES).set(bytes as f64);
 }

@@ -21,6 +21,9 @@ pub(crate) const LATENCY_SAMPLES: &str = "meridian_latency_samples_total";
 pub(crate) const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
 pub(crate) const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
 pub(crate) const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
+// Latency neighbour estimates (docs/latency.md).
+pub(crate) const LATENCY_NEIGHBOUR_GROUPS: &str = "meridian_latency_neighbour_groups";
+pub(crate) const LATENCY_NEIGHBOUR_BYTES: &str = "meridian_latency_neighbour_bytes";
 pub(crate) const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
 pub(crate) const OVERRIDE_FILE_UNKNOWN: &str = "meridian_health_override_file_unknown_selectors";
 pub(crate) const CLUSTER_CONNECTED: &str = "meridian_cluster_connected";
@@ -80,7 +83,7 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 28] = [
+pub const ALL: [MetricDef; 30] = [
     def(
         CLUSTER_CONNECTED,
         Kind::Gauge,
@@ -241,12 +244,24 @@ pub const ALL: [MetricDef; 28] = [
         LATENCY_DECISIONS,
         Kind::Counter,
         &["source"],
-        "Latency policy decisions by where the chosen datacenter's RTT came from (measured or estimated).",
+        "Latency policy decisions by where the chosen datacenter's RTT came from: measured, a neighbour level (asn_country, prefix_narrow, prefix_wide, asn, subdivision, country) or estimated (great-circle).",
     ),
     def(
         LATENCY_TRACKED,
         Kind::Gauge,
         &[],
         "Client networks in the busiest-networks summary that agents are given to measure.",
+    ),
+    def(
+        LATENCY_NEIGHBOUR_GROUPS,
+        Kind::Gauge,
+        &["level"],
+        "Groups of client networks with a neighbour estimate in the published aggregates, by level.",
+    ),
+    def(
+        LATENCY_NEIGHBOUR_BYTES,
+        Kind::Gauge,
+        &[],
+        "Estimated heap bytes of the published neighbour aggregates.",
     ),
 ];

@@ -25,11 +25,12 @@ use smallvec::SmallVec;
 
 use crate::geo::Locate;
 use crate::latency::Rtt;
+use crate::latency::aggregate::{Estimate, Group, Level};
 
 use super::eligibility::Pass;
 use super::eval::Eval;
 use super::explain::{Event, ScopeInput};
-pub(crate) use super::latency_trace::{Basis, LatencyEvent};
+pub(crate) use super::latency_trace::{Basis, LatencyEvent, Neighbours};
 use super::model::{DatacenterId, PoolId};
 use super::nearest::{RankedList, biased_km, haversine_km};
 use super::query::Outcome;
@@ -41,6 +42,9 @@ pub(super) struct Ranking {
     pub(crate) ranked: RankedList,
     sources: SmallVec<[Option<RttSource>; 8]>,
 }
+
+/// Smallest RTT a neighbour estimate gives (a residual may be negative), ms.
+pub(crate) const MIN_ESTIMATE_MS: f64 = 1.0;
 
 /// Candidate datacenters, inline up to eight (no allocation per query).
 type Candidates = SmallVec<[Candidate; 8]>;
@@ -90,10 +94,11 @@ pub(super) fn rank<R: Rng + ?Sized>(
         };
     }
     measure(ev, p, &mut cands);
+    let mut subdivision = None;
     if cands.iter().any(|c| c.dc.is_some() && c.rtt.is_none()) {
-        estimate(ev, geo, &mut cands);
+        subdivision = estimate(ev, geo, &mut cands);
     }
-    order(ev, p, cands)
+    order(ev, p, cands, subdivision.as_ref())
 }
 
 /// Fills in fresh table estimates for the client's network.
@@ -127,16 +132,56 @@ fn measure<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, p: &LatencyPolicy, cands: 
     }
 }
 
-/// Estimates unmeasured datacenters from the great-circle distance to the client.
-fn estimate<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, geo: &dyn Locate, cands: &mut [Candidate]) {
+/// Estimates unmeasured datacenters: from the most specific neighbour group holding an
+/// estimate for the datacenter (its residual added to this network's own great-circle
+/// prediction), else from the great-circle distance alone (biased like `nearest`).
+/// Returns the client's subdivision, which names a subdivision group in the trace.
+fn estimate<R: Rng + ?Sized>(
+    ev: &mut Eval<'_, '_, R>,
+    geo: &dyn Locate,
+    cands: &mut [Candidate],
+) -> Option<Arc<str>> {
     let location = ev.locate(geo);
-    let Some(client) = location.and_then(|l| l.coordinates) else {
+    let Some(client) = location.as_ref().and_then(|l| l.coordinates) else {
         ev.note(|| Event::Note("no client coordinates: unmeasured datacenters have no RTT"));
-        return;
+        return None;
     };
+    let table = ev.latency.table;
+    let aggregates = table.aggregates();
+    let mut found: [Option<(Group, &[Estimate])>; 6] = [None; 6];
+    if let Some(loc) = location.as_ref().filter(|_| !aggregates.is_empty()) {
+        let groups = Group::all(ev.client.addr, loc);
+        for (slot, group) in found.iter_mut().zip(groups) {
+            *slot = group.and_then(|g| Some((g, aggregates.get(&g)?)));
+        }
+    }
+    let now = ev.latency.now;
     for c in cands.iter_mut().filter(|c| c.rtt.is_none()) {
-        if let Some(dc) = ev.service.datacenter(c.dc) {
-            let km = haversine_km(client, dc.coordinates);
+        let Some(dc) = ev.service.datacenter(c.dc) else {
+            continue;
+        };
+        let km = haversine_km(client, dc.coordinates);
+        let index = table.dc_index(&dc.name);
+        let neighbour = index.and_then(|i| {
+            Level::ALL.into_iter().zip(found).find_map(|(level, f)| {
+                let (group, cells) = f?;
+                let e = cells.iter().find(|e| e.dc == i)?;
+                Some((level, group, *e))
+            })
+        });
+        if let Some((level, group, e)) = neighbour {
+            let residual = f64::from(e.residual_ms);
+            c.rtt = Some((estimate_rtt_ms(km) + residual).max(MIN_ESTIMATE_MS));
+            c.basis = Basis::Neighbours(Neighbours {
+                level,
+                group,
+                networks: e.networks,
+                samples: e.samples,
+                age_secs: now.saturating_sub(u64::from(e.updated)),
+                residual_ms: residual,
+                distance_km: km,
+            });
+        } else {
             let effective = biased_km(km, dc.bias);
             c.rtt = Some(estimate_rtt_ms(effective));
             c.basis = Basis::Estimated {
@@ -145,6 +190,7 @@ fn estimate<R: Rng + ?Sized>(ev: &mut Eval<'_, '_, R>, geo: &dyn Locate, cands: 
             };
         }
     }
+    location.and_then(|l| l.subdivision)
 }
 
 /// Sorts candidates: ties with the best first (by hash or order), then by RTT, unknown
@@ -153,6 +199,7 @@ fn order<R: Rng + ?Sized>(
     ev: &mut Eval<'_, '_, R>,
     p: &LatencyPolicy,
     mut cands: Candidates,
+    subdivision: Option<&Arc<str>>,
 ) -> Ranking {
     let best = cands.iter().filter_map(|c| c.rtt).min_by(f64::total_cmp);
     let within = best.map_or(0.0, |b| p.tolerance_ms.max(b * p.tolerance_percent / 100.0));
@@ -186,12 +233,14 @@ fn order<R: Rng + ?Sized>(
                 rtt_ms: c.rtt,
                 basis: c.basis,
                 tied: tied > 1 && c.tied,
+                subdivision: subdivision.cloned(),
             };
             ev.note(|| Event::Latency(event));
         }
     }
     let source = |c: &Candidate| match c.basis {
         Basis::Measured { .. } => RttSource::Measured,
+        Basis::Neighbours(n) => RttSource::from(n.level),
         Basis::Estimated { .. } | Basis::Unknown => RttSource::Estimated,
     };
     Ranking {
@@ -246,3 +295,7 @@ pub(super) fn run<'a, R: Rng + ?Sized>(
 #[cfg(test)]
 #[path = "latency_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "latency_neighbour_tests.rs"]
+mod neighbour_tests;

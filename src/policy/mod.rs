@@ -48,6 +48,7 @@ pub(crate) mod explain;
 pub(crate) mod geo;
 mod geo_map;
 pub(crate) mod latency;
+pub(crate) mod latency_build;
 mod latency_trace;
 pub(crate) mod model;
 pub(crate) mod nearest;

@@ -2,6 +2,7 @@
 //! are ordered, where an RTT came from, and the latency table a query reads.
 
 use crate::latency::LatencyTable;
+use crate::latency::aggregate::Level;
 
 use super::model::PoolId;
 
@@ -56,11 +57,33 @@ impl LatencyPolicy {
     }
 }
 
-/// Where the RTT that chose the answering datacenter came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum RttSource {
-    Measured,
-    Estimated,
+crate::closed_set::closed_set! {
+    /// Where the RTT that chose the answering datacenter came from: the network's own
+    /// measurement, a neighbour aggregate (by level), or great-circle distance
+    /// (`estimated`, the name it had before neighbour estimates).
+    pub(crate) enum RttSource {
+        Measured => "measured",
+        AsnCountry => "asn_country",
+        PrefixNarrow => "prefix_narrow",
+        PrefixWide => "prefix_wide",
+        Asn => "asn",
+        Subdivision => "subdivision",
+        Country => "country",
+        Estimated => "estimated",
+    }
+}
+
+impl From<Level> for RttSource {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::AsnCountry => Self::AsnCountry,
+            Level::PrefixNarrow => Self::PrefixNarrow,
+            Level::PrefixWide => Self::PrefixWide,
+            Level::Asn => Self::Asn,
+            Level::Subdivision => Self::Subdivision,
+            Level::Country => Self::Country,
+        }
+    }
 }
 
 /// The latency snapshot a query reads, with the time (Unix seconds) it is read at.

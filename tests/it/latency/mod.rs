@@ -2,5 +2,6 @@
 
 mod agent;
 mod lab;
+mod neighbours;
 mod ops;
 mod steering;

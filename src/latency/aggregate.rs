@@ -1,0 +1,199 @@
+//! Neighbour aggregates: per group of client networks (AS + country, covering prefix, AS, subdivision, country) and datacenter, the measured networks' robust RTT residual.
+//!
+//! Built off the query path (see `policy::latency_build`) and published inside the
+//! latency table by swap; the query path only looks groups up (no allocation, no lock).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::closed_set::closed_set;
+use crate::geo::Location;
+
+closed_set! {
+    /// How a group of client networks is formed, most specific first.
+    pub(crate) enum Level {
+        /// Same origin AS and same country.
+        AsnCountry => "asn_country",
+        /// The covering IPv4 /20 or IPv6 /40.
+        PrefixNarrow => "prefix_narrow",
+        /// The covering IPv4 /16 or IPv6 /32.
+        PrefixWide => "prefix_wide",
+        /// Same origin AS, any country.
+        Asn => "asn",
+        /// Same country and subdivision.
+        Subdivision => "subdivision",
+        /// Same country.
+        Country => "country",
+    }
+}
+
+/// Prefix lengths of the covering-prefix levels: (IPv4, IPv6) for narrow, then wide.
+pub(crate) const COVERING: [(u8, u8); 2] = [(20, 40), (16, 32)];
+
+/// One group of client networks (hashable, 16 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Group {
+    AsnCountry(u32, [u8; 2]),
+    /// (IPv4?, prefix length, the address's leading 64 bits masked; IPv4 in the low 32).
+    Prefix(bool, u8, u64),
+    Asn(u32),
+    /// (country, a hash of the subdivision code or name).
+    Subdivision([u8; 2], u64),
+    Country([u8; 2]),
+}
+
+fn prefix(addr: IpAddr, v4: u8, v6: u8) -> Group {
+    match addr {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(v4)).unwrap_or(0);
+            Group::Prefix(true, v4, u64::from(u32::from(a) & mask))
+        }
+        IpAddr::V6(a) => {
+            let hi = (u128::from(a) >> 64) as u64;
+            let mask = u64::MAX.checked_shl(64 - u32::from(v6)).unwrap_or(0);
+            Group::Prefix(false, v6, hi & mask)
+        }
+    }
+}
+
+impl Group {
+    /// The groups `addr` (located at `loc`) belongs to, in [`Level`] order.
+    pub(crate) fn all(addr: IpAddr, loc: &Location) -> [Option<Group>; 6] {
+        let asn = loc.asn.filter(|&a| a != 0);
+        let sub = loc
+            .subdivision
+            .as_deref()
+            .map(|s| crate::hash::bytes_hash(s.as_bytes()));
+        [
+            asn.zip(loc.country).map(|(a, c)| Group::AsnCountry(a, c)),
+            Some(prefix(addr, COVERING[0].0, COVERING[0].1)),
+            Some(prefix(addr, COVERING[1].0, COVERING[1].1)),
+            asn.map(Group::Asn),
+            loc.country.zip(sub).map(|(c, s)| Group::Subdivision(c, s)),
+            loc.country.map(Group::Country),
+        ]
+    }
+}
+
+/// A group's estimate for one datacenter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Estimate {
+    /// Index of the datacenter in the table's datacenter list.
+    pub(crate) dc: u16,
+    /// Weighted median of measured RTT minus great-circle prediction, ms.
+    pub(crate) residual_ms: f32,
+    /// Measured networks that contributed.
+    pub(crate) networks: u32,
+    /// Their samples (saturating).
+    pub(crate) samples: u32,
+    /// Weighted mean time of their newest samples (Unix seconds).
+    pub(crate) updated: u32,
+}
+
+/// Every qualifying group's estimates. Immutable once built; cheap to share.
+#[derive(Debug, Default)]
+pub struct Aggregates {
+    groups: HashMap<Group, Box<[Estimate]>>,
+    /// Measured networks placed (located with coordinates) when built.
+    pub(crate) placed: usize,
+}
+
+impl Aggregates {
+    pub(crate) fn new(groups: HashMap<Group, Box<[Estimate]>>, placed: usize) -> Self {
+        Self { groups, placed }
+    }
+
+    /// A shared empty set (no estimates from neighbours).
+    pub(crate) fn empty() -> Arc<Aggregates> {
+        Arc::new(Aggregates::default())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Groups held.
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Groups held per level.
+    pub(crate) fn per_level(&self) -> [usize; 6] {
+        let mut n = [0; 6];
+        for g in self.groups.keys() {
+            n[level_of(g) as usize] += 1;
+        }
+        n
+    }
+
+    /// Query path: a group's estimates, by datacenter index (no allocation).
+    pub(crate) fn get(&self, group: &Group) -> Option<&[Estimate]> {
+        self.groups.get(group).map(|b| &**b)
+    }
+
+    /// Heap bytes held, estimated from the map's capacity and the boxed slices: each
+    /// bucket holds a key and a box pointer (16 + 16 bytes) plus one control byte.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let buckets = (self.groups.capacity() * 8 / 7).next_power_of_two();
+        let table = buckets * (size_of::<Group>() + size_of::<Box<[Estimate]>>() + 1);
+        let cells: usize = self.groups.values().map(|v| v.len()).sum();
+        table + cells * size_of::<Estimate>()
+    }
+}
+
+/// The level a group belongs to.
+pub(crate) fn level_of(group: &Group) -> Level {
+    match group {
+        Group::AsnCountry(..) => Level::AsnCountry,
+        Group::Prefix(v4, len, _) => {
+            let narrow = if *v4 { COVERING[0].0 } else { COVERING[0].1 };
+            if *len == narrow {
+                Level::PrefixNarrow
+            } else {
+                Level::PrefixWide
+            }
+        }
+        Group::Asn(_) => Level::Asn,
+        Group::Subdivision(..) => Level::Subdivision,
+        Group::Country(_) => Level::Country,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(asn: Option<u32>, country: &str, sub: Option<&str>) -> Location {
+        Location {
+            country: Some(country.as_bytes().try_into().unwrap()),
+            subdivision: sub.map(Arc::from),
+            asn,
+            ..Location::default()
+        }
+    }
+
+    #[test]
+    fn groups_follow_the_levels() {
+        let a: IpAddr = "198.51.100.77".parse().unwrap();
+        let g = Group::all(a, &loc(Some(3320), "DE", Some("BE")));
+        assert_eq!(g[0], Some(Group::AsnCountry(3320, *b"DE")));
+        assert_eq!(g[1], Some(Group::Prefix(true, 20, 0xc633_6000)));
+        assert_eq!(g[2], Some(Group::Prefix(true, 16, 0xc633_0000)));
+        assert_eq!(g[3], Some(Group::Asn(3320)));
+        assert!(matches!(g[4], Some(Group::Subdivision(c, _)) if c == *b"DE"));
+        assert_eq!(g[5], Some(Group::Country(*b"DE")));
+        for (i, g) in g.iter().enumerate() {
+            assert_eq!(level_of(&g.unwrap()) as usize, i);
+        }
+        let none = Group::all(a, &loc(None, "DE", None));
+        assert_eq!((none[0], none[3], none[4]), (None, None, None));
+        let v6: IpAddr = "2001:db8:1234:5678::1".parse().unwrap();
+        let g = Group::all(v6, &loc(Some(0), "JP", None));
+        assert_eq!(g[0], None, "AS 0 is no AS");
+        assert_eq!(g[1], Some(Group::Prefix(false, 40, 0x2001_0db8_1200_0000)));
+        assert_eq!(g[2], Some(Group::Prefix(false, 32, 0x2001_0db8_0000_0000)));
+        assert_eq!(level_of(&g[2].unwrap()), Level::PrefixWide);
+        assert_eq!(size_of::<Group>(), 16);
+    }
+}
