@@ -31,6 +31,7 @@ pub mod geo;
 pub mod hash;
 pub mod health;
 pub mod latency;
+pub mod load;
 pub mod metrics;
 pub mod policy;
 pub mod signals;

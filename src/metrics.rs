@@ -35,6 +35,7 @@ mod cache;
 mod cluster;
 pub mod labels;
 mod latency;
+mod load;
 mod names;
 mod queries;
 mod targets;
@@ -59,6 +60,7 @@ pub use cluster::{cluster_member, cluster_votes};
 pub(crate) use latency::{
     latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
 };
+pub(crate) use load::{load_bad_input, load_entries};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use names::*;
 pub use queries::{QueryTimer, decision, flush, query};
@@ -121,6 +123,7 @@ fn describe() {
     }
     gauge!(OVERRIDE_FILE_UNKNOWN).set(0.0);
     latency::zeroes();
+    load::zeroes();
     cluster::zeroes();
     for action in ["drop", "slip"] {
         counter!(RRL_ACTIONS, "action" => action).increment(0);

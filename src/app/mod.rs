@@ -4,6 +4,7 @@ mod control;
 mod explain;
 mod geoip;
 mod latency;
+mod load;
 mod retire;
 mod shared;
 
@@ -100,7 +101,16 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let geo = open_geo(&config, &cancel, &tracker)?;
     let cluster_settings = cluster_settings(&config, zones.digest())?;
     let (votes_tx, votes_rx) = tokio::sync::mpsc::unbounded_channel::<VoteUpdate>();
+    let load_snapshot = Arc::new(ArcSwap::from_pointee(crate::load::LoadSnapshot::default()));
+    let load = crate::load::LoadHandle::start(
+        &load::settings(&config),
+        &zones,
+        load_snapshot.clone(),
+        &cancel,
+        &tracker,
+    );
     let mut health_config = health_config(&config);
+    health_config.load = Some(load.sender());
     health_config.cluster = cluster_settings.as_ref().map(|s| ClusterLink {
         instance: s.instance.clone(),
         votes: votes_tx,
@@ -120,6 +130,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         health: health.handle().snapshots(),
         geo,
         latency: latency.live().clone(),
+        load: load_snapshot,
     });
     let listen = Listen {
         udp: config.udp_addresses(),
@@ -143,6 +154,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         health,
         latency,
         cluster,
+        load,
     ));
     let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload)
         .with_rrl(crate::dns::rrl::Rrl::new(
