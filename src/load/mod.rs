@@ -12,6 +12,9 @@ pub(crate) mod read;
 pub(crate) mod share;
 pub(crate) mod snapshot;
 
+#[cfg(test)]
+mod simulation_tests;
+
 pub use handle::{LoadHandle, LoadView};
 pub use read::{LoadRead, LoadReading, ReadError, Sample};
 pub use share::{Control, Watermarks};

@@ -9,7 +9,9 @@
 //! - **hold**: while `u` stays at or above `shed_start − hysteresis` the share never falls,
 //!   even when `t(u)` is lower (the load fell *because* clients were moved);
 //! - **release in steps**: once `u < shed_start − hysteresis` and at least `hold` has passed
-//!   since the share last changed, the share falls by `release_step` (never below `t(u)` = 0).
+//!   since the share last changed, the share falls by `release_step`, but never below the
+//!   share that would bring the load to the middle of the band: with demand estimated as
+//!   `u / (1 − share)`, that is `1 − (shed_start − hysteresis/2) / demand`.
 //!
 //! So an overloaded site sheds at once, then brings its clients back one step per hold time
 //! until its load sits just under `shed_start`: the loop settles in the band
@@ -132,7 +134,15 @@ pub(crate) fn step(
     }
     let held = now_ms.saturating_sub(state.changed_ms) >= ctl.hold.as_millis() as u64;
     if state.share > 0.0 && u < wm.shed_start - ctl.hysteresis && held {
-        let share = (state.share - ctl.release_step).max(target);
+        // Never release below the share that would put the load back in the middle of
+        // the band, estimating the demand as the load over the share kept.
+        let floor = if state.share < 1.0 && u > 0.0 {
+            let demand = u / (1.0 - state.share);
+            (1.0 - (wm.shed_start - ctl.hysteresis / 2.0) / demand).max(0.0)
+        } else {
+            0.0
+        };
+        let share = (state.share - ctl.release_step).max(floor).max(target);
         // Float steps must reach 0 exactly.
         let share = if share < 1e-9 { 0.0 } else { share };
         return ShedState {
