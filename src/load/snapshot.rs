@@ -86,6 +86,8 @@ pub(crate) fn fraction(h: u64) -> f64 {
 pub struct LoadSnapshot {
     pub(crate) members: FxHashMap<Arc<str>, Entry>,
     pub(crate) datacenters: FxHashMap<Arc<str>, Entry>,
+    /// Some entry sheds (computed once, so an idle snapshot costs a query one load).
+    shedding: bool,
 }
 
 static NONE: LazyLock<LoadSnapshot> = LazyLock::new(LoadSnapshot::default);
@@ -101,16 +103,20 @@ impl LoadSnapshot {
         members: FxHashMap<Arc<str>, Entry>,
         datacenters: FxHashMap<Arc<str>, Entry>,
     ) -> Self {
+        let shedding = members
+            .values()
+            .chain(datacenters.values())
+            .any(|e| e.share > 0.0);
         Self {
             members,
             datacenters,
+            shedding,
         }
     }
 
     /// True when nothing sheds: the policies skip every load lookup.
     pub(crate) fn is_idle(&self) -> bool {
-        self.members.values().all(|e| e.share <= 0.0)
-            && self.datacenters.values().all(|e| e.share <= 0.0)
+        !self.shedding
     }
 
     /// The entry of a member's health target.
