@@ -114,6 +114,28 @@ impl LoadSnapshot {
         }
     }
 
+    /// A snapshot where these members (target keys) and datacenters shed these shares,
+    /// reported through the API at load 0 with the default watermarks (tests and tools).
+    pub fn from_shares(members: &[(&str, f64)], datacenters: &[(&str, f64)]) -> Self {
+        let map = |list: &[(&str, f64)]| -> FxHashMap<Arc<str>, Entry> {
+            list.iter()
+                .map(|&(name, share)| {
+                    let entry = Entry {
+                        load: 0.0,
+                        utilisation: 0.0,
+                        share: share.clamp(0.0, 1.0),
+                        source: Source::Api,
+                        reported_unix_ms: unix_ms(),
+                        watermarks: Watermarks::default(),
+                        salt: crate::hash::bytes_hash(name.as_bytes()),
+                    };
+                    (Arc::from(name), entry)
+                })
+                .collect()
+        };
+        Self::new(map(members), map(datacenters))
+    }
+
     /// True when nothing sheds: the policies skip every load lookup.
     pub(crate) fn is_idle(&self) -> bool {
         !self.shedding

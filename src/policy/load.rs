@@ -32,7 +32,9 @@ pub(super) fn prepare<'a, R: Rng + ?Sized>(
     let key = ClientKey::new(ev.client.addr, ev.client.source_prefix);
     let scale = matches!(service.policy, Policy::Weighted { .. });
     let (mut any, mut partial, mut shed) = (false, false, false);
-    let mut seen_dc: smallvec::SmallVec<[usize; 8]> = smallvec::SmallVec::new();
+    // Datacenters already looked at (ids below 64; larger ids are looked at again, which
+    // only repeats a trace line): a bit set, so the query path never allocates.
+    let mut seen_dc = 0u64;
     for m in service.pools.iter().flat_map(|p| p.members.iter()) {
         if !ev.want.accepts(&m.answer) {
             continue;
@@ -43,10 +45,12 @@ pub(super) fn prepare<'a, R: Rng + ?Sized>(
             .and_then(|t| snapshot.member(t).map(|e| ("member", t, e)));
         let dc = m
             .datacenter
-            .filter(|d| !seen_dc.contains(d))
+            .filter(|&d| d >= 64 || seen_dc & (1 << d) == 0)
             .and_then(|d| service.datacenter(Some(d)).map(|x| (d, x)))
             .and_then(|(d, x)| {
-                seen_dc.push(d);
+                if d < 64 {
+                    seen_dc |= 1 << d;
+                }
                 snapshot
                     .datacenter(&x.name)
                     .map(|e| ("datacenter", &x.name, e))
