@@ -40,23 +40,28 @@ pub(crate) fn load_bad_input(source: &str, reason: &str) {
     counter!(LOAD_BAD_INPUT, "source" => source, "reason" => reason).increment(1);
 }
 
-/// The published load: gauges per member and datacenter (series of entries gone are set
+/// The published load: gauges per member (target key) and datacenter (`datacenter:NAME`) (series of entries gone are set
 /// to 0), and the shed decisions counted by the policies.
 pub(crate) fn load_entries(snapshot: &LoadSnapshot) {
-    static SHOWN: Mutex<Option<HashSet<(&'static str, String)>>> = Mutex::new(None);
+    static SHOWN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let mut shown = SHOWN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let shown = shown.get_or_insert_with(HashSet::new);
     let mut now = HashSet::new();
     for (kind, name, e) in snapshot.iter() {
-        gauge!(LOAD_UTILISATION, "kind" => kind, "name" => name.to_string()).set(e.utilisation);
-        gauge!(LOAD_SHED_SHARE, "kind" => kind, "name" => name.to_string()).set(e.share);
-        now.insert((kind, name.to_string()));
+        let selector = if kind == "datacenter" {
+            format!("datacenter:{name}")
+        } else {
+            name.to_string()
+        };
+        gauge!(LOAD_UTILISATION, "selector" => selector.clone()).set(e.utilisation);
+        gauge!(LOAD_SHED_SHARE, "selector" => selector.clone()).set(e.share);
+        now.insert(selector);
     }
-    for (kind, name) in shown.difference(&now) {
-        gauge!(LOAD_UTILISATION, "kind" => *kind, "name" => name.clone()).set(0.0);
-        gauge!(LOAD_SHED_SHARE, "kind" => *kind, "name" => name.clone()).set(0.0);
+    for selector in shown.difference(&now) {
+        gauge!(LOAD_UTILISATION, "selector" => selector.clone()).set(0.0);
+        gauge!(LOAD_SHED_SHARE, "selector" => selector.clone()).set(0.0);
     }
     *shown = now;
     counter!(LOAD_SHED_DECISIONS)

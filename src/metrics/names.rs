@@ -258,13 +258,13 @@ pub const ALL: [MetricDef; 32] = [
     def(
         LOAD_UTILISATION,
         Kind::Gauge,
-        &["kind", "name"],
-        "Load-aware steering: the last load of a member or datacenter, in percent of its capacity.",
+        &["selector"],
+        "Load-aware steering: the last load of a member (`192.0.2.10/web`) or datacenter (`datacenter:NAME`), in percent of its capacity.",
     ),
     def(
         LOAD_SHED_SHARE,
         Kind::Gauge,
-        &["kind", "name"],
+        &["selector"],
         "Load-aware steering: share of clients (0 to 1) a member or datacenter sheds.",
     ),
     def(

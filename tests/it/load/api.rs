@@ -34,6 +34,10 @@ async fn a_datacenter_between_the_watermarks_sheds_the_expected_share() {
     await_share(&server, "a", 0.5).await;
     let first = moved(&server).await;
     let got = share(&first);
+    eprintln!(
+        "{}: moved {got:.4} of {NETWORKS} networks at a share of 0.5",
+        module_path!()
+    );
     assert!(
         (got - 0.5).abs() < TOLERANCE,
         "moved {got}, expected 0.5 ± {TOLERANCE}"
@@ -78,7 +82,7 @@ async fn a_datacenter_between_the_watermarks_sheds_the_expected_share() {
     let text = scrape(&server).await;
     let shed = metric(
         &text,
-        r#"meridian_load_shed_share{kind="datacenter",name="a"}"#,
+        r#"meridian_load_shed_share{selector="datacenter:a"}"#,
     );
     assert_eq!(shed, Some(0.5));
     assert!(metric(&text, "meridian_load_shed_decisions_total").unwrap() > 0.0);

@@ -26,6 +26,10 @@ async fn expect_half_then_all(
     await_share(server, MEMBER, 0.5).await;
     let first = moved(server).await;
     let got = share(&first);
+    eprintln!(
+        "{}: moved {got:.4} of {NETWORKS} networks at a share of 0.5",
+        module_path!()
+    );
     assert!(
         (got - 0.5).abs() < TOLERANCE,
         "moved {got}, expected 0.5 ± {TOLERANCE}"

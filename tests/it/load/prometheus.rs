@@ -102,6 +102,10 @@ async fn a_promql_query_reports_a_datacenters_load() {
     await_share(&server, "a", 0.5).await;
     let first = moved(&server).await;
     let got = share(&first);
+    eprintln!(
+        "{}: moved {got:.4} of {NETWORKS} networks at a share of 0.5",
+        module_path!()
+    );
     assert!(
         (got - 0.5).abs() < TOLERANCE,
         "moved {got}, expected 0.5 ± {TOLERANCE}"
