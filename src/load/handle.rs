@@ -99,12 +99,13 @@ impl LoadHandle {
         for (selector, value) in rows {
             if !(value.is_finite() && *value >= 0.0) {
                 crate::metrics::load_bad_input("api", "not_a_number");
-                return Err(format!(
-                    "`{selector}`: value {value} is not a non-negative number"
-                ));
+                let e = format!("`{selector}`: value {value} is not a non-negative number");
+                tracing::warn!("load: POST /v1/load refused: {e}");
+                return Err(e);
             }
-            let keys = plan.resolve(selector).inspect_err(|_| {
+            let keys = plan.resolve(selector).inspect_err(|e| {
                 crate::metrics::load_bad_input("api", "unknown_selector");
+                tracing::warn!("load: POST /v1/load refused: {e}");
             })?;
             out.extend(keys.into_iter().map(|k| (k, Sample::Value(*value))));
         }
