@@ -37,8 +37,6 @@ pub(crate) enum Key {
 pub(crate) struct MemberPlan {
     pub(crate) watermarks: Watermarks,
     pub(crate) pools: Vec<Arc<str>>,
-    /// The probe whose replies carry this member's load, if its check reads one.
-    pub(crate) probe: Option<ProbeKey>,
 }
 
 /// One configured datacenter.
@@ -56,6 +54,8 @@ pub(crate) struct DcPlan {
 pub(crate) struct LoadPlan {
     pub(crate) members: HashMap<Arc<str>, MemberPlan>,
     pub(crate) datacenters: HashMap<Arc<str>, DcPlan>,
+    /// The members each load-reading probe reports for.
+    pub(crate) by_probe: HashMap<ProbeKey, Vec<Arc<str>>>,
 }
 
 impl LoadPlan {
@@ -67,12 +67,15 @@ impl LoadPlan {
                 CheckKind::Http(c) | CheckKind::Https(c) => c.load.is_some(),
                 CheckKind::Tcp(c) => c.load.is_some(),
             };
+            if reads {
+                let members = plan.by_probe.entry(t.probe_key()).or_default();
+                members.push(t.key.clone());
+            }
             plan.members.insert(
                 t.key.clone(),
                 MemberPlan {
                     watermarks: t.check.watermarks.unwrap_or_default(),
                     pools: t.pools.clone(),
-                    probe: reads.then(|| t.probe_key()),
                 },
             );
         }
@@ -227,11 +230,11 @@ impl Feed {
     /// The keys a probe's replies report for.
     pub(crate) fn probe_keys(&self, probe: &ProbeKey) -> Vec<Key> {
         self.plan
-            .members
-            .iter()
-            .filter(|(_, m)| m.probe.as_ref() == Some(probe))
-            .map(|(k, _)| Key::Member(k.clone()))
-            .collect()
+            .by_probe
+            .get(probe)
+            .map_or_else(Vec::new, |members| {
+                members.iter().map(|k| Key::Member(k.clone())).collect()
+            })
     }
 
     /// Steps every slot at `now_ms` (expired values count as no load and are dropped once

@@ -18,7 +18,6 @@ fn plan() -> Arc<LoadPlan> {
             MemberPlan {
                 watermarks: Watermarks::default(),
                 pools: vec![Arc::from(pool)],
-                probe: None,
             },
         );
     }
@@ -37,6 +36,7 @@ fn plan() -> Arc<LoadPlan> {
     Arc::new(LoadPlan {
         members,
         datacenters,
+        by_probe: HashMap::new(),
     })
 }
 
