@@ -286,7 +286,7 @@ pub(crate) async fn run(
     let now_ms = move || start.elapsed().as_millis() as u64;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut published_empty = true;
+    let mut last = LoadSnapshot::default();
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
@@ -309,13 +309,13 @@ pub(crate) async fn run(
                 }
             },
             _ = tick.tick() => {
+                // Published only when something changed: readers keep their snapshot.
                 let snapshot = feed.tick(now_ms());
-                let empty = snapshot.members.is_empty() && snapshot.datacenters.is_empty();
-                if !(empty && published_empty) {
-                    crate::metrics::load_entries(&snapshot);
+                crate::metrics::load_entries(&snapshot);
+                if snapshot.members != last.members || snapshot.datacenters != last.datacenters {
+                    last = snapshot.clone();
                     out.store(Arc::new(snapshot));
                 }
-                published_empty = empty;
             }
         }
     }
