@@ -68,6 +68,39 @@ async fn a_datacenter_between_the_watermarks_sheds_the_expected_share() {
     await_share(&server, "a", 0.5).await;
     assert_eq!(moved(&server).await, first, "the same networks move again");
 
+    // Explain on the live server shows the load, its source, the watermarks and the verdict
+    // for this client, and the ECS scope is the hash prefix.
+    let net = first.iter().position(|&m| m).expect("a moved network");
+    let ecs = format!(
+        "{}/24",
+        std::net::Ipv4Addr::from(0x0A00_0000 + ((net as u32) << 8))
+    );
+    let body = get_json(
+        &server,
+        &format!("/v1/explain?name=www.load.test&type=A&client=127.0.0.1&ecs={ecs}"),
+    )
+    .await;
+    let steps = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        steps.contains("load datacenter a: 1750 (87.5 % of capacity 2000) from api"),
+        "{steps}"
+    );
+    assert!(
+        steps.contains(
+            "shed_start 80 %, shed_full 95 %; sheds 50.0 % of clients; this client is shed"
+        ),
+        "{steps}"
+    );
+    let answer = body["answers"][0].as_str().unwrap_or_default();
+    assert!(answer.ends_with(&format!(" A {B}")), "{body}");
+    assert_eq!(body["ecs_scope"].as_u64(), Some(24), "{body}");
+
     let view = get_json(&server, "/v1/load").await;
     let a = &view["entries"][0];
     assert_eq!(
