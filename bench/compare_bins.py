@@ -21,7 +21,9 @@ import os
 import socket
 import statistics
 import sys
+import threading
 import time
+import urllib.request
 
 import bench
 import dnswire
@@ -40,15 +42,42 @@ class BinMeridian(Meridian):
         return [self.binary, "serve", "--config", self.config_path()]
 
 
+LOAD_TOKEN = "compare-bins-load-token-0123456789"
+
+
+def post_load(rows):
+    """POST /v1/load to the bench server's admin API (bench/meridian.toml: 127.0.0.1:19153)."""
+    body = json.dumps([{"selector": s, "value": v} for s, v in rows]).encode()
+    req = urllib.request.Request("http://127.0.0.1:19153/v1/load", data=body, method="POST",
+                                 headers={"Authorization": f"Bearer {LOAD_TOKEN}",
+                                          "content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        r.read()
+
+
+def keep_posting(rows, stop):
+    """Re-posts the load rows every 10 s (well inside the 60 s TTL) until `stop` is set."""
+    while not stop.wait(10):
+        try:
+            post_load(rows)
+        except OSError as e:
+            print(f"  load post failed: {e}", flush=True)
+
+
 def one_run(mode, binary, args, probe):
     """Start `binary`, wait for the warm start, run the workloads; returns a record."""
     server = BinMeridian(mode, binary)
     record = {"mode": mode, "workloads": {}}
+    stop = threading.Event()
     try:
         if server.start(probe, deadline_s=60) is None:
             sys.exit(f"meridian ({mode}) did not answer within 60 s; see {server.log_path}")
         if not wait_until(lambda: "warm start complete" in server.log_text(), args.warm_timeout):
             print(f"  {mode}: no warm start within {args.warm_timeout} s", flush=True)
+        if mode == "B" and args.load_b:
+            post_load(args.load_b)
+            threading.Thread(target=keep_posting, args=(args.load_b, stop), daemon=True).start()
+            time.sleep(0.3)
         time.sleep(args.settle)
         for workload in args.workloads:
             if not bench.supported(server, workload):
@@ -61,6 +90,7 @@ def one_run(mode, binary, args, probe):
                   f"lost {w['lost']}", flush=True)
         record["peak_rss_kb"] = server.peak_rss_kb()
     finally:
+        stop.set()
         server.stop()
     return record
 
@@ -98,9 +128,15 @@ def main():
     parser.add_argument("--no-control", dest="control", action="store_false",
                         help="skip the second run of binary A per round (the noise estimate)")
     parser.add_argument("--settle", type=float, default=0.5)
+    parser.add_argument("--load-b", default="",
+                        help="load-aware steering: SELECTOR=VALUE,... posted to /v1/load for "
+                             "binary B only (and again every 10 s), e.g. datacenter:eu=87.5")
     parser.add_argument("--warm-timeout", type=float, default=15.0)
     args = parser.parse_args()
     args.workloads = [w for w in args.workloads.split(",") if w]
+    args.load_b = [(r.rsplit("=", 1)[0], float(r.rsplit("=", 1)[1]))
+                   for r in args.load_b.split(",") if r]
+    os.environ["MERIDIAN_ADMIN_TOKEN"] = LOAD_TOKEN
     for key in ("bin_a", "bin_b"):
         path = getattr(args, key)
         if not path or not os.access(path, os.X_OK):

@@ -29,12 +29,12 @@ from collections import defaultdict
 # latency ingest record metrics, which name policy outcomes.
 LAYERS = [
     ["signals", "closed_set", "hash", "geo", "health/snapshot", "health/check", "health/target",
-     "health/state", "health/quorum", "latency/net"],
+     "health/state", "health/quorum", "latency/net", "load/share", "load/snapshot", "load/read"],
     ["latency/table", "latency/aggregate"],
     ["policy"],
     ["zone"],
     ["metrics"],
-    ["health", "latency"],
+    ["health", "latency", "load"],
     ["config"],
     ["diff"],
     ["cluster"],

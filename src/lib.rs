@@ -32,6 +32,7 @@ pub mod geo;
 pub mod hash;
 pub mod health;
 pub mod latency;
+pub mod load;
 pub mod metrics;
 pub mod policy;
 pub mod signals;

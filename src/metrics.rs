@@ -35,6 +35,7 @@ mod cache;
 mod cluster;
 pub mod labels;
 mod latency;
+mod load;
 mod names;
 mod queries;
 mod targets;
@@ -60,6 +61,7 @@ pub(crate) use latency::{
     latency_aggregates, latency_decision, latency_evicted, latency_samples, latency_table,
     latency_tracked,
 };
+pub(crate) use load::{load_bad_input, load_entries};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use names::*;
 pub use queries::{QueryTimer, decision, flush, query};
@@ -122,6 +124,7 @@ fn describe() {
     }
     gauge!(OVERRIDE_FILE_UNKNOWN).set(0.0);
     latency::zeroes();
+    load::zeroes();
     cluster::zeroes();
     for action in ["drop", "slip"] {
         counter!(RRL_ACTIONS, "action" => action).increment(0);

@@ -58,6 +58,17 @@ fn answering_with_a_city_database_allocates_nothing_per_query() {
 }
 
 #[test]
+fn answering_while_load_sheds_allocates_nothing_per_query() {
+    let handler = handler("zones", "geoip/geo-whois-asn-country.mmdb");
+    let load = meridian::load::LoadSnapshot::from_shares(
+        &[("192.0.2.10/web", 0.5)],
+        &[("us-east", 0.5), ("eu-west", 0.3), ("ap-south", 1.0)],
+    );
+    handler.snapshots().load.store(std::sync::Arc::new(load));
+    assert_no_allocations(&handler, &questions(&COUNTRY_SUBNETS), "load shedding");
+}
+
+#[test]
 fn cname_services_allocate_nothing_per_query_in_or_out_of_the_zone() {
     let handler = handler(
         "tests/fixtures/cname_service",

@@ -116,6 +116,9 @@ pub fn handler(root: &Path, health: Health) -> Handler {
             meridian::latency::TableConfig::default(),
             10_000,
         )),
+        load: Arc::new(ArcSwap::from_pointee(
+            meridian::load::LoadSnapshot::default(),
+        )),
     });
     Handler::new(snapshots, MAX_UDP)
 }

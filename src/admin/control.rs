@@ -85,6 +85,19 @@ pub trait Control: Send + Sync + 'static {
         Err(latency_unavailable())
     }
 
+    /// `POST /v1/load`: set load values (selector, value); `Unprocessable` naming the first
+    /// selector that names nothing configured or value that is not a number (nothing set).
+    fn load_post(&self, _rows: &[(String, f64)]) -> Result<usize, ControlError> {
+        Err(ControlError::Unavailable(
+            "load-aware steering is not available in this server".into(),
+        ))
+    }
+
+    /// `GET /v1/load`: every member's and datacenter's published load.
+    fn load(&self) -> Vec<crate::load::LoadView> {
+        Vec::new()
+    }
+
     /// The latency table's size and settings, and one network's estimates.
     fn latency(&self, _network: Option<IpNet>) -> Result<LatencySummary, ControlError> {
         Err(latency_unavailable())

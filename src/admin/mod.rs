@@ -25,6 +25,7 @@ mod auth;
 mod control;
 mod error;
 pub(crate) mod latency;
+mod load;
 mod routes;
 mod state;
 mod ui;
@@ -116,6 +117,7 @@ pub fn router(
         )
         .route("/v1/latency/targets", get(latency::targets))
         .route("/v1/latency/samples", post(latency::samples))
+        .route("/v1/load", post(load::post))
         .route(
             "/v1/latency/import",
             post(latency::import).layer(DefaultBodyLimit::max(latency::IMPORT_LIMIT)),
@@ -133,6 +135,7 @@ pub fn router(
         .route("/v1/latency", get(latency::view))
         .route("/v1/console", get(ui::console))
         .route("/v1/console/map", get(ui::service_map))
+        .route("/v1/load", get(load::view))
         .route("/metrics", get(routes::metrics))
         .route_layer(middleware::from_fn_with_state(auth, auth::guard_reads));
     let probes = Router::new()

@@ -112,7 +112,15 @@ impl Control for AppControl {
             table: &table,
             now: crate::latency::unix_now(),
         };
-        let e = explain(&zones, snapshots.geo.as_ref(), &health, latency, question);
+        let load = snapshots.load.load();
+        let e = explain(
+            &zones,
+            snapshots.geo.as_ref(),
+            &health,
+            latency,
+            &load,
+            question,
+        );
         let a = &e.answer;
         let outcome = match &a.decision {
             Some((_, _, o)) => o.as_str().to_string(),
@@ -230,6 +238,17 @@ impl Control for AppControl {
     ) -> Result<crate::admin::latency::TargetsView, ControlError> {
         let zones = self.shared.snapshots.zones.load();
         self.shared.latency.targets(&zones, datacenter, limit)
+    }
+
+    fn load_post(&self, rows: &[(String, f64)]) -> Result<usize, ControlError> {
+        self.shared
+            .load
+            .post(rows)
+            .map_err(ControlError::Unprocessable)
+    }
+
+    fn load(&self) -> Vec<crate::load::LoadView> {
+        self.shared.load.list()
     }
 
     fn latency_samples(&self, body: &str) -> Result<crate::latency::Applied, ControlError> {

@@ -42,7 +42,13 @@ pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, Start
         table: &table,
         now: crate::latency::unix_now(),
     };
-    let explanation =
-        crate::dns::explain::explain(&zones, geo.as_ref(), &health, latency, question);
+    let explanation = crate::dns::explain::explain(
+        &zones,
+        geo.as_ref(),
+        &health,
+        latency,
+        crate::load::LoadSnapshot::none(),
+        question,
+    );
     Ok(explanation.to_string())
 }

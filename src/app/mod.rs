@@ -5,6 +5,7 @@ mod diff;
 mod explain;
 mod geoip;
 mod latency;
+mod load;
 mod neighbours;
 mod preview;
 mod retire;
@@ -104,7 +105,16 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let geo = open_geo(&config, &cancel, &tracker)?;
     let cluster_settings = cluster_settings(&config, zones.digest())?;
     let (votes_tx, votes_rx) = tokio::sync::mpsc::unbounded_channel::<VoteUpdate>();
+    let load_snapshot = Arc::new(ArcSwap::from_pointee(crate::load::LoadSnapshot::default()));
+    let load = crate::load::LoadHandle::start(
+        &load::settings(&config),
+        &zones,
+        load_snapshot.clone(),
+        &cancel,
+        &tracker,
+    );
     let mut health_config = health_config(&config);
+    health_config.load = Some(load.sender());
     health_config.cluster = cluster_settings.as_ref().map(|s| ClusterLink {
         instance: s.instance.clone(),
         votes: votes_tx,
@@ -124,6 +134,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         health: health.handle().snapshots(),
         geo,
         latency: latency.live().clone(),
+        load: load_snapshot,
     });
     neighbours::spawn(snapshots.clone(), latency.handle.clone(), &cancel, &tracker);
     let listen = Listen {
@@ -148,6 +159,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         health,
         latency,
         cluster,
+        load,
     ));
     let handler = Handler::new(snapshots.clone(), shared.config.max_udp_payload)
         .with_rrl(crate::dns::rrl::Rrl::new(

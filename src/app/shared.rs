@@ -13,6 +13,7 @@ use crate::cluster::ClusterHandle;
 use crate::config::{self, ConfigErrors, ServerConfig};
 use crate::dns::Snapshots;
 use crate::health::{Health, HealthHandle};
+use crate::load::LoadHandle;
 use crate::metrics;
 
 /// State shared by the signal loop and the admin API: one writer per snapshot.
@@ -24,6 +25,8 @@ pub struct Shared {
     pub(crate) latency: Latency,
     /// Cluster mode: the link to the other instances.
     pub(crate) cluster: Option<ClusterHandle>,
+    /// Load-aware steering: the feed (reloads, `/v1/load`).
+    pub(crate) load: LoadHandle,
     scheduler: Mutex<Health>,
     generation: AtomicU64,
     last_reload: Mutex<Option<ReloadView>>,
@@ -37,8 +40,10 @@ impl Shared {
         scheduler: Health,
         latency: Latency,
         cluster: Option<ClusterHandle>,
+        load: LoadHandle,
     ) -> Self {
         Self {
+            load,
             health: scheduler.handle(),
             latency,
             cluster,
@@ -58,6 +63,7 @@ impl Shared {
                 if let Some(cluster) = &self.cluster {
                     cluster.zone_digest(zones.digest());
                 }
+                self.load.reconcile(&zones);
                 retire::retire(self.snapshots.zones.swap(Arc::new(zones)));
                 let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
                 if let Ok(mut health) = self.scheduler.lock() {

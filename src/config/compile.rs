@@ -75,10 +75,12 @@ fn build(file: &ZoneFile, errors: &mut Errors, read: &mut ReadAux) -> Option<Zon
         node.rrsets.insert(0, set);
     }
     let targets = steering(file, &origin, &mut nodes, errors, read);
+    let load_datacenters = super::compile_load::datacenters(&file.datacenters, errors);
     check_cuts(file, &origin, &nodes, errors);
     add_empty_non_terminals(&origin, &mut nodes);
     let mut zone = Zone::new(origin, soa?, nodes);
     zone.targets = targets;
+    zone.load_datacenters = load_datacenters;
     Some(zone)
 }
 

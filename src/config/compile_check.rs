@@ -86,6 +86,7 @@ fn compile_check(
             Err(e) => errors.at(q.span(), e),
         }
     }
+    super::compile_load::check(f, &mut spec, name.span(), errors);
     if errors.list.len() > before {
         return None;
     }

@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod compile;
 pub(crate) mod compile_check;
 pub(crate) mod compile_latency;
+pub(crate) mod compile_load;
 pub(crate) mod compile_pool;
 pub(crate) mod compile_service;
 pub(crate) mod env;

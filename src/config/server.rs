@@ -88,6 +88,19 @@ pub struct ServerConfig {
     pub latency_state_file: PathBuf,
     /// Network → address agents probe instead of its first usable address (`IP` or `IP:PORT`).
     pub latency_representatives: BTreeMap<String, String>,
+    // --- load-aware steering (README "Load-aware steering") ---
+    /// A load value counts this many seconds after it was reported (1..=86400).
+    pub load_ttl_secs: u64,
+    /// Least time between a change of a shed share and a release step (ms, 0..=3600000).
+    pub load_hold_ms: u64,
+    /// Percentage points of capacity below `shed_start` that a release needs (0..=100).
+    pub load_hysteresis: f64,
+    /// Share of clients brought back per release step, (0, 1].
+    pub load_release_step: f64,
+    /// Base URL of a Prometheus HTTP API for datacenters' `load_query`; empty = none.
+    pub load_prometheus: String,
+    /// Time between Prometheus queries (ms, 100..=3600000).
+    pub load_prometheus_interval_ms: u64,
     // --- health probes and cluster mode ---
     /// Health probes to IPv4 / IPv6 targets are sent from this local address; unset = the
     /// kernel chooses (multi-homed hosts; one vantage point per instance).
@@ -153,6 +166,12 @@ impl Default for ServerConfig {
             latency_import: PathBuf::new(),
             latency_state_file: PathBuf::new(),
             latency_representatives: BTreeMap::new(),
+            load_ttl_secs: 60,
+            load_hold_ms: 30_000,
+            load_hysteresis: 5.0,
+            load_release_step: 0.1,
+            load_prometheus: String::new(),
+            load_prometheus_interval_ms: 15_000,
             probe_source_v4: None,
             probe_source_v6: None,
             cluster: None,
@@ -221,6 +240,8 @@ impl ServerConfig {
         }
         self.validate_latency()
             .map_err(|m| ConfigError::file(path, m))?;
+        self.validate_load()
+            .map_err(|m| ConfigError::file(path, m))?;
         self.validate_probes()
             .map_err(|m| ConfigError::file(path, m))
     }
@@ -236,6 +257,29 @@ impl ServerConfig {
             Some(cluster) => cluster.validate(),
             None => Ok(()),
         }
+    }
+
+    fn validate_load(&self) -> Result<(), String> {
+        if !(1..=86_400).contains(&self.load_ttl_secs) {
+            return Err("`load_ttl_secs` must be within 1..=86400".into());
+        }
+        if self.load_hold_ms > 3_600_000 {
+            return Err("`load_hold_ms` must be within 0..=3600000".into());
+        }
+        if !(0.0..=100.0).contains(&self.load_hysteresis) {
+            return Err("`load_hysteresis` must be within 0..=100".into());
+        }
+        if !(self.load_release_step > 0.0 && self.load_release_step <= 1.0) {
+            return Err("`load_release_step` must be within (0, 1]".into());
+        }
+        if !(100..=3_600_000).contains(&self.load_prometheus_interval_ms) {
+            return Err("`load_prometheus_interval_ms` must be within 100..=3600000".into());
+        }
+        let p = &self.load_prometheus;
+        if !(p.is_empty() || p.starts_with("http://") || p.starts_with("https://")) {
+            return Err("`load_prometheus` must be an http:// or https:// URL".into());
+        }
+        Ok(())
     }
 
     fn validate_latency(&self) -> Result<(), String> {

@@ -18,6 +18,12 @@ pub(crate) struct DatacenterFile {
     pub(crate) country: Option<Spanned<String>>,
     pub(crate) continent: Option<Spanned<String>>,
     pub(crate) bias: Option<Spanned<i64>>,
+    // --- load-aware steering (compiled in `compile_load.rs`) ---
+    pub(crate) capacity: Option<Spanned<f64>>,
+    pub(crate) shed_start: Option<Spanned<f64>>,
+    pub(crate) shed_full: Option<Spanned<f64>>,
+    /// A PromQL query whose first sample is the datacenter's load.
+    pub(crate) load_query: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +51,16 @@ pub(crate) struct CheckFile {
     pub(crate) max_reply: Option<Spanned<i64>>,
     /// Cluster mode: this check's quorum rule (`majority`, `all`, `any`, `up_fraction>F`).
     pub(crate) quorum: Option<Spanned<String>>,
+    // --- load-aware steering (compiled in `compile_load.rs`) ---
+    pub(crate) capacity: Option<Spanned<f64>>,
+    pub(crate) shed_start: Option<Spanned<f64>>,
+    pub(crate) shed_full: Option<Spanned<f64>>,
+    /// The response header holding the load.
+    pub(crate) load_header: Option<Spanned<String>>,
+    /// The dotted JSON path of the load in the body.
+    pub(crate) load_json: Option<Spanned<String>>,
+    /// `tcp`: read the reply as an agent-style load report.
+    pub(crate) load_agent: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

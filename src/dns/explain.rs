@@ -15,6 +15,7 @@ use super::qname::QName;
 use super::resolve::{Context, Resolved, resolve};
 use crate::geo::Locate;
 use crate::health::{HealthSnapshot, Status, TargetHealth};
+use crate::load::LoadSnapshot;
 use crate::policy::{Client, LatencyView, Trace};
 use crate::zone::ZoneSet;
 
@@ -98,6 +99,7 @@ pub(crate) fn explain(
     geo: &dyn Locate,
     health: &HealthSnapshot,
     latency: LatencyView<'_>,
+    load: &LoadSnapshot,
     q: Question,
 ) -> Explanation {
     let mut trace = Trace::new();
@@ -108,6 +110,7 @@ pub(crate) fn explain(
         health,
         latency: latency.table,
         now: latency.now,
+        load,
         rng: &mut rng,
         trace: Some(&mut trace),
     };

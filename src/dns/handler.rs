@@ -292,6 +292,7 @@ impl Handler {
                 health: loaded.health,
                 latency: loaded.latency,
                 now: self.snapshots.latency.now(),
+                load: loaded.load,
                 rng: &mut rng,
                 trace: None,
             };

@@ -10,6 +10,7 @@ use super::qname::QName;
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 use crate::latency::LatencyTable;
+use crate::load::LoadSnapshot;
 use crate::policy::{Client, Trace};
 use crate::zone::{Node, RRset, Zone};
 
@@ -25,6 +26,8 @@ pub struct Context<'a, R: Rng + ?Sized> {
     pub latency: &'a LatencyTable,
     /// Unix seconds the latency table is read at.
     pub now: u64,
+    /// Published load (`LoadSnapshot::none()`: none).
+    pub load: &'a LoadSnapshot,
     /// The random source of weighted draws.
     pub rng: &'a mut R,
     /// Where explain records the decision, if it asks.

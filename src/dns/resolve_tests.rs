@@ -30,6 +30,7 @@ fn ask(zones: &ZoneSet, name: &str, qtype: RecordType) -> Resolved {
         health: &health,
         latency: crate::policy::LatencyView::none().table,
         now: 0,
+        load: crate::load::LoadSnapshot::none(),
         rng: &mut rng,
         trace: None,
     };

@@ -55,6 +55,7 @@ pub(crate) fn answer_service<'z, R: Rng + ?Sized>(
             table: cx.latency,
             now: cx.now,
         },
+        load: cx.load,
     };
     let decision = policy::evaluate_with(
         service,

@@ -10,6 +10,7 @@ use arc_swap::cache::Cache;
 use crate::geo::Locate;
 use crate::health::HealthSnapshot;
 use crate::latency::LatencyTable;
+use crate::load::LoadSnapshot;
 use crate::zone::ZoneSet;
 
 /// The published snapshots the query path reads; each has one writer elsewhere.
@@ -23,6 +24,8 @@ pub struct Snapshots {
     /// The latency table (one writer: the latency ingest task) and the busiest-network
     /// tracker the query path feeds.
     pub latency: Arc<crate::latency::Live>,
+    /// Published load (one writer: the load feed).
+    pub load: Arc<ArcSwap<LoadSnapshot>>,
 }
 
 impl Snapshots {
@@ -38,6 +41,7 @@ impl Snapshots {
                 crate::latency::TableConfig::default(),
                 busiest,
             )),
+            load: Arc::new(ArcSwap::from_pointee(LoadSnapshot::default())),
         })
     }
 }
@@ -50,6 +54,7 @@ pub struct View<'h> {
     zones: Cached<'h, ZoneSet>,
     health: Cached<'h, HealthSnapshot>,
     latency: Cached<'h, LatencyTable>,
+    load: Cached<'h, LoadSnapshot>,
     /// The address of the zones last loaded, and how many different ones were loaded.
     zones_at: usize,
     generation: u64,
@@ -61,6 +66,7 @@ pub struct Loaded<'v> {
     pub(crate) zones: &'v ZoneSet,
     pub(crate) health: &'v HealthSnapshot,
     pub(crate) latency: &'v LatencyTable,
+    pub(crate) load: &'v LoadSnapshot,
     /// Counts the zone snapshots this view has loaded (from 1): it changes exactly when
     /// `zones` does, for what is remembered per snapshot (`memo`).
     pub generation: u64,
@@ -73,6 +79,7 @@ impl<'h> View<'h> {
             zones: Cache::new(&snapshots.zones),
             health: Cache::new(&*snapshots.health),
             latency: Cache::new(&snapshots.latency.table),
+            load: Cache::new(&*snapshots.load),
             zones_at: 0,
             generation: 0,
         }
@@ -92,6 +99,7 @@ impl<'h> View<'h> {
             zones,
             health: self.health.load(),
             latency: self.latency.load(),
+            load: self.load.load(),
             generation: self.generation,
         }
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::closed_set::closed_set;
+use crate::load::{LoadRead, Watermarks};
 
 /// Time between the starts of two probes of one target.
 pub(crate) const INTERVAL_DEFAULT: Duration = Duration::from_secs(10);
@@ -46,6 +47,8 @@ pub struct CheckSpec {
     pub(crate) jitter: Duration,
     /// Cluster mode: this check's quorum rule; None = the cluster's `quorum`.
     pub(crate) quorum: Option<super::quorum::QuorumRule>,
+    /// Capacity and watermarks of the members this check reads a load for.
+    pub(crate) watermarks: Option<Watermarks>,
 }
 
 /// The closed set of check kinds, with their settings.
@@ -98,6 +101,8 @@ pub struct HttpCheck {
     pub(crate) max_body: usize,
     /// Extra request headers (name, value).
     pub(crate) headers: Vec<(String, String)>,
+    /// Where the reply carries a load value (`load_header`, `load_json`).
+    pub(crate) load: Option<LoadRead>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,6 +131,8 @@ pub struct TcpCheck {
     pub(crate) send: Option<Vec<u8>>,
     pub(crate) expect: Option<Vec<u8>>,
     pub(crate) max_reply: usize,
+    /// `load_agent = true`: the reply is an agent-style load report.
+    pub(crate) load: Option<LoadRead>,
 }
 
 /// One reason a check specification is out of range; `field` is the zone-file key.
@@ -143,6 +150,7 @@ impl Default for TcpCheck {
             send: None,
             expect: None,
             max_reply: MAX_BODY_DEFAULT,
+            load: None,
         }
     }
 }
@@ -170,6 +178,7 @@ impl HttpCheck {
             body_contains: None,
             max_body: MAX_BODY_DEFAULT,
             headers: Vec::new(),
+            load: None,
         }
     }
 
@@ -218,6 +227,7 @@ impl CheckSpec {
             fall: FALL_DEFAULT,
             jitter: JITTER_DEFAULT,
             quorum: None,
+            watermarks: None,
         }
     }
 

@@ -39,6 +39,8 @@ pub struct HealthConfig {
     pub(crate) cluster: Option<ClusterLink>,
     /// Probes are sent from these addresses (multi-homed hosts; a vantage point per instance).
     pub(crate) probe_source: ProbeSource,
+    /// Load-aware steering: where load read from probe replies goes.
+    pub(crate) load: Option<mpsc::UnboundedSender<crate::load::feed::FeedMsg>>,
 }
 
 /// The health side of cluster mode.
@@ -57,6 +59,7 @@ impl Default for HealthConfig {
             coalesce: COALESCE_DEFAULT,
             cluster: None,
             probe_source: ProbeSource::default(),
+            load: None,
         }
     }
 }
@@ -136,6 +139,7 @@ impl Health {
             report: report.clone(),
             ready: ready_tx,
             votes: config.cluster.as_ref().map(|l| l.votes.clone()),
+            load: config.load.clone(),
         };
         let tracker = Tracker::new(ledger, rx, out, config.state_file.clone(), config.coalesce);
         tasks.spawn(tracker.run(cancel.child_token()));

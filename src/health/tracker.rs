@@ -18,6 +18,7 @@ use super::snapshot::{HealthSnapshot, Status};
 use super::state::Observed;
 use super::target::{ProbeKey, TargetSpec};
 use super::votes::{ClusterVotes, VoteUpdate};
+use crate::load::feed::FeedMsg;
 
 /// Everything the tracker is told; it is the only way to change health state.
 #[derive(Debug)]
@@ -58,6 +59,8 @@ pub(crate) struct Outputs {
     pub(crate) ready: watch::Sender<bool>,
     /// Cluster mode: where this instance's own votes go to be published.
     pub(crate) votes: Option<mpsc::UnboundedSender<VoteUpdate>>,
+    /// Load-aware steering: where the load read from probe replies goes.
+    pub(crate) load: Option<mpsc::UnboundedSender<FeedMsg>>,
 }
 
 #[derive(Debug)]
@@ -146,7 +149,12 @@ impl Tracker {
                 self.send_votes(VoteUpdate::All(self.ledger.local_votes()));
                 events
             }
-            TrackerMsg::Outcome(probe, outcome) => self.ledger.record(&probe, &outcome, now),
+            TrackerMsg::Outcome(probe, outcome) => {
+                if let (Some(tx), Some(load)) = (&self.out.load, &outcome.load) {
+                    let _ = tx.send(FeedMsg::Probe(probe.clone(), load.clone()));
+                }
+                self.ledger.record(&probe, &outcome, now)
+            }
             TrackerMsg::Cluster(view) => self.ledger.set_cluster(view),
             TrackerMsg::FileOverrides(overrides) => self.ledger.replace_file_overrides(overrides),
             TrackerMsg::Command(command, reply) => {

@@ -33,6 +33,11 @@ pub(crate) const CLUSTER_MEMBER: &str = "meridian_cluster_member_info";
 pub(crate) const CLUSTER_VOTES: &str = "meridian_cluster_votes";
 pub(crate) const CLUSTER_WATCH_RESTARTS: &str = "meridian_cluster_watch_restarts_total";
 pub(crate) const CLUSTER_IGNORED: &str = "meridian_cluster_ignored_values_total";
+// --- load-aware steering ---
+pub(crate) const LOAD_UTILISATION: &str = "meridian_load_utilisation_percent";
+pub(crate) const LOAD_SHED_SHARE: &str = "meridian_load_shed_share";
+pub(crate) const LOAD_SHED_DECISIONS: &str = "meridian_load_shed_decisions_total";
+pub(crate) const LOAD_BAD_INPUT: &str = "meridian_load_bad_input_total";
 
 /// Query handling time: 5 µs to 50 ms (answers are computed in memory).
 pub(crate) const QUERY_DURATION_BUCKETS: [f64; 13] = [
@@ -83,7 +88,7 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 30] = [
+pub const ALL: [MetricDef; 34] = [
     def(
         CLUSTER_CONNECTED,
         Kind::Gauge,
@@ -263,5 +268,30 @@ pub const ALL: [MetricDef; 30] = [
         Kind::Gauge,
         &[],
         "Estimated heap bytes of the published neighbour aggregates.",
+    ),
+    // --- load-aware steering ---
+    def(
+        LOAD_UTILISATION,
+        Kind::Gauge,
+        &["selector"],
+        "Load-aware steering: the last load of a member (`192.0.2.10/web`) or datacenter (`datacenter:NAME`), in percent of its capacity.",
+    ),
+    def(
+        LOAD_SHED_SHARE,
+        Kind::Gauge,
+        &["selector"],
+        "Load-aware steering: share of clients (0 to 1) a member or datacenter sheds.",
+    ),
+    def(
+        LOAD_SHED_DECISIONS,
+        Kind::Counter,
+        &[],
+        "Load-aware steering: decisions in which load moved this client away from at least one candidate.",
+    ),
+    def(
+        LOAD_BAD_INPUT,
+        Kind::Counter,
+        &["source", "reason"],
+        "Load-aware steering: load values refused (changing nothing), by source and reason.",
     ),
 ];

@@ -2,6 +2,7 @@
 
 use crate::health::HealthSnapshot;
 
+use super::load_view::LoadView;
 use super::model::{DatacenterId, Member, Pool};
 use super::query::Want;
 use super::service::Service;
@@ -9,8 +10,10 @@ use super::service::Service;
 /// How strictly members are judged. The policy runs `Healthy` first; fail-open reruns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pass {
-    /// Health and `min_healthy` honoured.
+    /// Health, load and `min_healthy` honoured.
     Healthy,
+    /// Load left no candidate: health and `min_healthy` honoured, load ignored.
+    IgnoreLoad,
     /// Fail-open: every member counts as up, `min_healthy` as 1; drained (weight 0) stay out.
     IgnoreHealth,
     /// Last fail-open resort: drained members count with weight 1.
@@ -40,6 +43,8 @@ pub(crate) struct Judge<'a> {
     pub(crate) health: &'a HealthSnapshot,
     pub(crate) want: Want,
     pub(crate) pass: Pass,
+    /// Load shedding for this query; `None` when nothing sheds.
+    pub(crate) load: Option<LoadView<'a>>,
 }
 
 /// Up/total counts of a group under a pass.
@@ -68,12 +73,19 @@ impl<'a> Judge<'a> {
         match self.pass {
             Pass::IgnoreDrain => m.weight.max(1),
             Pass::IgnoreHealth => m.weight,
-            Pass::Healthy => {
+            Pass::Healthy | Pass::IgnoreLoad => {
                 let up = m
                     .target
                     .as_deref()
                     .is_none_or(|t| self.health.status(t).usable());
-                if up { m.weight } else { 0 }
+                match self.load {
+                    _ if !up => 0,
+                    Some(load) if self.pass == Pass::Healthy => {
+                        let dc = self.service.datacenter(self.dc_of(m)).map(|d| &*d.name);
+                        load.weight(m, dc, m.weight)
+                    }
+                    _ => m.weight,
+                }
             }
         }
     }
@@ -116,7 +128,7 @@ impl<'a> Judge<'a> {
             }
         }
         let required = match self.pass {
-            Pass::Healthy => g.pool.min_healthy.max(1),
+            Pass::Healthy | Pass::IgnoreLoad => g.pool.min_healthy.max(1),
             Pass::IgnoreHealth | Pass::IgnoreDrain => 1,
         };
         Census {

@@ -9,6 +9,7 @@ use crate::health::HealthSnapshot;
 
 use super::eligibility::{Census, DcFilter, Group, Judge, Pass};
 use super::explain::{Event, ScopeInput, Trace};
+use super::load_view::LoadView;
 use super::model::Answers;
 use super::query::{Client, Outcome, Want};
 use super::rtt::{LatencyView, RttSource};
@@ -27,6 +28,8 @@ pub(super) struct Eval<'a, 't, R: Rng + ?Sized> {
     pub(crate) answers: Answers,
     /// `latency`: where the RTT of the datacenter that answered came from.
     pub(crate) rtt_source: Option<RttSource>,
+    /// Load shedding for this query (set by `load::prepare`).
+    pub(crate) load: Option<LoadView<'a>>,
 }
 
 impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
@@ -50,6 +53,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
             needed: 0,
             answers: Answers::new(),
             rtt_source: None,
+            load: None,
         }
     }
 
@@ -59,6 +63,7 @@ impl<'a, 't, R: Rng + ?Sized> Eval<'a, 't, R> {
             health: self.health,
             want: self.want,
             pass,
+            load: self.load,
         }
     }
 

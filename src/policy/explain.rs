@@ -88,6 +88,8 @@ pub(crate) enum Event {
     },
     /// A step of the `latency` policy (network, RTTs, ties, source).
     Latency(super::latency::LatencyEvent),
+    /// A member's or datacenter's load and whether it sheds this client.
+    Load(super::load_view::LoadNote),
 }
 
 /// Why a member or pool was picked.
@@ -209,6 +211,7 @@ impl fmt::Display for Event {
                 ttl,
             } => write!(f, "decision {outcome:?}: {answers} answer(s), ttl {ttl}"),
             Event::Latency(event) => write!(f, "{event}"),
+            Event::Load(note) => write!(f, "{note}"),
         }
     }
 }

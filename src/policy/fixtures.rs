@@ -270,6 +270,7 @@ pub(crate) fn evaluate<R: rand::Rng + ?Sized>(
         geo,
         health,
         latency: LatencyView::none(),
+        load: crate::load::LoadSnapshot::none(),
     };
     evaluate_with(service, want, client, &inputs, rng, trace)
 }

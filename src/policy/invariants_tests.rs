@@ -258,6 +258,7 @@ fn decide(
             table: w.table,
             now: w.now,
         },
+        load: crate::load::LoadSnapshot::none(),
     };
     evaluate_with(s, want, c, &inputs, &mut StdRng::seed_from_u64(seed), trace)
 }

@@ -49,6 +49,7 @@ fn decide_with(
         geo: &geo,
         health,
         latency: LatencyView { table: t, now: NOW },
+        load: crate::load::LoadSnapshot::none(),
     };
     let d = evaluate_with(s, want, c, &inputs, &mut StdRng::seed_from_u64(3), trace);
     (d, geo.lookups.load(Ordering::Relaxed))

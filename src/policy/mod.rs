@@ -50,6 +50,8 @@ mod geo_map;
 pub(crate) mod latency;
 pub(crate) mod latency_build;
 mod latency_trace;
+pub(crate) mod load;
+mod load_view;
 pub(crate) mod model;
 pub(crate) mod nearest;
 mod plan;
@@ -66,6 +68,10 @@ mod evaluate_tests;
 mod fixtures;
 #[cfg(test)]
 mod invariants_tests;
+#[cfg(test)]
+mod load_fixtures;
+#[cfg(test)]
+mod load_tests;
 
 pub use cidr::CidrMap;
 pub(crate) use cidr::PoolList;
@@ -107,6 +113,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) geo: &'a dyn Locate,
     pub(crate) health: &'a HealthSnapshot,
     pub(crate) latency: LatencyView<'a>,
+    /// Published load (`LoadSnapshot::none()`: no load anywhere).
+    pub(crate) load: &'a crate::load::LoadSnapshot,
 }
 
 /// Evaluates `service` for one query. Pure: the same inputs and RNG state give the same
@@ -139,10 +147,11 @@ pub(crate) fn evaluate_with<R: Rng + ?Sized>(
         client: *client,
     });
     let outcome = if has_family(service, want) {
+        ev.load = load::prepare(&mut ev, inputs.load);
         let plan = Plan::new(&mut ev, geo);
         match plan.run(&mut ev, Pass::Healthy) {
             Some(outcome) => outcome,
-            None => all_down(&mut ev, &plan),
+            None => without_load(&mut ev, &plan).unwrap_or_else(|| all_down(&mut ev, &plan)),
         }
     } else {
         ev.note(|| Event::Note("the service has no member of the queried family"));
@@ -176,6 +185,13 @@ fn has_family(service: &Service, want: Want) -> bool {
         .pools
         .iter()
         .any(|p| p.members.iter().any(|m| want.accepts(&m.answer)))
+}
+
+/// When load left no candidate, the policy again without load (load never empties an answer).
+fn without_load<'a, R: Rng + ?Sized>(ev: &mut Eval<'a, '_, R>, plan: &Plan<'a>) -> Option<Outcome> {
+    ev.load?;
+    ev.note(|| Event::Note("load sheds every candidate: the policy again without load"));
+    plan.run(ev, Pass::IgnoreLoad)
 }
 
 /// Applies the service's `all_down` action after the healthy pass found nothing.

@@ -113,6 +113,8 @@ pub struct Zone {
     has_cuts: bool,
     /// The health targets this zone's pools ask to be probed.
     pub(crate) targets: Vec<TargetSpec>,
+    /// Every datacenter with its load settings (load-aware steering).
+    pub(crate) load_datacenters: Vec<crate::load::share::DatacenterLoad>,
     /// The origin as text, for metric labels and status output.
     pub(crate) name: Arc<str>,
     /// The file the zone was loaded from.
@@ -206,6 +208,7 @@ impl Zone {
             name: origin.to_ascii().into(),
             origin,
             targets: Vec::new(),
+            load_datacenters: Vec::new(),
             source: String::new(),
             digest: [0; 32],
         }

@@ -10,6 +10,7 @@ mod delegation;
 mod dns_server;
 mod fault_injection;
 mod latency;
+mod load;
 mod ops;
 mod reload_load;
 mod steering;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use super::outcome::{BoundedMatch, ProbeFailure, ProbeOutcome, from_io, timed};
 use crate::health::check::{HttpCheck, HttpMethod};
 use crate::health::target::ProbeKey;
+use crate::load::read;
+use crate::load::{LoadRead, LoadReading, ReadError, Sample};
 
 #[derive(Debug)]
 pub(crate) struct HttpProber {
@@ -45,7 +47,7 @@ impl HttpProber {
         timed(self.timeout, self.exchange()).await
     }
 
-    async fn exchange(&self) -> Result<(), ProbeFailure> {
+    async fn exchange(&self) -> Result<Option<LoadReading>, ProbeFailure> {
         let client = self
             .client
             .as_ref()
@@ -62,6 +64,40 @@ impl HttpProber {
         if !self.check.accepts(status) {
             return Err(ProbeFailure::Status(status));
         }
+        let path = match &self.check.load {
+            Some(LoadRead::Header(name)) => {
+                let value = response.headers().get(name.as_str());
+                let load = value
+                    .map_or_else(
+                        || Err(ReadError::MissingHeader(name.clone())),
+                        |v| read::number(&String::from_utf8_lossy(v.as_bytes())),
+                    )
+                    .map(Sample::Value);
+                return self.body_check(response).await.map(|()| Some(load));
+            }
+            Some(LoadRead::Json(path)) => path,
+            Some(LoadRead::Agent) | None => return self.body_check(response).await.map(|()| None),
+        };
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+            let room = self.check.max_body.saturating_sub(body.len());
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= self.check.max_body {
+                break;
+            }
+        }
+        if let Some(needle) = &self.check.body_contains
+            && !body
+                .windows(needle.len().max(1))
+                .any(|w| w == needle.as_bytes())
+        {
+            return Err(ProbeFailure::BodyMismatch);
+        }
+        Ok(Some(read::json_field(&body, path).map(Sample::Value)))
+    }
+
+    /// The `body_contains` expectation, reading at most `max_body` bytes.
+    async fn body_check(&self, mut response: reqwest::Response) -> Result<(), ProbeFailure> {
         let Some(needle) = &self.check.body_contains else {
             return Ok(());
         };

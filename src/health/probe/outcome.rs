@@ -7,6 +7,8 @@ use std::{fmt, io};
 
 use serde::Serialize;
 
+use crate::load::LoadReading;
+
 /// The result of one probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeOutcome {
@@ -15,6 +17,8 @@ pub struct ProbeOutcome {
     pub(crate) rtt: Duration,
     /// Why it failed; `None` when `ok`.
     pub(crate) failure: Option<ProbeFailure>,
+    /// The load the reply reported, when the check reads one and the probe passed.
+    pub(crate) load: Option<LoadReading>,
 }
 
 /// Why a probe failed.
@@ -70,6 +74,7 @@ impl ProbeOutcome {
             ok: true,
             rtt,
             failure: None,
+            load: None,
         }
     }
 
@@ -78,6 +83,7 @@ impl ProbeOutcome {
             ok: false,
             rtt,
             failure: Some(failure),
+            load: None,
         }
     }
 }
@@ -85,13 +91,16 @@ impl ProbeOutcome {
 /// Runs `work` under `timeout`, timing it; a timeout is the `Timeout` failure.
 pub(super) async fn timed<F>(timeout: Duration, work: F) -> ProbeOutcome
 where
-    F: Future<Output = Result<(), ProbeFailure>>,
+    F: Future<Output = Result<Option<LoadReading>, ProbeFailure>>,
 {
     let start = Instant::now();
     let result = tokio::time::timeout(timeout, work).await;
     let rtt = start.elapsed();
     match result {
-        Ok(Ok(())) => ProbeOutcome::success(rtt),
+        Ok(Ok(load)) => ProbeOutcome {
+            load,
+            ..ProbeOutcome::success(rtt)
+        },
         Ok(Err(failure)) => ProbeOutcome::failed(rtt, failure),
         Err(_) => ProbeOutcome::failed(rtt, ProbeFailure::Timeout),
     }

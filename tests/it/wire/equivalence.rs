@@ -131,6 +131,7 @@ fn check(dir: &str) -> usize {
                     health: &health,
                     latency: LatencyView::none().table,
                     now: 0,
+                    load: meridian::load::LoadSnapshot::none(),
                     rng: &mut rng,
                     trace: None,
                 };
