@@ -108,6 +108,7 @@ pub fn service_map(
             geo: &geo,
             health,
             latency,
+            load: crate::load::LoadSnapshot::none(),
         };
         let decision = policy::evaluate_with(
             service,

@@ -153,6 +153,7 @@ fn run(job: &Job<'_>, inputs: &Inputs<'_>) -> Tally {
         geo: inputs.geo,
         health: inputs.health,
         latency: inputs.latency,
+        load: crate::load::LoadSnapshot::none(),
     };
     let mut tally = Tally::default();
     let (old_names, new_names) = (Labels::new(job.old), Labels::new(job.new));

@@ -53,6 +53,7 @@ fn decide(s: &Service, c: &Client, t: &LatencyTable, trace: Option<&mut Trace>) 
         geo: &geo,
         health: &HealthSnapshot::empty(),
         latency: LatencyView { table: t, now: NOW },
+        load: crate::load::LoadSnapshot::none(),
     };
     evaluate_with(
         s,
