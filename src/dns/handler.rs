@@ -324,6 +324,8 @@ impl Handler {
             resolve(loaded.zones, &req.qname, req.qtype, &mut cx)
         };
         let mut edns = edns;
+        // A name that does not exist is never remembered, signed or not.
+        let nxdomain = answer.rcode == ResponseCode::NXDomain;
         let Some(answer) = self.sign(req, transport, answer, edns.as_mut()) else {
             self.truncated(req, out);
             self.log_query(asked, ResponseCode::NoError, None, 0);
@@ -344,7 +346,7 @@ impl Handler {
             edns,
         };
         let whole = response::encode_into(&reply, self.limit(req, transport), out);
-        if let (Some(memo), Some(sections_end)) = (memo, whole) {
+        if let (Some(memo), Some(sections_end), false) = (memo, whole, nxdomain) {
             let question_end = 12 + req.qname.wire().len() + 4;
             let at = (question_end, sections_end);
             memo.put(
@@ -371,8 +373,9 @@ impl Handler {
     /// The generation a remembered reply is filed under: DO=1 replies apart from DO=0 ones,
     /// and forgotten when the signature cache publishes new signatures.
     fn memo_generation(&self, req: &Request, loaded: &Loaded<'_>) -> u64 {
-        if req.edns.is_some_and(|e| e.dnssec_ok) {
-            loaded.generation ^ (1 << 63) ^ (self.signatures.epoch() << 40)
+        if let Some(e) = req.edns.filter(|e| e.dnssec_ok) {
+            let co = u64::from(e.compact_ok) << 62;
+            loaded.generation ^ (1 << 63) ^ co ^ (self.signatures.epoch() << 40)
         } else {
             loaded.generation
         }

@@ -83,7 +83,7 @@ pub struct SigCache {
     budget_per_sec: u32,
     /// (second << 32) | signatures made inline in that second.
     budget: AtomicU64,
-    /// Bumped whenever the published map changes signatures that replies may hold.
+    /// Bumped whenever a new map is published.
     epoch: AtomicU64,
 }
 
@@ -175,8 +175,8 @@ impl SigCache {
         self.len() == 0
     }
 
-    /// Changes whenever published signatures are replaced (a reply remembered with the old
-    /// ones must not outlive them).
+    /// Changes whenever a new map is published (a reply remembered with signatures that
+    /// were replaced or dropped must not outlive them).
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
     }
@@ -238,9 +238,9 @@ impl SigCache {
             }
         }
         self.map.store(Arc::new(map));
-        if signed > 0 {
-            self.epoch.fetch_add(1, Ordering::Relaxed);
-        }
+        // Replies remembered by the socket threads (`dns::memo`) may hold any signature
+        // replaced or dropped here: they are forgotten.
+        self.epoch.fetch_add(1, Ordering::Relaxed);
         signed
     }
 }
@@ -332,6 +332,7 @@ mod tests {
         );
         assert_eq!(cache.len(), 1);
         assert_ne!(cache.epoch(), epoch);
+        assert_eq!(cache.maintain(later), 0);
         let Found::Cached(e) = cache.get_or_sign(&what, k(1), later, false) else {
             panic!("cached");
         };
