@@ -9,8 +9,8 @@ use hickory_proto::rr::RData;
 
 use super::shared::Shared;
 use crate::admin::{
-    Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ServiceView,
-    StatusView, TargetView, ZoneView,
+    Control, ControlError, ExplainRequest, ExplainSignature, ExplainSigning, ExplainView,
+    OverrideState, ProbeView, ServiceView, StatusView, TargetView, ZoneView,
 };
 use crate::cluster::{ClusterStatus, OverrideAsk};
 use crate::dns::explain::{Question, explain, with_down};
@@ -112,7 +112,15 @@ impl Control for AppControl {
             table: &table,
             now: crate::latency::unix_now(),
         };
-        let e = explain(&zones, snapshots.geo.as_ref(), &health, latency, question);
+        let cache = &self.shared.signatures;
+        let e = explain(
+            &zones,
+            snapshots.geo.as_ref(),
+            &health,
+            latency,
+            question,
+            cache,
+        );
         let a = &e.answer;
         let outcome = match &a.decision {
             Some((_, _, o)) => o.as_str().to_string(),
@@ -127,6 +135,16 @@ impl Control for AppControl {
             ecs_scope: a.ecs_scope,
             answers: a.answer.iter().map(ToString::to_string).collect(),
             steps: self.with_votes(e.trace.to_string(), a.decision.as_ref().map(|d| &d.0)),
+            dnssec: e.signatures.map(|sigs| ExplainSigning {
+                signatures: sigs
+                    .into_iter()
+                    .map(|s| ExplainSignature {
+                        rrset: s.rrset,
+                        key_tag: s.key_tag,
+                        cached: s.cached,
+                    })
+                    .collect(),
+            }),
         })
     }
 

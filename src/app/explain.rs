@@ -41,7 +41,8 @@ pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, Start
         table: &table,
         now: crate::latency::unix_now(),
     };
+    let cache = crate::dnssec::SigCache::new(0, 0);
     let explanation =
-        crate::dns::explain::explain(&zones, geo.as_ref(), &health, latency, question);
+        crate::dns::explain::explain(&zones, geo.as_ref(), &health, latency, question, &cache);
     Ok(explanation.to_string())
 }

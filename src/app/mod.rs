@@ -151,8 +151,9 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         .with_rrl(crate::dns::rrl::Rrl::new(
             crate::dns::rrl::RrlConfig::from_server(&shared.config),
         ))
-        .with_query_log(shared.config.query_log_sample);
-    signatures::spawn_maintenance(handler.signatures().clone(), cancel.clone(), &tracker);
+        .with_query_log(shared.config.query_log_sample)
+        .with_signatures(shared.signatures.clone());
+    signatures::spawn_maintenance(shared.signatures.clone(), cancel.clone(), &tracker);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     let control = Arc::new(control::AppControl::new(shared.clone()));
     let protect = shared.config.admin_protect_reads;

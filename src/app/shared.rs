@@ -24,6 +24,8 @@ pub struct Shared {
     pub(crate) latency: Latency,
     /// Cluster mode: the link to the other instances.
     pub(crate) cluster: Option<ClusterHandle>,
+    /// The DNSSEC signature cache the sockets and explain share (kept across reloads).
+    pub(crate) signatures: Arc<crate::dnssec::SigCache>,
     scheduler: Mutex<Health>,
     generation: AtomicU64,
     last_reload: Mutex<Option<ReloadView>>,
@@ -38,7 +40,12 @@ impl Shared {
         latency: Latency,
         cluster: Option<ClusterHandle>,
     ) -> Self {
+        let signatures = Arc::new(crate::dnssec::SigCache::new(
+            config.dnssec_signature_cache_size,
+            config.dnssec_signing_budget,
+        ));
         Self {
+            signatures,
             health: scheduler.handle(),
             latency,
             cluster,

@@ -1,6 +1,7 @@
 //! DNSSEC over the real server: signing with DO=1 only, compact denial, TC and TCP, every
 //! signature checked by hickory-proto's verifier, the `dnssec` commands and `check`.
 
+mod budget;
 mod cli;
 mod protocol;
 mod validate;
@@ -17,6 +18,7 @@ use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, RRSIG};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use meridian::app::Running;
+use meridian::config::ServerConfig;
 use meridian::dnssec::{Algorithm, SigningKey};
 
 use crate::support::backend::backend;
@@ -42,6 +44,15 @@ pub fn write_key(dir: &Path, zone: &str, algorithm: Algorithm, role: &str) -> St
 /// The zones of the tests: `example.test` (static, wildcards, a delegation, big TXT sets)
 /// and `steer.test` (every policy, probing backends on 127.0.0.x), signed when `signed`.
 pub async fn world(signed: bool, algorithm: Algorithm) -> World {
+    world_with(signed, algorithm, |_| {}).await
+}
+
+/// `world` with server settings changed by `tweak`.
+pub async fn world_with(
+    signed: bool,
+    algorithm: Algorithm,
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let mut up = Vec::new();
     let mut steer = include_str!(concat!(
@@ -75,7 +86,11 @@ pub async fn world(signed: bool, algorithm: Algorithm) -> World {
         std::fs::write(dir.path().join(format!("{zone}.toml")), text).unwrap();
     }
     let zones = dir.path().to_str().unwrap().to_string();
-    let server = start_with(&zones, |c| c.geoip = "geoip/test-city.mmdb".into()).await;
+    let server = start_with(&zones, |c| {
+        c.geoip = "geoip/test-city.mmdb".into();
+        tweak(c);
+    })
+    .await;
     tokio::time::timeout(Duration::from_secs(5), server.health.wait_ready())
         .await
         .expect("warm start finishes")
