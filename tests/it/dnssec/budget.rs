@@ -13,7 +13,7 @@ use crate::support::wait::eventually;
 #[tokio::test]
 async fn past_the_signing_budget_udp_is_truncated_and_tcp_signed() {
     let w = world_with(true, Algorithm::EcdsaP256Sha256, |c| {
-        c.dnssec_signing_budget = 3
+        c.dnssec_signing_budget = 3;
     })
     .await;
     let mut truncated = 0;
