@@ -61,9 +61,16 @@ pub(crate) fn compile_dnssec(
             return None;
         }
     };
+    let published = [
+        publish(&d.publish_ksk, KeyRole::Ksk),
+        publish(&d.publish_zsk, KeyRole::Zsk),
+    ]
+    .concat();
+    let n_signing = roles.len();
     let mut keys = Vec::new();
     let mut files = Vec::new();
-    for (role, file) in roles {
+    // A key that does not load is an error, so on success the first `n_signing` sign.
+    for (role, file) in roles.into_iter().chain(published) {
         let text = match read(file.get_ref()) {
             Ok(t) => t,
             Err(e) => {
@@ -83,9 +90,16 @@ pub(crate) fn compile_dnssec(
         cds: d.cds.unwrap_or(false),
         enabled,
     };
+    let published = keys.split_off(n_signing.min(keys.len()));
     let mut signing = Signing::new(origin, keys, settings);
+    signing.published = published;
     signing.files = files;
     Some(signing)
+}
+
+/// The key files of a `publish_*` list, each with `role`.
+fn publish(list: &Option<Vec<Spanned<String>>>, role: KeyRole) -> Vec<(KeyRole, &Spanned<String>)> {
+    list.iter().flatten().map(|f| (role, f)).collect()
 }
 
 /// Refuse key files every user may read (mode o+r): `chmod 600` (or 640 for a group).

@@ -41,6 +41,8 @@ pub(crate) struct DnssecFile {
     pub(crate) csk: Option<Spanned<String>>,
     pub(crate) ksk: Option<Spanned<String>>,
     pub(crate) zsk: Option<Spanned<String>>,
+    pub(crate) publish_ksk: Option<Vec<Spanned<String>>>,
+    pub(crate) publish_zsk: Option<Vec<Spanned<String>>>,
     pub(crate) signature_validity_days: Option<Spanned<i64>>,
     pub(crate) refresh_days: Option<Spanned<i64>>,
     pub(crate) cds: Option<bool>,

@@ -29,6 +29,9 @@ pub struct SigningSettings {
 pub struct Signing {
     /// CSK, or KSK then ZSK (empty when signing is off).
     pub keys: Vec<Arc<SigningKey>>,
+    /// Keys published in the DNSKEY set (and CDS, for a KSK) without signing: the next key
+    /// of a rollover.
+    pub published: Vec<Arc<SigningKey>>,
     /// The settings.
     pub settings: SigningSettings,
     /// The apex in lowercase wire form (the RRSIG signer name).
@@ -45,6 +48,7 @@ impl Signing {
             settings,
             signer: name_wire(origin),
             files: Vec::new(),
+            published: Vec::new(),
         }
     }
 
@@ -89,14 +93,12 @@ impl Signing {
             return out;
         }
         let dnskeys = self
-            .keys
-            .iter()
+            .all_keys()
             .map(|k| record(RecordType::DNSKEY, k.dnskey_rdata()))
             .collect();
         out.push((RecordType::DNSKEY, dnskeys));
         if self.settings.cds {
-            let entry: Vec<&Arc<SigningKey>> =
-                self.keys.iter().filter(|k| k.signs_keys()).collect();
+            let entry: Vec<&Arc<SigningKey>> = self.all_keys().filter(|k| k.signs_keys()).collect();
             let cds = entry
                 .iter()
                 .map(|k| record(RecordType::CDS, k.ds_rdata(&self.signer)))
@@ -111,12 +113,17 @@ impl Signing {
         out
     }
 
+    /// The signing keys, then the published ones.
+    fn all_keys(&self) -> impl Iterator<Item = &Arc<SigningKey>> {
+        self.keys.iter().chain(&self.published)
+    }
+
     /// The DS lines of the KSK/CSK, then every DNSKEY line, in zone-file presentation
     /// format with absolute owner, `ttl` and class IN: what the parent zone holds.
     pub fn parent_lines(&self, origin: &Name, ttl: u32) -> Vec<String> {
         let owner = origin.to_ascii();
         let mut out = Vec::new();
-        for k in self.keys.iter().filter(|k| k.signs_keys()) {
+        for k in self.all_keys().filter(|k| k.signs_keys()) {
             let ds = k.ds_rdata(&self.signer);
             let digest = ds[4..].iter().fold(String::new(), |mut hex, b| {
                 let _ = write!(hex, "{b:02X}");
@@ -128,7 +135,7 @@ impl Signing {
                 k.algorithm.number()
             ));
         }
-        for k in &self.keys {
+        for k in self.all_keys() {
             out.push(format!(
                 "{owner} {ttl} IN DNSKEY {} 3 {} {} ; {} key tag {}",
                 k.role.flags(),

@@ -4,6 +4,7 @@
 mod budget;
 mod cli;
 mod protocol;
+mod rollover;
 mod validate;
 
 use std::fmt::Write as _;
