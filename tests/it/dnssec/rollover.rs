@@ -41,7 +41,7 @@ async fn zsk_pre_publish_and_ksk_rollover_keep_validating() {
     let ksk_c = write_key(dir.path(), "roll.test-c", alg, "ksk");
     let zone_file = dir.path().join("roll.test.toml");
     let write = |table: String| {
-        std::fs::write(&zone_file, format!("{ZONE}[dnssec]\ncds = true\n{table}")).unwrap()
+        std::fs::write(&zone_file, format!("{ZONE}[dnssec]\ncds = true\n{table}")).unwrap();
     };
     let www = ask("www.roll.test.", RecordType::A, true, false, None);
     let dnskey = ask("roll.test.", RecordType::DNSKEY, true, false, None);
