@@ -260,7 +260,7 @@ impl Signer<'_, '_> {
         let mut types = vec![RRSIG, NSEC];
         if nx {
             types.push(NXNAME);
-        } else if let Lookup::Found { node, .. } = self.zone.lookup(denied, false) {
+        } else if let Lookup::Found { node, .. } = self.zone.lookup(denied, self.input.qtype == RecordType::DS) {
             types.extend(node.rrsets.iter().map(|s| u16::from(s.rtype)));
             if let Some(service) = &node.service {
                 if is_cname_service(service) {
