@@ -65,12 +65,10 @@ pub(crate) fn sign_answer<'z>(
         return Ok(answer.clone());
     };
     let qname = input.qname.to_name();
-    let records =
-        |s: &Section<'_>| -> Vec<Record> { s.iter().flat_map(|rr| rr.records(&qname)).collect() };
     let (answers, authority, additional) = (
-        records(&answer.answer),
-        records(&answer.authority),
-        records(&answer.additional),
+        groups(&answer.answer, &qname),
+        groups(&answer.authority, &qname),
+        groups(&answer.additional, &qname),
     );
     let mut out = Answer {
         answer: Section::new(),
@@ -84,24 +82,27 @@ pub(crate) fn sign_answer<'z>(
         input,
         report,
     };
-    let negative =
-        answer.authoritative && authority.iter().any(|r| r.record_type() == RecordType::SOA);
+    let negative = answer.authoritative
+        && authority
+            .iter()
+            .any(|g| g.records[0].record_type() == RecordType::SOA);
     let referral = answer.is_referral();
     let mut wildcard_proof = None;
-    for set in rrsets(&answers) {
-        if let Some(closer) = s.push_signed(set, &mut out.answer)? {
+    for g in &answers {
+        if let Some(closer) = s.push_signed(&g.records, Some(&g.rrs), &mut out.answer)? {
             wildcard_proof.get_or_insert(closer);
         }
     }
     if referral {
         s.referral(&authority, &mut out.authority)?;
     } else {
-        for set in rrsets(&authority) {
-            s.push_signed(set, &mut out.authority)?;
+        for g in &authority {
+            s.push_signed(&g.records, Some(&g.rrs), &mut out.authority)?;
         }
     }
     if negative {
-        let denied = match answers.last().map(|r| &r.data) {
+        let last = answers.last().and_then(|g| g.records.last());
+        let denied = match last.map(|r| &r.data) {
             Some(RData::CNAME(target)) => target.0.clone(),
             _ => qname.clone(),
         };
@@ -113,13 +114,13 @@ pub(crate) fn sign_answer<'z>(
     } else if let Some(closer) = wildcard_proof {
         let (owner, next) = (predecessor(&closer), sibling_successor(&closer));
         let nsec = nsec_record(&owner, &next, &[RRSIG, NSEC], negative_ttl(zone));
-        s.push_signed(std::slice::from_ref(&nsec), &mut out.authority)?;
+        s.push_signed(std::slice::from_ref(&nsec), None, &mut out.authority)?;
     }
-    for set in rrsets(&additional) {
+    for g in &additional {
         if answer.authoritative {
-            s.push_signed(set, &mut out.additional)?;
+            s.push_signed(&g.records, Some(&g.rrs), &mut out.additional)?;
         } else {
-            push_plain(set, &mut out.additional);
+            out.additional.extend(g.rrs.iter().cloned());
         }
     }
     Ok(out)
@@ -132,16 +133,20 @@ struct Signer<'a, 'z> {
     report: Option<&'a mut Vec<SetSignature>>,
 }
 
-impl Signer<'_, '_> {
-    /// Push `set` and its RRSIG. For a set expanded from a wildcard, returns the next
-    /// closer name (wire) that the wildcard proof must cover.
+impl<'z> Signer<'_, 'z> {
+    /// Push `set` (as the entries `plain` when given) and its RRSIG. For a set expanded from
+    /// a wildcard, returns the next closer name (wire) that the wildcard proof must cover.
     fn push_signed(
         &mut self,
         set: &[Record],
-        out: &mut Section<'_>,
+        plain: Option<&[Rr<'z>]>,
+        out: &mut Section<'z>,
     ) -> Result<Option<Vec<u8>>, OverBudget> {
         let first = &set[0];
-        push_plain(set, out);
+        match plain {
+            Some(rrs) => out.extend(rrs.iter().cloned()),
+            None => push_plain(set, out),
+        }
         let rtype = first.record_type();
         let Some(key) = self.signing.key_for(rtype) else {
             return Ok(None);
@@ -227,17 +232,17 @@ impl Signer<'_, '_> {
     }
 
     /// NS (unsigned), then the DS set signed or an NSEC proving there is none.
-    fn referral(&mut self, authority: &[Record], out: &mut Section<'_>) -> Result<(), OverBudget> {
-        for set in rrsets(authority) {
-            push_plain(set, out);
-            if set[0].record_type() != RecordType::NS {
+    fn referral(&mut self, authority: &[Group<'z>], out: &mut Section<'z>) -> Result<(), OverBudget> {
+        for g in authority {
+            out.extend(g.rrs.iter().cloned());
+            if g.records[0].record_type() != RecordType::NS {
                 continue;
             }
-            let cut = &set[0].name;
+            let cut = &g.records[0].name;
             let ds = self.zone.node(cut).and_then(|n| n.rrset(RecordType::DS));
             match ds {
                 Some(ds) => {
-                    self.push_signed(&ds.records, out)?;
+                    self.push_signed(&ds.records, None, out)?;
                 }
                 None => {
                     let wire = name_wire(cut);
@@ -247,7 +252,7 @@ impl Signer<'_, '_> {
                         &[2, RRSIG, NSEC],
                         negative_ttl(self.zone),
                     );
-                    self.push_signed(std::slice::from_ref(&nsec), out)?;
+                    self.push_signed(std::slice::from_ref(&nsec), None, out)?;
                 }
             }
         }
@@ -256,7 +261,7 @@ impl Signer<'_, '_> {
 
     /// The compact-denial NSEC at `denied`: NXNAME for a name that does not exist, else the
     /// types that exist there (never the one asked, nor CNAME).
-    fn denial(&mut self, denied: &Name, nx: bool, out: &mut Section<'_>) -> Result<(), OverBudget> {
+    fn denial(&mut self, denied: &Name, nx: bool, out: &mut Section<'z>) -> Result<(), OverBudget> {
         let mut types = vec![RRSIG, NSEC];
         if nx {
             types.push(NXNAME);
@@ -274,7 +279,7 @@ impl Signer<'_, '_> {
         }
         let wire = name_wire(denied);
         let nsec = nsec_record(&wire, &successor(&wire), &types, negative_ttl(self.zone));
-        self.push_signed(std::slice::from_ref(&nsec), out)?;
+        self.push_signed(std::slice::from_ref(&nsec), None, out)?;
         Ok(())
     }
 }
@@ -297,7 +302,34 @@ fn push_plain(set: &[Record], out: &mut Section<'_>) {
     out.extend(set.iter().map(|r| Rr::Record(Box::new(r.clone()))));
 }
 
-/// Consecutive records of one owner (case-insensitive) and type.
-fn rrsets(records: &[Record]) -> impl Iterator<Item = &[Record]> {
-    records.chunk_by(|a, b| a.record_type() == b.record_type() && a.name == b.name)
+/// One RRset of a section: the entries that write it and its records.
+struct Group<'z> {
+    rrs: Vec<Rr<'z>>,
+    records: Vec<Record>,
+}
+
+/// A section's entries grouped into RRsets: consecutive entries whose records share owner
+/// (case-insensitive) and type.
+fn groups<'z>(section: &Section<'z>, qname: &Name) -> Vec<Group<'z>> {
+    let mut out: Vec<Group<'z>> = Vec::with_capacity(section.len());
+    for rr in section {
+        let records = rr.records(qname);
+        let Some(first) = records.first() else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(g)
+                if g.records[0].record_type() == first.record_type()
+                    && g.records[0].name == first.name =>
+            {
+                g.rrs.push(rr.clone());
+                g.records.extend(records);
+            }
+            _ => out.push(Group {
+                rrs: vec![rr.clone()],
+                records,
+            }),
+        }
+    }
+    out
 }

@@ -50,6 +50,11 @@ pub fn label_count(wire: &[u8]) -> u8 {
 
 /// RDATA in canonical form (names uncompressed, lowercase where RFC 4034 section 6.2 says).
 pub fn canonical_rdata(data: &RData) -> Option<Vec<u8>> {
+    match data {
+        RData::A(a) => return Some(a.0.octets().to_vec()),
+        RData::AAAA(a) => return Some(a.0.octets().to_vec()),
+        _ => {}
+    }
     let mut out = Vec::with_capacity(32);
     let mut enc = BinEncoder::new(&mut out);
     enc.set_canonical_form(true);
