@@ -232,7 +232,11 @@ impl<'z> Signer<'_, 'z> {
     }
 
     /// NS (unsigned), then the DS set signed or an NSEC proving there is none.
-    fn referral(&mut self, authority: &[Group<'z>], out: &mut Section<'z>) -> Result<(), OverBudget> {
+    fn referral(
+        &mut self,
+        authority: &[Group<'z>],
+        out: &mut Section<'z>,
+    ) -> Result<(), OverBudget> {
         for g in authority {
             out.extend(g.rrs.iter().cloned());
             if g.records[0].record_type() != RecordType::NS {
@@ -265,7 +269,9 @@ impl<'z> Signer<'_, 'z> {
         let mut types = vec![RRSIG, NSEC];
         if nx {
             types.push(NXNAME);
-        } else if let Lookup::Found { node, .. } = self.zone.lookup(denied, self.input.qtype == RecordType::DS) {
+        } else if let Lookup::Found { node, .. } =
+            self.zone.lookup(denied, self.input.qtype == RecordType::DS)
+        {
             types.extend(node.rrsets.iter().map(|s| u16::from(s.rtype)));
             if let Some(service) = &node.service {
                 if is_cname_service(service) {
