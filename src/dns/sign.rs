@@ -71,10 +71,11 @@ pub(crate) fn sign_answer<'z>(
         groups(&answer.additional, &qname),
     );
     let mut out = Answer {
-        answer: Section::new(),
-        authority: Section::new(),
-        additional: Section::new(),
-        ..answer.clone()
+        zone: answer.zone,
+        decision: answer.decision,
+        rtt_source: answer.rtt_source,
+        ecs_scope: answer.ecs_scope,
+        ..Answer::new(answer.rcode, answer.authoritative)
     };
     let mut s = Signer {
         zone,
