@@ -32,6 +32,7 @@ LAYERS = [
      "health/state", "health/quorum", "latency/net", "load/share", "load/snapshot", "load/read"],
     ["latency/table", "latency/aggregate"],
     ["policy"],
+    ["dnssec"],
     ["zone"],
     ["metrics"],
     ["health", "latency", "load"],

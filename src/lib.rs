@@ -28,6 +28,7 @@ pub mod cluster;
 pub mod config;
 pub mod diff;
 pub mod dns;
+pub mod dnssec;
 pub mod geo;
 pub mod hash;
 pub mod health;

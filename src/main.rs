@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use meridian::app::{self, StartError};
-use meridian::cli::{Cli, Command};
+use meridian::cli::{Cli, Command, DnssecCommand};
 use meridian::config;
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration.
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             json,
             config,
         } => diff(config.as_deref(), dirs, zones, json),
+        Command::Dnssec(command) => dnssec(command),
         Command::Agent(args) => meridian::agent::main(args),
     }
 }
@@ -91,6 +92,28 @@ fn diff(
             }
         }
         Err(e) => exit(Err(e)),
+    }
+}
+
+fn dnssec(command: DnssecCommand) -> ExitCode {
+    match command {
+        DnssecCommand::Keygen {
+            zone,
+            dir,
+            algorithm,
+            split,
+        } => exit(app::dnssec_keygen(&zone, &dir, &algorithm, split).map(|text| print!("{text}"))),
+        DnssecCommand::Ds {
+            zone,
+            config,
+            zones,
+        } => {
+            let config = match load(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            exit(app::dnssec_ds(&config, &zone, zones.as_deref()).map(|text| print!("{text}")))
+        }
     }
 }
 

@@ -240,6 +240,27 @@ pub struct ExplainView {
     pub answers: Vec<String>,
     /// Human-readable steps the policy took, in order.
     pub steps: Vec<String>,
+    /// The zone signs (`[dnssec]`): how the DO=1 reply is signed. Absent for an unsigned zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<ExplainSigning>,
+}
+
+/// The signing state of an explained answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExplainSigning {
+    /// One entry per RRset of the DO=1 reply.
+    pub signatures: Vec<ExplainSignature>,
+}
+
+/// How one RRset is signed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExplainSignature {
+    /// Owner and type.
+    pub rrset: String,
+    /// Key tag of the signing key.
+    pub key_tag: u16,
+    /// Whether the signature came from the signature cache (else it was signed now).
+    pub cached: bool,
 }
 
 /// An operator override's state (`up`, `down`, `drain`).

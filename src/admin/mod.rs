@@ -43,8 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::{Auth, MIN_TOKEN_LEN, TOKEN_ENV, TokenError, resolve_token};
 pub use control::{
-    Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ReloadView,
-    ServiceView, StatusView, TargetView, ZoneView,
+    Control, ControlError, ExplainRequest, ExplainSignature, ExplainSigning, ExplainView,
+    OverrideState, ProbeView, ReloadView, ServiceView, StatusView, TargetView, ZoneView,
 };
 pub(crate) use error::ApiError;
 

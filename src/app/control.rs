@@ -9,8 +9,8 @@ use hickory_proto::rr::RData;
 
 use super::shared::Shared;
 use crate::admin::{
-    Control, ControlError, ExplainRequest, ExplainView, OverrideState, ProbeView, ServiceView,
-    StatusView, TargetView, ZoneView,
+    Control, ControlError, ExplainRequest, ExplainSignature, ExplainSigning, ExplainView,
+    OverrideState, ProbeView, ServiceView, StatusView, TargetView, ZoneView,
 };
 use crate::cluster::{ClusterStatus, OverrideAsk};
 use crate::dns::explain::{Question, explain, with_down};
@@ -113,6 +113,7 @@ impl Control for AppControl {
             now: crate::latency::unix_now(),
         };
         let load = snapshots.load.load();
+        let cache = &self.shared.signatures;
         let e = explain(
             &zones,
             snapshots.geo.as_ref(),
@@ -120,6 +121,7 @@ impl Control for AppControl {
             latency,
             &load,
             question,
+            cache,
         );
         let a = &e.answer;
         let outcome = match &a.decision {
@@ -135,6 +137,16 @@ impl Control for AppControl {
             ecs_scope: a.ecs_scope,
             answers: a.answer.iter().map(ToString::to_string).collect(),
             steps: self.with_votes(e.trace.to_string(), a.decision.as_ref().map(|d| &d.0)),
+            dnssec: e.signatures.map(|sigs| ExplainSigning {
+                signatures: sigs
+                    .into_iter()
+                    .map(|s| ExplainSignature {
+                        rrset: s.rrset,
+                        key_tag: s.key_tag,
+                        cached: s.cached,
+                    })
+                    .collect(),
+            }),
         })
     }
 

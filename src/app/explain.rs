@@ -42,6 +42,7 @@ pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, Start
         table: &table,
         now: crate::latency::unix_now(),
     };
+    let cache = crate::dnssec::SigCache::new(0, 0);
     let explanation = crate::dns::explain::explain(
         &zones,
         geo.as_ref(),
@@ -49,6 +50,7 @@ pub fn explain(config: &ServerConfig, args: ExplainArgs) -> Result<String, Start
         latency,
         crate::load::LoadSnapshot::none(),
         question,
+        &cache,
     );
     Ok(explanation.to_string())
 }

@@ -2,6 +2,7 @@
 
 mod control;
 mod diff;
+mod dnssec;
 mod explain;
 mod geoip;
 mod latency;
@@ -10,8 +11,10 @@ mod neighbours;
 mod preview;
 mod retire;
 mod shared;
+mod signatures;
 
 pub use diff::{DiffArgs, diff};
+pub use dnssec::{ds as dnssec_ds, keygen as dnssec_keygen};
 pub use explain::{ExplainArgs, explain};
 pub(crate) use shared::Shared;
 
@@ -165,7 +168,9 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         .with_rrl(crate::dns::rrl::Rrl::new(
             crate::dns::rrl::RrlConfig::from_server(&shared.config),
         ))
-        .with_query_log(shared.config.query_log_sample);
+        .with_query_log(shared.config.query_log_sample)
+        .with_signatures(shared.signatures.clone());
+    signatures::spawn_maintenance(shared.signatures.clone(), cancel.clone(), &tracker);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     let control = Arc::new(control::AppControl::new(shared.clone()));
     let protect = shared.config.admin_protect_reads;

@@ -27,6 +27,8 @@ pub struct Shared {
     pub(crate) cluster: Option<ClusterHandle>,
     /// Load-aware steering: the feed (reloads, `/v1/load`).
     pub(crate) load: LoadHandle,
+    /// The DNSSEC signature cache the sockets and explain share (kept across reloads).
+    pub(crate) signatures: Arc<crate::dnssec::SigCache>,
     scheduler: Mutex<Health>,
     generation: AtomicU64,
     last_reload: Mutex<Option<ReloadView>>,
@@ -42,8 +44,13 @@ impl Shared {
         cluster: Option<ClusterHandle>,
         load: LoadHandle,
     ) -> Self {
+        let signatures = Arc::new(crate::dnssec::SigCache::new(
+            config.dnssec_signature_cache_size,
+            config.dnssec_signing_budget,
+        ));
         Self {
             load,
+            signatures,
             health: scheduler.handle(),
             latency,
             cluster,

@@ -47,6 +47,11 @@ pub struct ServerConfig {
     pub rrl_table_size: usize,
     /// Log one query in N at info (client, name, type, rcode); 0 = no query log.
     pub query_log_sample: u64,
+    /// DNSSEC: RRsets signed per second on the query path at most (0 = no limit); past it a
+    /// UDP query whose reply needs a new signature gets an empty TC=1 reply.
+    pub dnssec_signing_budget: u32,
+    /// DNSSEC: signatures the signature cache keeps, 1..=10_000_000.
+    pub dnssec_signature_cache_size: usize,
     /// Directory of zone policy files (`*.toml`).
     pub zones_dir: PathBuf,
     /// MaxMind-format GeoIP database; empty = no GeoIP.
@@ -146,6 +151,8 @@ impl Default for ServerConfig {
             rrl_ipv6_prefix: 56,
             rrl_table_size: 65_536,
             query_log_sample: 0,
+            dnssec_signing_budget: 10_000,
+            dnssec_signature_cache_size: 100_000,
             zones_dir: PathBuf::from("zones"),
             geoip: PathBuf::from("geoip/geo-whois-asn-country.mmdb"),
             geoip_asn: PathBuf::new(),
@@ -234,6 +241,9 @@ impl ServerConfig {
             return fail(
                 "`rrl_ipv4_prefix` must be within 0..=32 and `rrl_ipv6_prefix` within 0..=128",
             );
+        }
+        if !(1..=10_000_000).contains(&self.dnssec_signature_cache_size) {
+            return fail("`dnssec_signature_cache_size` must be within 1..=10000000");
         }
         if !(1..=16_777_216).contains(&self.rrl_table_size) {
             return fail("`rrl_table_size` must be within 1..=16777216");

@@ -13,6 +13,8 @@ use rand::SeedableRng;
 use super::client_subnet::truncate;
 use super::qname::QName;
 use super::resolve::{Context, Resolved, resolve};
+use super::sign::{SetSignature, SignInput, sign_answer, signing};
+use crate::dnssec::SigCache;
 use crate::geo::Locate;
 use crate::health::{HealthSnapshot, Status, TargetHealth};
 use crate::load::LoadSnapshot;
@@ -59,6 +61,9 @@ pub(crate) struct Explanation {
     pub(crate) question: Question,
     pub(crate) answer: Resolved,
     pub(crate) trace: Trace,
+    /// The zone signs: how each RRset of the DO=1 reply is signed (key tag, from the
+    /// cache or signed now).
+    pub(crate) signatures: Option<Vec<SetSignature>>,
 }
 
 /// The client a query with `q`'s source and ECS would be steered as.
@@ -93,7 +98,8 @@ pub(crate) fn with_down(health: &HealthSnapshot, down: &[String]) -> HealthSnaps
 
 /// Resolve `q` exactly as a query would, recording the policy trace. The RNG is seeded so
 /// the same question gives the same explanation. `latency` is the table `latency` services
-/// read (`LatencyView::none()` for none).
+/// read (`LatencyView::none()` for none). In a signed zone the DO=1 reply is signed with
+/// `cache` (the server's, or an empty one offline) to show where its signatures come from.
 pub(crate) fn explain(
     zones: &ZoneSet,
     geo: &dyn Locate,
@@ -101,6 +107,7 @@ pub(crate) fn explain(
     latency: LatencyView<'_>,
     load: &LoadSnapshot,
     q: Question,
+    cache: &SigCache,
 ) -> Explanation {
     let mut trace = Trace::new();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
@@ -114,11 +121,27 @@ pub(crate) fn explain(
         rng: &mut rng,
         trace: Some(&mut trace),
     };
-    let answer = resolve(zones, &QName::from_name(&q.name), q.qtype, &mut cx).resolved(&q.name);
+    let qname = QName::from_name(&q.name);
+    let unsigned = resolve(zones, &qname, q.qtype, &mut cx);
+    let signatures = signing(&unsigned).and_then(|_| {
+        let input = SignInput {
+            qname: &qname,
+            qtype: q.qtype,
+            compact_ok: false,
+            cache,
+            now: latency.now as u32,
+            over_budget_ok: true,
+        };
+        let mut report = Vec::new();
+        sign_answer(&unsigned, &input, Some(&mut report)).ok()?;
+        Some(report)
+    });
+    let answer = unsigned.resolved(&q.name);
     Explanation {
         question: q,
         answer,
         trace,
+        signatures,
     }
 }
 
@@ -146,6 +169,16 @@ impl fmt::Display for Explanation {
         ] {
             for r in records {
                 writeln!(f, "{section}: {r}")?;
+            }
+        }
+        match &self.signatures {
+            None => writeln!(f, "dnssec:   unsigned zone")?,
+            Some(sigs) => {
+                writeln!(f, "dnssec:   signed with DO=1")?;
+                for s in sigs {
+                    let from = if s.cached { "cached" } else { "signed now" };
+                    writeln!(f, "  RRSIG {} by key {} ({from})", s.rrset, s.key_tag)?;
+                }
             }
         }
         if !self.trace.events.is_empty() {

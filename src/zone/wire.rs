@@ -161,6 +161,8 @@ pub(crate) fn rdata(
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
+        // Built by DNSSEC signing (RRSIG, NSEC, DNSKEY, CDS): copied whole.
+        RData::Unknown { rdata, .. } => out.extend_from_slice(&rdata.anything),
         // Other types carry no compressible names (hickory writes SRV's target uncompressed
         // and in the zone's case); a fresh encoder, since its pointers would be relative to
         // its own buffer.

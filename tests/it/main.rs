@@ -8,6 +8,7 @@ mod cluster;
 mod config_errors;
 mod delegation;
 mod dns_server;
+mod dnssec;
 mod fault_injection;
 mod latency;
 mod load;

@@ -76,6 +76,7 @@ impl Control for TestControl {
             ecs_scope: r.ecs.map_or(0, |n| n.prefix_len()),
             answers: vec![format!("{} 60 IN {} 192.0.2.10", r.name, r.qtype)],
             steps: r.down.clone(),
+            dnssec: None,
         })
     }
 
