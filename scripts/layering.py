@@ -32,6 +32,7 @@ LAYERS = [
      "health/state", "health/quorum", "latency/net"],
     ["latency/table"],
     ["policy"],
+    ["dnssec"],
     ["zone"],
     ["metrics"],
     ["health", "latency"],

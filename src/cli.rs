@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `explain`, `agent` and `--version`.
+//! The command line: `serve`, `check`, `explain`, `dnssec`, `agent` and `--version`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -57,6 +57,41 @@ pub enum Command {
         #[arg(long)]
         zones: Option<PathBuf>,
     },
+    /// DNSSEC keys: generate them, print the DS and DNSKEY records for the parent.
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
     /// Measure RTT from this datacenter to the client networks servers name, and report it.
     Agent(crate::agent::AgentArgs),
+}
+
+/// `meridian dnssec ...`.
+#[derive(Debug, Subcommand)]
+pub enum DnssecCommand {
+    /// Write new PKCS#8 PEM key files (mode 0600, never overwriting) and print the
+    /// `[dnssec]` table that names them.
+    Keygen {
+        /// The zone the keys are for (names the files `<zone>.csk.pem`, ...).
+        #[arg(long)]
+        zone: String,
+        /// Directory to write the key files into.
+        #[arg(long)]
+        dir: PathBuf,
+        /// `ecdsap256sha256` (13) or `ed25519` (15).
+        #[arg(long, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// A KSK and a ZSK instead of one combined signing key (CSK).
+        #[arg(long)]
+        split: bool,
+    },
+    /// Print the DS (SHA-256) of the zone's KSK/CSK and every DNSKEY, in zone-file format.
+    Ds {
+        /// The zone, e.g. gslb.example.com.
+        zone: String,
+        /// Server config file (TOML); without it the embedded defaults apply.
+        #[arg(long, short, env = CONFIG_VAR)]
+        config: Option<PathBuf>,
+        /// Use this zones directory instead of the configured one.
+        #[arg(long)]
+        zones: Option<PathBuf>,
+    },
 }

@@ -27,6 +27,7 @@ mod closed_set;
 pub mod cluster;
 pub mod config;
 pub mod dns;
+pub mod dnssec;
 pub mod geo;
 pub mod hash;
 pub mod health;

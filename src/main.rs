@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use meridian::app::{self, StartError};
-use meridian::cli::{Cli, Command};
+use meridian::cli::{Cli, Command, DnssecCommand};
 use meridian::config;
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration.
@@ -34,7 +34,30 @@ fn main() -> ExitCode {
             };
             explain(config.as_deref(), args)
         }
+        Command::Dnssec(command) => dnssec(command),
         Command::Agent(args) => meridian::agent::main(args),
+    }
+}
+
+fn dnssec(command: DnssecCommand) -> ExitCode {
+    match command {
+        DnssecCommand::Keygen {
+            zone,
+            dir,
+            algorithm,
+            split,
+        } => exit(app::dnssec_keygen(&zone, &dir, &algorithm, split).map(|text| print!("{text}"))),
+        DnssecCommand::Ds {
+            zone,
+            config,
+            zones,
+        } => {
+            let config = match load(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            exit(app::dnssec_ds(&config, &zone, zones.as_deref()).map(|text| print!("{text}")))
+        }
     }
 }
 

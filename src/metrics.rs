@@ -33,6 +33,7 @@ mod cache;
     allow(dead_code, reason = "recorded by the etcd link")
 )]
 mod cluster;
+mod dnssec;
 pub mod labels;
 mod latency;
 mod names;
@@ -56,6 +57,7 @@ pub(crate) use cluster::{
     cluster_connected, cluster_ignored, cluster_members, cluster_watch_restart,
 };
 pub use cluster::{cluster_member, cluster_votes};
+pub(crate) use dnssec::{SigLookup, dnssec_cache, dnssec_lookup, dnssec_refreshed};
 pub(crate) use latency::{
     latency_decision, latency_evicted, latency_samples, latency_table, latency_tracked,
 };
@@ -125,6 +127,7 @@ fn describe() {
     for action in ["drop", "slip"] {
         counter!(RRL_ACTIONS, "action" => action).increment(0);
     }
+    dnssec::zeroes();
 }
 
 /// Fold histogram samples into buckets every [`UPKEEP_INTERVAL`] until `cancel` fires.

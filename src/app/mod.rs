@@ -1,12 +1,15 @@
 //! Wiring: load the configuration, bind sockets, serve, reload on request, stop gracefully.
 
 mod control;
+mod dnssec;
 mod explain;
 mod geoip;
 mod latency;
 mod retire;
 mod shared;
+mod signatures;
 
+pub use dnssec::{ds as dnssec_ds, keygen as dnssec_keygen};
 pub use explain::{ExplainArgs, explain};
 pub(crate) use shared::Shared;
 
@@ -149,6 +152,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
             crate::dns::rrl::RrlConfig::from_server(&shared.config),
         ))
         .with_query_log(shared.config.query_log_sample);
+    signatures::spawn_maintenance(handler.signatures().clone(), cancel.clone(), &tracker);
     server::spawn(bound, handler, &listen, cancel.clone(), &tracker);
     let control = Arc::new(control::AppControl::new(shared.clone()));
     let protect = shared.config.admin_protect_reads;

@@ -9,6 +9,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use toml::Spanned;
 
 use super::compile_check::compile_checks;
+use super::compile_dnssec::compile_dnssec;
 use super::compile_pool::{PoolContext, compile_datacenters, compile_pools};
 use super::compile_service::{ReadAux, ServiceContext, compile_service};
 use super::error::{ConfigError, Errors};
@@ -77,8 +78,18 @@ fn build(file: &ZoneFile, errors: &mut Errors, read: &mut ReadAux) -> Option<Zon
     let targets = steering(file, &origin, &mut nodes, errors, read);
     check_cuts(file, &origin, &nodes, errors);
     add_empty_non_terminals(&origin, &mut nodes);
+    let signing = file
+        .dnssec
+        .as_ref()
+        .and_then(|d| compile_dnssec(d, &origin, errors, read));
+    if let (Some(signing), Some(apex)) = (&signing, nodes.get_mut(&origin)) {
+        for (rtype, records) in signing.apex_sets(&origin, ttl) {
+            apex.rrsets.push(RRset::new(rtype, records));
+        }
+    }
     let mut zone = Zone::new(origin, soa?, nodes);
     zone.targets = targets;
+    zone.signing = signing.map(Arc::new);
     Some(zone)
 }
 

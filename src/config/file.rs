@@ -30,6 +30,21 @@ pub(crate) struct ZoneFile {
     pub(crate) pools: Named<PoolFile>,
     #[serde(default)]
     pub(crate) services: Named<ServiceFile>,
+    pub(crate) dnssec: Option<Spanned<DnssecFile>>,
+}
+
+/// `[dnssec]`: the zone's signing keys and settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DnssecFile {
+    pub(crate) algorithm: Option<Spanned<String>>,
+    pub(crate) csk: Option<Spanned<String>>,
+    pub(crate) ksk: Option<Spanned<String>>,
+    pub(crate) zsk: Option<Spanned<String>>,
+    pub(crate) signature_validity_days: Option<Spanned<i64>>,
+    pub(crate) refresh_days: Option<Spanned<i64>>,
+    pub(crate) cds: Option<bool>,
+    pub(crate) enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

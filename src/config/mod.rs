@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod compile;
 pub(crate) mod compile_check;
+pub(crate) mod compile_dnssec;
 pub(crate) mod compile_latency;
 pub(crate) mod compile_pool;
 pub(crate) mod compile_service;
@@ -109,6 +110,9 @@ pub fn load_zone(path: &Path) -> Result<Zone, Vec<ConfigError>> {
         Ok(text)
     };
     let mut zone = compile::compile_zone(path, &text, &mut read)?;
+    if let Some(signing) = &zone.signing {
+        compile_dnssec::check_key_modes(path, dir, &signing.files)?;
+    }
     zone.source = path.display().to_string();
     zone.digest.copy_from_slice(digest.finish().as_ref());
     Ok(zone)

@@ -11,7 +11,10 @@ use super::request::{self, Rejection, Request};
 use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
 use super::rrl::{Rrl, Verdict};
+use super::sign::{self, SignInput};
 use super::view::{Loaded, Snapshots, View};
+use crate::dnssec::SigCache;
+use crate::dnssec::rrsig::NXNAME;
 use crate::metrics;
 use crate::policy::Client;
 use crate::zone::key::WireKey;
@@ -63,7 +66,15 @@ pub struct Handler {
     rrl: Option<Arc<Rrl>>,
     /// Log one query in this many (0: none).
     log_sample: u64,
+    /// The DNSSEC signature cache shared by every socket (and kept across reloads).
+    signatures: Arc<SigCache>,
 }
+
+/// Signatures the cache holds at most.
+pub const SIGNATURE_CACHE_CAPACITY: usize = 100_000;
+/// RRsets signed per second on the query path at most (UDP); past it a reply that needs a
+/// new signature is sent truncated (TC=1).
+pub const SIGNING_BUDGET_PER_SECOND: u32 = 10_000;
 
 impl Handler {
     /// A handler answering from `snapshots`, with UDP replies capped at `max_udp_payload`.
@@ -73,7 +84,22 @@ impl Handler {
             max_udp_payload,
             rrl: None,
             log_sample: 0,
+            signatures: Arc::new(SigCache::new(
+                SIGNATURE_CACHE_CAPACITY,
+                SIGNING_BUDGET_PER_SECOND,
+            )),
         }
+    }
+
+    /// Sign from (and into) `cache` instead of a cache of its own.
+    pub fn with_signatures(mut self, cache: Arc<SigCache>) -> Self {
+        self.signatures = cache;
+        self
+    }
+
+    /// The signature cache (its maintenance runs elsewhere: `app`).
+    pub fn signatures(&self) -> &Arc<SigCache> {
+        &self.signatures
     }
 
     /// Log one query in `n` at info level (0: none).
@@ -276,7 +302,7 @@ impl Handler {
             let key = req.qname.key();
             if let Some(hit) = memo
                 .as_deref()
-                .and_then(|m| m.get(loaded.generation, key, req.qtype))
+                .and_then(|m| m.get(self.memo_generation(req, &loaded), key, req.qtype))
             {
                 let question = (&req.qname, req.qtype, req.qclass);
                 response::encode_remembered(req.header, question, &hit, edns.as_ref(), out);
@@ -297,6 +323,13 @@ impl Handler {
             };
             resolve(loaded.zones, &req.qname, req.qtype, &mut cx)
         };
+        let mut edns = edns;
+        let Some(answer) = self.sign(req, transport, answer, edns.as_mut()) else {
+            self.truncated(req, out);
+            self.log_query(asked, ResponseCode::NoError, None, 0);
+            metrics::query(None, u16::from(req.qtype), 0, transport.as_str(), timer);
+            return;
+        };
         let edns = match answer.rcode {
             ResponseCode::BADVERS => edns.map(|e| ReplyEdns {
                 client_subnet: None,
@@ -315,7 +348,7 @@ impl Handler {
             let question_end = 12 + req.qname.wire().len() + 4;
             let at = (question_end, sections_end);
             memo.put(
-                loaded.generation,
+                self.memo_generation(req, &loaded),
                 req.qname.key(),
                 req.qtype,
                 &answer,
@@ -333,6 +366,49 @@ impl Handler {
             transport.as_str(),
             timer,
         );
+    }
+
+    /// The generation a remembered reply is filed under: DO=1 replies apart from DO=0 ones,
+    /// and forgotten when the signature cache publishes new signatures.
+    fn memo_generation(&self, req: &Request, loaded: &Loaded<'_>) -> u64 {
+        if req.edns.is_some_and(|e| e.dnssec_ok) {
+            loaded.generation ^ (1 << 63) ^ (self.signatures.epoch() << 40)
+        } else {
+            loaded.generation
+        }
+    }
+
+    /// The answer signed when the query has DO=1 and its zone signs (`edns` then echoes
+    /// CO); `None` when the signing budget is spent on UDP. A query for type NXNAME to a
+    /// signed zone is FORMERR (RFC 9824).
+    fn sign<'z>(
+        &self,
+        req: &Request,
+        transport: Transport,
+        answer: Answer<'z>,
+        edns: Option<&mut ReplyEdns>,
+    ) -> Option<Answer<'z>> {
+        if sign::signing(&answer).is_none() {
+            return Some(answer);
+        }
+        if u16::from(req.qtype) == NXNAME {
+            return Some(Answer::error(ResponseCode::FormErr));
+        }
+        let Some(edns) = edns.filter(|e| e.dnssec_ok) else {
+            return Some(answer);
+        };
+        let compact_ok = req.edns.is_some_and(|e| e.compact_ok);
+        let input = SignInput {
+            qname: &req.qname,
+            qtype: req.qtype,
+            compact_ok,
+            cache: &self.signatures,
+            now: self.snapshots.latency.now() as u32,
+            over_budget_ok: transport == Transport::Tcp,
+        };
+        let signed = sign::sign_answer(&answer, &input, None).ok()?;
+        edns.compact_ok = compact_ok;
+        Some(signed)
     }
 
     /// UDP: min(client payload, our maximum), 512 without EDNS. TCP: a whole message.

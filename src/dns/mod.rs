@@ -13,6 +13,7 @@ pub(crate) mod response;
 pub(crate) mod rrl;
 pub(crate) mod server;
 pub(crate) mod service;
+pub mod sign;
 pub mod udp;
 pub mod view;
 pub mod wire;

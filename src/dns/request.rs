@@ -38,6 +38,8 @@ pub(crate) struct Edns {
     pub(crate) payload: u16,
     pub(crate) version: u8,
     pub(crate) dnssec_ok: bool,
+    /// The CO flag (RFC 9824): the client understands compact denial with NXDOMAIN.
+    pub(crate) compact_ok: bool,
     pub(crate) client_subnet: Option<ClientSubnet>,
 }
 
@@ -228,6 +230,7 @@ fn read_opt(record: &RawRecord<'_>) -> Option<(Edns, bool)> {
         payload: record.class.max(512),
         version: (record.ttl >> 16) as u8,
         dnssec_ok: record.ttl & 0x8000 != 0,
+        compact_ok: record.ttl & 0x4000 != 0,
         client_subnet: None,
     };
     let mut bad_ecs = false;

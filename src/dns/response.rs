@@ -17,6 +17,8 @@ pub(crate) struct ReplyEdns {
     /// Our advertised UDP payload size.
     pub(crate) payload: u16,
     pub(crate) dnssec_ok: bool,
+    /// Echo the CO flag (a signed compact-denial reply to a client that set it).
+    pub(crate) compact_ok: bool,
     pub(crate) client_subnet: Option<ClientSubnet>,
 }
 
@@ -25,6 +27,7 @@ impl ReplyEdns {
         Self {
             payload,
             dnssec_ok: edns.dnssec_ok,
+            compact_ok: false,
             client_subnet: edns.client_subnet,
         }
     }
@@ -173,7 +176,9 @@ fn servfail(reply: &Reply<'_, '_>, buf: &mut Vec<u8>) -> usize {
 
 /// The OPT pseudo-record: root owner, our payload size, extended rcode, DO copied, ECS echoed.
 fn write_opt(buf: &mut Vec<u8>, edns: &ReplyEdns, rcode: u16, scope: u8) {
-    let ttl: u32 = (u32::from(rcode >> 4) << 24) | (u32::from(edns.dnssec_ok) << 15);
+    let ttl: u32 = (u32::from(rcode >> 4) << 24)
+        | (u32::from(edns.dnssec_ok) << 15)
+        | (u32::from(edns.compact_ok) << 14);
     buf.push(0);
     buf.extend_from_slice(&41u16.to_be_bytes());
     buf.extend_from_slice(&edns.payload.to_be_bytes());

@@ -22,6 +22,10 @@ pub(crate) const LATENCY_EVICTIONS: &str = "meridian_latency_evictions_total";
 pub(crate) const LATENCY_DECISIONS: &str = "meridian_latency_decisions_total";
 pub(crate) const LATENCY_TRACKED: &str = "meridian_latency_tracked_networks";
 pub(crate) const RRL_ACTIONS: &str = "meridian_rrl_actions_total";
+pub(crate) const DNSSEC_CACHE_ENTRIES: &str = "meridian_dnssec_signature_cache_entries";
+pub(crate) const DNSSEC_LOOKUPS: &str = "meridian_dnssec_signature_lookups_total";
+pub(crate) const DNSSEC_SIGNATURES: &str = "meridian_dnssec_signatures_total";
+pub(crate) const DNSSEC_BUDGET_EXCEEDED: &str = "meridian_dnssec_budget_exceeded_total";
 pub(crate) const OVERRIDE_FILE_UNKNOWN: &str = "meridian_health_override_file_unknown_selectors";
 pub(crate) const CLUSTER_CONNECTED: &str = "meridian_cluster_connected";
 pub(crate) const CLUSTER_MEMBERS: &str = "meridian_cluster_members";
@@ -80,7 +84,31 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 28] = [
+pub const ALL: [MetricDef; 32] = [
+    def(
+        DNSSEC_CACHE_ENTRIES,
+        Kind::Gauge,
+        &[],
+        "DNSSEC: signatures in the published signature cache.",
+    ),
+    def(
+        DNSSEC_LOOKUPS,
+        Kind::Counter,
+        &["result"],
+        "DNSSEC: RRset signatures looked up for replies: hit (from the cache) or miss.",
+    ),
+    def(
+        DNSSEC_SIGNATURES,
+        Kind::Counter,
+        &["path"],
+        "DNSSEC: signatures made, on the query path (query) or by the background refresh (refresh).",
+    ),
+    def(
+        DNSSEC_BUDGET_EXCEEDED,
+        Kind::Counter,
+        &[],
+        "DNSSEC: signed replies withheld because the per-second signing budget was spent (UDP: sent truncated).",
+    ),
     def(
         CLUSTER_CONNECTED,
         Kind::Gauge,

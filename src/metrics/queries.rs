@@ -104,6 +104,7 @@ thread_local! {
 /// Add this thread's tallies to the shared counters. The UDP loop calls it once per batch
 /// and single queries once each, so a scrape sees every answered query.
 pub fn flush() {
+    super::dnssec::flush();
     LAST_ZONE.with_borrow_mut(|last| {
         if let Some(t) = last {
             t.add();

@@ -119,6 +119,8 @@ pub struct Zone {
     pub(crate) source: String,
     /// SHA-256 of the zone file and every file it read (CIDR maps), for drift detection.
     pub(crate) digest: [u8; 32],
+    /// DNSSEC keys and settings (`[dnssec]`), when the zone has them.
+    pub signing: Option<Arc<crate::dnssec::Signing>>,
 }
 
 /// What lives at one name.
@@ -208,6 +210,7 @@ impl Zone {
             targets: Vec::new(),
             source: String::new(),
             digest: [0; 32],
+            signing: None,
         }
     }
 
