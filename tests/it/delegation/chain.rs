@@ -18,8 +18,10 @@ pub const TOOLS: [(&str, &str); 4] = [
     ("delv", "bind9-dnsutils"),
 ];
 
-/// A zone Meridian signs with a key whose DS is not in the parent.
+/// A zone Meridian signs with a key whose DS is not in the parent (the DS of another key).
 pub const BOGUS: &str = "bad.example.test";
+/// A zone whose DS in the parent is the digest of its DNSKEY with one character changed.
+pub const TAMPERED: &str = "tampered.example.test";
 
 const MERIDIAN_BIN: &str = env!("CARGO_BIN_EXE_meridian");
 
@@ -43,10 +45,14 @@ pub fn unbound_settings(signed: Option<&Path>) -> (String, String) {
 /// key is written as the trust anchor (`root.anchor` for Unbound, `delv.anchor` for delv).
 pub fn sign(dir: &Path, zones: &Path) {
     let keys = zones.join("keys");
-    let mut parent_extra = meridian_zone(zones, &keys, ORIGIN, None);
-    parent_extra += &meridian_zone(zones, &keys, BOGUS, Some(bogus_zone()));
-    parent_extra += &format!("{BOGUS}.  IN NS  ns1.{ORIGIN}.\n");
+    let mut parent_extra = meridian_zone(zones, &keys, ORIGIN, None).ds;
+    meridian_zone(zones, &keys, BOGUS, Some(other_zone(BOGUS)));
     parent_extra += &stray_ds(dir);
+    let tampered = meridian_zone(zones, &keys, TAMPERED, Some(other_zone(TAMPERED)));
+    parent_extra += &tampered_ds(dir, &tampered.dnskey);
+    for zone in [BOGUS, TAMPERED] {
+        parent_extra += &format!("{zone}.  IN NS  ns1.{ORIGIN}.\n");
+    }
     append(&dir.join("example.test.zone"), &parent_extra);
     let parent_ds = bind_sign(dir, "example.test", "example.test.zone");
     append(&dir.join("root.zone"), &parent_ds);
@@ -58,20 +64,26 @@ pub fn sign(dir: &Path, zones: &Path) {
     std::fs::write(dir.join("delv.anchor"), delv).unwrap();
 }
 
-/// The bad.example.test zone file (its `[dnssec]` table is appended like the other's).
-fn bogus_zone() -> String {
+/// A zone file for `origin`, served by Meridian with one record, www (its `[dnssec]` table is
+/// appended like the other's).
+fn other_zone(origin: &str) -> String {
     format!(
-        "# Signed by Meridian, but the parent's DS names another key: bogus.\n\
-         origin = \"{BOGUS}.\"\nttl = 60\nns = [\"ns1.{ORIGIN}.\"]\n\n\
+        "# Signed by Meridian, but the parent's DS does not vouch for its key: bogus.\n\
+         origin = \"{origin}.\"\nttl = 60\nns = [\"ns1.{ORIGIN}.\"]\n\n\
          [soa]\nmname = \"ns1.{ORIGIN}.\"\nrname = \"hostmaster\"\nserial = 1\nminimum = 3\n\n\
          [records.www]\nA = \"192.0.2.90\"\n"
     )
 }
 
-/// Give Meridian's zone `origin` a key (`meridian dnssec keygen`) and a `[dnssec]` table;
-/// the DS lines `meridian dnssec ds` prints for it, for the parent (none for the bogus
-/// zone, whose DS comes from [`stray_ds`]).
-fn meridian_zone(zones: &Path, keys: &Path, origin: &str, text: Option<String>) -> String {
+/// What `meridian dnssec ds` printed for a zone: the DS lines and the DNSKEY lines.
+struct Printed {
+    ds: String,
+    dnskey: String,
+}
+
+/// Give Meridian's zone `origin` a key (`meridian dnssec keygen`) and a `[dnssec]` table
+/// (writing the zone file first when `text` is given); what `meridian dnssec ds` prints.
+fn meridian_zone(zones: &Path, keys: &Path, origin: &str, text: Option<String>) -> Printed {
     let file = zones.join(format!("{origin}.toml"));
     if let Some(text) = &text {
         std::fs::write(&file, text).unwrap();
@@ -84,22 +96,43 @@ fn meridian_zone(zones: &Path, keys: &Path, origin: &str, text: Option<String>) 
         &file,
         &format!("\n[dnssec]\ncsk = \"keys/{origin}.csk.pem\"\n"),
     );
-    if text.is_some() {
-        return String::new();
-    }
-    let ds = run(Command::new(MERIDIAN_BIN)
+    let out = run(Command::new(MERIDIAN_BIN)
         .args(["dnssec", "ds", origin, "--zones"])
         .arg(zones));
-    let lines: String = ds
-        .lines()
-        .filter(|l| l.split_whitespace().any(|t| t == "DS"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let of_type = |rtype: &str| -> String {
+        out.lines()
+            .filter(|l| l.split_whitespace().any(|t| t == rtype))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let printed = Printed {
+        ds: of_type("DS"),
+        dnskey: of_type("DNSKEY"),
+    };
     assert!(
-        !lines.is_empty(),
-        "`meridian dnssec ds {origin}` printed no DS:\n{ds}"
+        !printed.ds.is_empty() && !printed.dnskey.is_empty(),
+        "`meridian dnssec ds {origin}` printed no DS or DNSKEY:\n{out}"
     );
-    lines
+    printed
+}
+
+/// The DS (by `dnssec-dsfromkey`) of the first `dnskey` line with the first character of its
+/// public key changed (the top bits of its first byte).
+fn tampered_ds(dir: &Path, dnskey: &str) -> String {
+    let words: Vec<&str> = dnskey.lines().next().unwrap().split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "DNSKEY").unwrap() + 4;
+    let mut key = words[at].to_string();
+    let first = if key.starts_with('A') { "B" } else { "A" };
+    key.replace_range(..1, first);
+    let tampered = [&words[..at], &[key.as_str()], &words[at + 1..]]
+        .concat()
+        .join(" ");
+    let file = dir.join("tampered.dnskey");
+    std::fs::write(&file, format!("{tampered}\n")).unwrap();
+    run(Command::new(tool("dnssec-dsfromkey"))
+        .args(["-2", "-f"])
+        .arg(&file)
+        .arg(TAMPERED))
 }
 
 /// The DS of a key made for bad.example.test that Meridian never sees.
