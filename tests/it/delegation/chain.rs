@@ -4,6 +4,7 @@
 // bad.example.test (also served by Meridian, signed with its own key) the DS of a key
 // Meridian never signs with, so that zone's answers are bogus.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,7 +52,7 @@ pub fn sign(dir: &Path, zones: &Path) {
     let tampered = meridian_zone(zones, &keys, TAMPERED, Some(other_zone(TAMPERED)));
     parent_extra += &tampered_ds(dir, &tampered.dnskey);
     for zone in [BOGUS, TAMPERED] {
-        parent_extra += &format!("{zone}.  IN NS  ns1.{ORIGIN}.\n");
+        let _ = writeln!(parent_extra, "{zone}.  IN NS  ns1.{ORIGIN}.");
     }
     append(&dir.join("example.test.zone"), &parent_extra);
     let parent_ds = bind_sign(dir, "example.test", "example.test.zone");
@@ -102,8 +103,10 @@ fn meridian_zone(zones: &Path, keys: &Path, origin: &str, text: Option<String>) 
     let of_type = |rtype: &str| -> String {
         out.lines()
             .filter(|l| l.split_whitespace().any(|t| t == rtype))
-            .map(|l| format!("{l}\n"))
-            .collect()
+            .fold(String::new(), |mut all, l| {
+                let _ = writeln!(all, "{l}");
+                all
+            })
     };
     let printed = Printed {
         ds: of_type("DS"),
@@ -181,7 +184,7 @@ fn root_dnskey(dir: &Path) -> String {
         .map(|e| e.path())
         .find(|p| {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
-            name.starts_with("K.+") && name.ends_with(".key")
+            name.starts_with("K.+") && p.extension().is_some_and(|e| e == "key")
         })
         .expect("the root's key file");
     let text = std::fs::read_to_string(file).unwrap();
@@ -228,7 +231,7 @@ fn run(command: &mut Command) -> String {
 /// with its output.
 pub fn delv(dir: &Path, name: &str, qtype: &str) -> (bool, String) {
     let out = Command::new(tool("delv"))
-        .arg(format!("@{}", RESOLVER))
+        .arg(format!("@{RESOLVER}"))
         .arg("-a")
         .arg(dir.join("delv.anchor"))
         .args(["+root=.", name, qtype])

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
 use meridian::app::Running;
 use tokio::sync::MutexGuard;
@@ -290,11 +290,7 @@ async fn exchange(addr: SocketAddr, q: &Message) -> Message {
         .first()
         .map(|q| q.name().to_string())
         .unwrap_or_default();
-    let qtype = q
-        .queries
-        .first()
-        .map(|q| q.query_type())
-        .unwrap_or(RecordType::A);
+    let qtype = q.queries.first().map_or(RecordType::A, Query::query_type);
     let reply = udp_raw(addr, &q.to_vec().unwrap())
         .await
         .unwrap_or_else(|| panic!("no reply from {addr} for {name} {qtype}"));
