@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
 use meridian::app::Running;
 use tokio::sync::MutexGuard;
 
+use super::chain;
 use super::daemon::{Daemon, TOOLS, render, unbound_stats, wait_until};
 use crate::support::http::scrape;
 use crate::support::{backend, need_tool, query, skip, start_with, udp_raw, with_edns};
@@ -49,6 +50,19 @@ pub struct Lab {
 /// installed, or this process may not bind port 53 or has no IPv6 loopback. Panics when
 /// another process holds one of the lab's port-53 addresses.
 pub async fn lab() -> Option<Lab> {
+    lab_of(false).await
+}
+
+/// The same lab with the chain of trust signed end to end (delegation/chain.rs): Unbound
+/// validates from the local root's key, Meridian signs its zones.
+pub async fn signed_lab() -> Option<Lab> {
+    for (tool, package) in chain::TOOLS {
+        need_tool(tool, package)?;
+    }
+    lab_of(true).await
+}
+
+async fn lab_of(signed: bool) -> Option<Lab> {
     for (tool, package) in TOOLS {
         need_tool(tool, package)?;
     }
@@ -57,7 +71,7 @@ pub async fn lab() -> Option<Lab> {
         skip(&why);
         return None;
     }
-    Some(Lab::start(guard).await)
+    Some(Lab::start(guard, signed).await)
 }
 
 /// Bind (and release) UDP and TCP port 53 on every lab address, to explain failures early.
@@ -81,7 +95,7 @@ fn port_53_free() -> Result<(), String> {
 }
 
 impl Lab {
-    async fn start(port_53: MutexGuard<'static, ()>) -> Lab {
+    async fn start(port_53: MutexGuard<'static, ()>, signed: bool) -> Lab {
         let started = std::time::Instant::now();
         let dir = tempfile::tempdir().expect("tempdir");
         let (eu_addr, eu) = backend("127.53.0.21").await;
@@ -94,7 +108,10 @@ impl Lab {
             ap_addr.to_string(),
         );
         let ttl = TTL.to_string();
+        let (modules, anchor) = chain::unbound_settings(signed.then_some(dir.path()));
         let values = [
+            ("MODULES", modules.as_str()),
+            ("TRUST_ANCHOR", anchor.as_str()),
             ("DIR", path.as_str()),
             ("ROOT", ROOT),
             ("PARENT", PARENT),
@@ -119,6 +136,9 @@ impl Lab {
             let text = std::fs::read_to_string(PathBuf::from(FIXTURES).join(template))
                 .expect("fixture template");
             std::fs::write(out, render(&text, &values)).expect("writes config");
+        }
+        if signed {
+            chain::sign(dir.path(), &zones);
         }
         let zones_dir = zones.to_str().expect("utf-8").to_string();
         let server = start_with(&zones_dir, |c| {
@@ -186,6 +206,28 @@ impl Lab {
         crate::support::tcp(addr, &with_edns(query(name, qtype), 1232, None)).await
     }
 
+    /// Ask Unbound with DO=1 (and CD=1 when `cd`), as a validating stub would.
+    pub async fn resolve_signed(
+        &self,
+        name: &str,
+        qtype: RecordType,
+        ecs: Option<&str>,
+        cd: bool,
+    ) -> Message {
+        let addr = SocketAddr::new(RESOLVER.parse().unwrap(), 53);
+        let mut q = with_edns(query(name, qtype), 1232, ecs);
+        if let Some(edns) = q.edns.as_mut() {
+            edns.set_dnssec_ok(true);
+        }
+        q.metadata.checking_disabled = cd;
+        exchange(addr, &q).await
+    }
+
+    /// The lab's directory (the trust anchor files are there).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Ask Meridian directly.
     pub async fn direct(&self, name: &str, qtype: RecordType, ecs: Option<&str>) -> Message {
         ask(self.server.udp_addrs[0], name, qtype, ecs).await
@@ -239,7 +281,16 @@ impl Lab {
 }
 
 async fn ask(addr: SocketAddr, name: &str, qtype: RecordType, ecs: Option<&str>) -> Message {
-    let q = with_edns(query(name, qtype), 1232, ecs);
+    exchange(addr, &with_edns(query(name, qtype), 1232, ecs)).await
+}
+
+async fn exchange(addr: SocketAddr, q: &Message) -> Message {
+    let name = q
+        .queries
+        .first()
+        .map(|q| q.name().to_string())
+        .unwrap_or_default();
+    let qtype = q.queries.first().map_or(RecordType::A, Query::query_type);
     let reply = udp_raw(addr, &q.to_vec().unwrap())
         .await
         .unwrap_or_else(|| panic!("no reply from {addr} for {name} {qtype}"));

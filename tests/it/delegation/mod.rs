@@ -5,7 +5,9 @@
 // Meridian and caches each answer for the scope and TTL Meridian gave. Without bind9 or
 // unbound each test is skipped, or fails under `CI=true`.
 
+mod chain;
 mod daemon;
+mod dnssec;
 mod lab;
 
 use std::time::{Duration, Instant};
