@@ -54,7 +54,8 @@ pub use crate::policy::Outcome;
     allow(unused_imports, reason = "recorded by the etcd link")
 )]
 pub(crate) use cluster::{
-    cluster_connected, cluster_ignored, cluster_members, cluster_watch_restart,
+    cluster_connected, cluster_ignored, cluster_load_received, cluster_load_sent, cluster_members,
+    cluster_watch_restart,
 };
 pub use cluster::{cluster_member, cluster_votes};
 pub(crate) use latency::{
