@@ -54,10 +54,9 @@ pub use crate::policy::Outcome;
     allow(unused_imports, reason = "recorded by the etcd link")
 )]
 pub(crate) use cluster::{
-    cluster_connected, cluster_ignored, cluster_load_received, cluster_load_sent, cluster_members,
-    cluster_watch_restart,
+    cluster_connected, cluster_ignored, cluster_load_sent, cluster_members, cluster_watch_restart,
 };
-pub use cluster::{cluster_member, cluster_votes};
+pub use cluster::{cluster_load_received, cluster_member, cluster_votes};
 pub(crate) use latency::{
     latency_aggregates, latency_decision, latency_evicted, latency_samples, latency_table,
     latency_tracked,

@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::protocol::{ClusterStatus, Request, Settings};
-use super::record::{
-    self, FORMAT, Ignored, Key, LoadRecord, MemberRecord, VoteRecord, encode, key_path,
-};
+use super::record::{self, FORMAT, Ignored, Key, MemberRecord, VoteRecord, encode, key_path};
 use super::store::Store;
+
+mod load;
 use crate::health::persist::unix_ms;
 use crate::health::{HealthHandle, Vote, VoteUpdate};
 use crate::load::{LoadHandle, Observation};
@@ -346,50 +346,7 @@ impl Link {
         for (target, vote) in mine {
             self.put_vote(session, &target, &vote).await?;
         }
-        let now = unix_ms(SystemTime::now());
-        self.load_mine.retain(|_, o| o.expires_unix_ms > now);
-        let loads: Vec<Observation> = self.load_mine.values().cloned().collect();
-        for obs in loads {
-            self.put_load(session, &obs).await?;
-        }
-        Ok(())
-    }
-
-    fn remember_load(&mut self, obs: Observation) {
-        self.load_mine.insert(obs.selector.clone(), obs);
-    }
-
-    /// Shares one own load value under the lease (the feed already rate-limited it).
-    async fn send_load(&mut self, session: &mut Session, obs: Observation) -> Fallible<()> {
-        self.put_load(session, &obs).await?;
-        self.remember_load(obs);
-        Ok(())
-    }
-
-    async fn put_load(&self, session: &mut Session, obs: &Observation) -> Fallible<()> {
-        let key = Key::Load(self.s.instance.clone(), obs.selector.as_str().into());
-        let key = key_path(&self.s.prefix, &key);
-        put(session, key, encode(&LoadRecord::new(obs))).await?;
-        crate::metrics::cluster_load_sent();
-        Ok(())
-    }
-
-    /// Hands the load feed the values peers put since the last call (own ones are skipped:
-    /// the feed has them first hand).
-    fn forward_load(&mut self) {
-        let mut by_instance: HashMap<Arc<str>, Vec<Observation>> = HashMap::new();
-        for (instance, obs) in self.store.take_load() {
-            if instance != self.s.instance {
-                by_instance.entry(instance).or_default().push(obs);
-            }
-        }
-        for (instance, values) in by_instance {
-            crate::metrics::cluster_load_received(&instance, values.len());
-            let unknown = self.load.peer(instance, values);
-            for _ in 0..unknown {
-                crate::metrics::cluster_ignored("unknown_selector");
-            }
-        }
+        self.put_own_loads(session).await
     }
 
     async fn put_vote(

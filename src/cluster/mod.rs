@@ -194,7 +194,9 @@ fn spawn(
     }
     #[cfg(not(feature = "cluster"))]
     {
-        let _ = (settings, health, votes, load, requests, status, cancel, tasks);
+        let _ = (
+            settings, health, votes, load, requests, status, cancel, tasks,
+        );
         Err(ClusterError::NotBuilt)
     }
 }

@@ -132,9 +132,10 @@ impl LoadRecord {
             "saturated" => Sample::Saturated,
             _ => return invalid("unknown kind"),
         };
-        let source = match Source::from_name(&self.source) {
-            Some(s @ (Source::Probe | Source::Api | Source::Prometheus)) => s,
-            _ => return invalid("unknown source"),
+        let Some(source @ (Source::Probe | Source::Api | Source::Prometheus)) =
+            Source::from_name(&self.source)
+        else {
+            return invalid("unknown source");
         };
         if self.expires_at_ms <= self.observed_at_ms {
             return invalid("expires before it was observed");
@@ -245,7 +246,13 @@ pub(crate) fn check_override(selector: &Selector, r: &OverrideRecord) -> Result<
 
 fn is_load_selector(s: &str) -> bool {
     match s.strip_prefix("datacenter:") {
-        Some(dc) => !dc.is_empty() && dc.len() <= 300 && !dc.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/'),
+        Some(dc) => {
+            !dc.is_empty()
+                && dc.len() <= 300
+                && !dc
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        }
         None => is_target(s),
     }
 }
@@ -347,7 +354,10 @@ mod tests {
             r#"{"v":1,"kind":"value","value":1,"source":"api","observed_at_ms":2,"expires_at_ms":2}"#,
         ] {
             let r: LoadRecord = decode(bad.as_bytes()).unwrap();
-            assert!(matches!(r.observation("x/y"), Err(Ignored::Invalid(_))), "{bad}");
+            assert!(
+                matches!(r.observation("x/y"), Err(Ignored::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 }

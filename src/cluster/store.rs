@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::record::{
-    Ignored, Key, LoadRecord, MemberRecord, OverrideRecord, VoteRecord, check_member, check_override,
-    check_vote, decode, parse_key,
+    Ignored, Key, LoadRecord, MemberRecord, OverrideRecord, VoteRecord, check_member,
+    check_override, check_vote, decode, parse_key,
 };
 use crate::health::quorum::Tally;
 use crate::health::{ClusterOverride, ClusterVotes, QuorumRule, Selector, Vote};

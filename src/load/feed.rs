@@ -33,6 +33,16 @@ pub(crate) enum Key {
     Datacenter(Arc<str>),
 }
 
+impl Key {
+    /// The selector a shared value is stored under.
+    pub(crate) fn selector(&self) -> String {
+        match self {
+            Key::Member(k) => k.to_string(),
+            Key::Datacenter(d) => format!("datacenter:{d}"),
+        }
+    }
+}
+
 /// One configured member (health target) that may carry load.
 #[derive(Clone, Debug)]
 pub(crate) struct MemberPlan {
@@ -152,8 +162,16 @@ pub(crate) enum FeedMsg {
     /// Values from the API or Prometheus, observed here.
     Report(Vec<(Key, Sample)>, Source),
     /// Cluster mode: this instance's name, and where its own observations go to be shared.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "sent by the etcd link")
+    )]
     Share(Arc<str>, mpsc::UnboundedSender<Observation>),
     /// Cluster mode: values another instance observed.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "sent by the etcd link")
+    )]
     Peer(Arc<str>, Vec<(Key, Observation)>),
 }
 
@@ -184,7 +202,7 @@ pub(crate) struct Feed {
     plan: Arc<LoadPlan>,
     slots: HashMap<Key, Slot>,
     /// Cluster mode: this instance's name and what of its observations to share.
-    sharing: Option<(Arc<str>, Sharer)>,
+    sharing: Option<(Arc<str>, Sharer<Key>)>,
 }
 
 /// How a sample reads as a load value and utilisation under `wm`.
@@ -233,7 +251,15 @@ impl Feed {
         let observed = unix_ms();
         let ttl_ms = self.config.ttl.as_millis() as u64;
         let instance = self.sharing.as_ref().map(|(i, _)| i.clone());
-        self.apply(&key, sample, source, instance, observed, now_ms + ttl_ms, now_ms);
+        self.apply(
+            &key,
+            sample,
+            source,
+            instance,
+            observed,
+            now_ms + ttl_ms,
+            now_ms,
+        );
         let (_, sharer) = self.sharing.as_mut()?;
         let obs = Observation {
             selector: key.selector(),
@@ -267,7 +293,15 @@ impl Feed {
         }
         let expires_ms = now_ms + (obs.expires_unix_ms - now_unix);
         let observed = obs.observed_unix_ms;
-        self.apply(&key, obs.sample, obs.source, Some(instance), observed, expires_ms, now_ms);
+        self.apply(
+            &key,
+            obs.sample,
+            obs.source,
+            Some(instance),
+            observed,
+            expires_ms,
+            now_ms,
+        );
         true
     }
 

@@ -137,12 +137,20 @@ impl LoadHandle {
 
     /// Cluster mode: this instance's own observations go to `tx` (rate-limited) to be
     /// shared, and its values carry its name.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "called by the etcd link")
+    )]
     pub(crate) fn share_with(&self, instance: Arc<str>, tx: mpsc::UnboundedSender<Observation>) {
         let _ = self.tx.send(FeedMsg::Share(instance, tx));
     }
 
     /// Cluster mode: values `instance` observed. Selectors this instance's zones do not
     /// know (zones that differ) are skipped; returns how many were.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "called by the etcd link")
+    )]
     pub(crate) fn peer(&self, instance: Arc<str>, values: Vec<Observation>) -> usize {
         let plan = self.plan.load();
         let mut rows = Vec::with_capacity(values.len());
@@ -151,7 +159,10 @@ impl LoadHandle {
             match plan.resolve(&obs.selector).as_deref() {
                 Ok([key]) => rows.push((key.clone(), obs)),
                 _ => {
-                    tracing::debug!("load: {instance} reports {}: not in these zones", obs.selector);
+                    tracing::debug!(
+                        "load: {instance} reports {}: not in these zones",
+                        obs.selector
+                    );
                     unknown += 1;
                 }
             }

@@ -3,8 +3,8 @@
 //! [`MIN_INTERVAL_MS`] per member or datacenter, an unchanged one again at half its TTL).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
-use super::feed::Key;
 use super::read::Sample;
 use super::snapshot::Source;
 
@@ -26,16 +26,6 @@ pub struct Observation {
     pub expires_unix_ms: u64,
 }
 
-impl Key {
-    /// The selector a shared value is stored under.
-    pub(crate) fn selector(&self) -> String {
-        match self {
-            Key::Member(k) => k.to_string(),
-            Key::Datacenter(d) => format!("datacenter:{d}"),
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
 struct Written {
     sample: Sample,
@@ -43,25 +33,27 @@ struct Written {
     at_ms: u64,
 }
 
-/// Decides which own observations are written (pure; times on the feed's monotonic clock).
-#[derive(Debug, Default)]
-pub(crate) struct Sharer {
+/// Decides which own observations are written (pure; times on the feed's monotonic clock),
+/// per member or datacenter `K`.
+#[derive(Debug)]
+pub(crate) struct Sharer<K> {
     ttl_ms: u64,
-    written: HashMap<Key, Written>,
+    written: HashMap<K, Written>,
     /// A changed value waiting for [`MIN_INTERVAL_MS`] to pass since the last write.
-    pending: HashMap<Key, Observation>,
+    pending: HashMap<K, Observation>,
 }
 
-impl Sharer {
+impl<K: Clone + Eq + Hash> Sharer<K> {
     pub(crate) fn new(ttl_ms: u64) -> Self {
         Self {
             ttl_ms,
-            ..Self::default()
+            written: HashMap::new(),
+            pending: HashMap::new(),
         }
     }
 
     /// A new own observation: returns it when it is to be written now.
-    pub(crate) fn offer(&mut self, key: &Key, obs: Observation, now_ms: u64) -> Option<Observation> {
+    pub(crate) fn offer(&mut self, key: &K, obs: Observation, now_ms: u64) -> Option<Observation> {
         let write = match self.written.get(key) {
             None => true,
             Some(w) if w.sample != obs.sample || w.source != obs.source => {
@@ -82,10 +74,14 @@ impl Sharer {
 
     /// Changed values whose interval has passed.
     pub(crate) fn due(&mut self, now_ms: u64) -> Vec<Observation> {
-        let ready: Vec<Key> = self
+        let ready: Vec<K> = self
             .pending
             .keys()
-            .filter(|k| self.written.get(*k).is_none_or(|w| now_ms >= w.at_ms + MIN_INTERVAL_MS))
+            .filter(|k| {
+                self.written
+                    .get(*k)
+                    .is_none_or(|w| now_ms >= w.at_ms + MIN_INTERVAL_MS)
+            })
             .cloned()
             .collect();
         ready
@@ -97,7 +93,7 @@ impl Sharer {
             .collect()
     }
 
-    fn wrote(&mut self, key: &Key, obs: Observation, now_ms: u64) -> Observation {
+    fn wrote(&mut self, key: &K, obs: Observation, now_ms: u64) -> Observation {
         let w = Written {
             sample: obs.sample,
             source: obs.source,
@@ -124,7 +120,7 @@ mod tests {
 
     #[test]
     fn probes_every_100ms_write_changes_at_most_every_interval_and_refresh_at_half_ttl() {
-        let key = Key::Datacenter("a".into());
+        let key = "datacenter:a";
         let mut s = Sharer::new(10_000);
         let mut writes = Vec::new();
         // 30 s of probes every 100 ms: steady at 50, then 90 from 10 s, flapping after 20 s.
@@ -143,13 +139,16 @@ mod tests {
         // flapping value at most every 500 ms.
         assert_eq!(&at[..4], &[0, 5_000, 10_000, 15_000], "{writes:?}");
         let flaps = at.iter().filter(|t| **t >= 20_000).count();
-        assert!((19..=21).contains(&flaps), "{flaps} writes in 10 s: {writes:?}");
+        assert!(
+            (19..=21).contains(&flaps),
+            "{flaps} writes in 10 s: {writes:?}"
+        );
         assert!(at.windows(2).all(|w| w[1] - w[0] >= MIN_INTERVAL_MS));
     }
 
     #[test]
     fn a_change_back_within_the_interval_cancels_the_pending_write() {
-        let key = Key::Datacenter("a".into());
+        let key = "datacenter:a";
         let mut s = Sharer::new(10_000);
         assert!(s.offer(&key, obs(50.0, 0), 0).is_some());
         assert!(s.offer(&key, obs(90.0, 100), 100).is_none());

@@ -63,7 +63,7 @@ pub(crate) fn cluster_ignored(reason: &'static str) {
 }
 
 /// Load values `peer` observed were received from etcd.
-pub(crate) fn cluster_load_received(peer: &str, n: usize) {
+pub fn cluster_load_received(peer: &str, n: usize) {
     counter!(CLUSTER_LOAD_RECEIVED, "peer" => peer.to_owned()).increment(n as u64);
 }
 

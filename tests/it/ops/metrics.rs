@@ -56,6 +56,7 @@ fn record_everything() {
     metrics::geoip_build_epoch(1_700_000_000);
     // Cluster mode's per-member and per-target series (the others start at 0 on install).
     metrics::cluster_member("ns1", "eu", "0.0.0", "0123abcd", true);
+    metrics::cluster_load_received("ns2", 3);
     metrics::cluster_votes("192.0.2.10/web", 2, 1);
 }
 
