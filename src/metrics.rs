@@ -55,15 +55,16 @@ pub use crate::policy::Outcome;
     allow(unused_imports, reason = "recorded by the etcd link")
 )]
 pub(crate) use cluster::{
-    cluster_connected, cluster_ignored, cluster_members, cluster_watch_restart,
+    cluster_connected, cluster_ignored, cluster_load_sent, cluster_members, cluster_watch_restart,
 };
-pub use cluster::{cluster_member, cluster_votes};
+pub use cluster::{cluster_load_received, cluster_member, cluster_votes};
 pub(crate) use dnssec::{SigLookup, dnssec_cache, dnssec_lookup, dnssec_refreshed};
 pub(crate) use latency::{
     latency_aggregates, latency_decision, latency_evicted, latency_samples, latency_table,
     latency_tracked,
 };
-pub(crate) use load::{load_bad_input, load_entries};
+pub(crate) use load::load_bad_input;
+pub use load::load_entries;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use names::*;
 pub use queries::{QueryTimer, decision, flush, query};

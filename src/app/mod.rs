@@ -126,8 +126,15 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         .context("starting health checks")?;
     let cluster = match cluster_settings {
         Some(s) => Some(
-            cluster::start(s, health.handle(), votes_rx, &cancel, &tracker)
-                .map_err(|e| config_error("cluster", e.to_string()))?,
+            cluster::start(
+                s,
+                health.handle(),
+                votes_rx,
+                load.clone(),
+                &cancel,
+                &tracker,
+            )
+            .map_err(|e| config_error("cluster", e.to_string()))?,
         ),
         None => None,
     };

@@ -17,8 +17,11 @@ use tracing::{info, warn};
 use super::protocol::{ClusterStatus, Request, Settings};
 use super::record::{self, FORMAT, Ignored, Key, MemberRecord, VoteRecord, encode, key_path};
 use super::store::Store;
+
+mod load;
 use crate::health::persist::unix_ms;
 use crate::health::{HealthHandle, Vote, VoteUpdate};
+use crate::load::{LoadHandle, Observation};
 
 /// Bound on one etcd call; a slower store counts as out of reach.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,10 +39,13 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::fro
 pub(super) struct Link {
     s: Settings,
     health: HealthHandle,
+    load: LoadHandle,
     status: Arc<ArcSwap<ClusterStatus>>,
     store: Store,
     /// This instance's own verdicts, kept to publish again after a reconnect.
     mine: HashMap<Arc<str>, Vote>,
+    /// This instance's last shared load value per selector, to publish again after a reconnect.
+    load_mine: HashMap<String, Observation>,
     revision: i64,
     started_ms: u64,
     connected: bool,
@@ -89,15 +95,18 @@ impl Link {
     pub(super) fn new(
         s: Settings,
         health: HealthHandle,
+        load: LoadHandle,
         status: Arc<ArcSwap<ClusterStatus>>,
     ) -> Self {
         let store = Store::new(s.prefix.clone());
         Self {
             s,
             health,
+            load,
             status,
             store,
             mine: HashMap::new(),
+            load_mine: HashMap::new(),
             revision: 0,
             started_ms: unix_ms(SystemTime::now()),
             connected: false,
@@ -113,6 +122,7 @@ impl Link {
         mut self,
         mut votes: mpsc::UnboundedReceiver<VoteUpdate>,
         mut requests: mpsc::UnboundedReceiver<Request>,
+        mut loads: mpsc::UnboundedReceiver<Observation>,
         cancel: CancellationToken,
     ) {
         let mut backoff = BACKOFF.0;
@@ -133,7 +143,7 @@ impl Link {
                         let _ = self.answer(&mut session, request).await;
                     }
                     let why = self
-                        .serve(session, &mut votes, &mut requests, &cancel)
+                        .serve(session, &mut votes, &mut requests, &mut loads, &cancel)
                         .await;
                     let Some(why) = why else { return };
                     self.next_endpoint += 1; // try the next member first
@@ -156,7 +166,7 @@ impl Link {
                 backoff = (backoff * 2).min(BACKOFF.1);
             }
             if !self
-                .wait(retry_at, &mut votes, &mut requests, &cancel)
+                .wait(retry_at, &mut votes, &mut requests, &mut loads, &cancel)
                 .await
             {
                 return;
@@ -170,6 +180,7 @@ impl Link {
         until: Instant,
         votes: &mut mpsc::UnboundedReceiver<VoteUpdate>,
         requests: &mut mpsc::UnboundedReceiver<Request>,
+        loads: &mut mpsc::UnboundedReceiver<Observation>,
         cancel: &CancellationToken,
     ) -> bool {
         loop {
@@ -182,6 +193,7 @@ impl Link {
                 () = sleep_until(stale_at), if !self.stale => self.go_stale(),
                 Some(update) = votes.recv() => drop(self.remember(update)),
                 Some(request) = requests.recv() => self.offline(request),
+                Some(obs) = loads.recv() => self.remember_load(obs),
             }
         }
     }
@@ -303,6 +315,7 @@ impl Link {
         for ignored in self.store.reset(kvs, now) {
             note_ignored(&ignored, "listing");
         }
+        self.forward_load();
         let options = WatchOptions::new()
             .with_prefix()
             .with_start_revision(self.revision + 1);
@@ -333,7 +346,7 @@ impl Link {
         for (target, vote) in mine {
             self.put_vote(session, &target, &vote).await?;
         }
-        Ok(())
+        self.put_own_loads(session).await
     }
 
     async fn put_vote(
@@ -362,6 +375,7 @@ impl Link {
         mut session: Session,
         votes: &mut mpsc::UnboundedReceiver<VoteUpdate>,
         requests: &mut mpsc::UnboundedReceiver<Request>,
+        loads: &mut mpsc::UnboundedReceiver<Observation>,
         cancel: &CancellationToken,
     ) -> Option<String> {
         let mut keepalive = tokio::time::interval(self.s.lease_ttl / 3);
@@ -389,6 +403,7 @@ impl Link {
                 },
                 Some(update) = votes.recv() => self.send_votes(&mut session, update).await,
                 Some(request) = requests.recv() => self.answer(&mut session, request).await,
+                Some(obs) = loads.recv() => self.send_load(&mut session, obs).await,
                 () = sleep(until_ms(expiry)), if expiry.is_some() => {
                     self.publish();
                     Ok(())
@@ -454,6 +469,7 @@ impl Link {
         if let Some(h) = response.header() {
             self.revision = self.revision.max(h.revision());
         }
+        self.forward_load();
         if self.publish_at.is_none() {
             self.publish_at = Some(Instant::now() + COALESCE);
         }

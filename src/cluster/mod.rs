@@ -15,6 +15,11 @@
 //! `/meridian/<cluster>/overrides/<selector>` (with who, when, why and an optional expiry,
 //! carried by an etcd lease of that length) and applied by every instance from the watch.
 //!
+//! Load values (README "Load-aware steering", docs/load.md): the load feed hands this task
+//! the values this instance observed (rate-limited by [`crate::load::peer`]), written under
+//! the lease at `/meridian/<cluster>/load/<instance>/<selector>`; values peers put are handed
+//! back to the feed, where the most recent observation of each member or datacenter wins.
+//!
 //! Failure: etcd out of reach → the last merged view is kept for `stale_after`, then every
 //! target is decided on the local view alone (`meridian_cluster_connected 0`), and the task
 //! reconnects with backoff, resumes its watch from the last revision it saw (or lists the
@@ -51,6 +56,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::health::persist::unix_ms;
 use crate::health::{Forced, HealthHandle, Selector, VoteUpdate};
+use crate::load::LoadHandle;
 pub(crate) use protocol::{ClusterStatus, Request, Settings};
 pub(crate) use record::OverrideRecord;
 
@@ -147,6 +153,7 @@ pub(crate) fn start(
     settings: Settings,
     health: HealthHandle,
     votes: mpsc::UnboundedReceiver<VoteUpdate>,
+    load: LoadHandle,
     cancel: &CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<ClusterHandle, ClusterError> {
@@ -161,15 +168,17 @@ pub(crate) fn start(
         status: status.clone(),
         instance: settings.instance.clone(),
     };
-    spawn(settings, health, votes, rx, status, cancel, tasks)?;
+    spawn(settings, health, votes, load, rx, status, cancel, tasks)?;
     Ok(handle)
 }
 
 /// Spawns the etcd link; a build without the `cluster` feature has none to spawn.
+#[allow(clippy::too_many_arguments, reason = "everything the link is wired to")]
 fn spawn(
     settings: Settings,
     health: HealthHandle,
     votes: mpsc::UnboundedReceiver<VoteUpdate>,
+    load: LoadHandle,
     requests: mpsc::UnboundedReceiver<Request>,
     status: Arc<ArcSwap<ClusterStatus>>,
     cancel: &CancellationToken,
@@ -177,13 +186,17 @@ fn spawn(
 ) -> Result<(), ClusterError> {
     #[cfg(feature = "cluster")]
     {
-        let link = etcd::Link::new(settings, health, status);
-        tasks.spawn(link.run(votes, requests, cancel.child_token()));
+        let (loads_tx, loads) = mpsc::unbounded_channel();
+        load.share_with(settings.instance.clone(), loads_tx);
+        let link = etcd::Link::new(settings, health, load, status);
+        tasks.spawn(link.run(votes, requests, loads, cancel.child_token()));
         Ok(())
     }
     #[cfg(not(feature = "cluster"))]
     {
-        let _ = (settings, health, votes, requests, status, cancel, tasks);
+        let _ = (
+            settings, health, votes, load, requests, status, cancel, tasks,
+        );
         Err(ClusterError::NotBuilt)
     }
 }

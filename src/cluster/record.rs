@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::cluster::is_label;
 use crate::health::state::Observed;
 use crate::health::{Forced, Selector};
+use crate::load::{Observation, Sample, Source};
 
 /// The record format this build writes; values with a higher `v` are ignored.
 pub(crate) const FORMAT: u32 = 1;
@@ -20,6 +21,9 @@ pub(crate) enum Key {
     Vote(Arc<str>, Arc<str>),
     /// `overrides/<selector>`: an operator override for the whole cluster.
     Override(Selector),
+    /// `load/<instance>/<selector>`: a load value an instance observed, under its lease;
+    /// the selector is `ADDRESS/CHECK` or `datacenter:NAME`.
+    Load(Arc<str>, Arc<str>),
 }
 
 /// Why a key or value was ignored: the `reason` label of `meridian_cluster_ignored_values_total`.
@@ -84,6 +88,68 @@ pub(crate) struct OverrideRecord {
     pub(crate) instance: String,
 }
 
+/// `load/<instance>/<selector>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LoadRecord {
+    pub(crate) v: u32,
+    /// `value` (in the reporter's unit), `percent` (of capacity) or `saturated`.
+    pub(crate) kind: String,
+    pub(crate) value: f64,
+    /// `probe`, `api` or `prometheus`: where the observing instance got it.
+    pub(crate) source: String,
+    /// When it was observed (Unix ms, the observer's clock).
+    pub(crate) observed_at_ms: u64,
+    /// When it stops counting (Unix ms).
+    pub(crate) expires_at_ms: u64,
+}
+
+impl LoadRecord {
+    pub(crate) fn new(o: &Observation) -> Self {
+        let (kind, value) = match o.sample {
+            Sample::Value(v) => ("value", v),
+            Sample::Percent(p) => ("percent", p),
+            Sample::Saturated => ("saturated", 0.0),
+        };
+        Self {
+            v: FORMAT,
+            kind: kind.into(),
+            value,
+            source: o.source.to_string(),
+            observed_at_ms: o.observed_unix_ms,
+            expires_at_ms: o.expires_unix_ms,
+        }
+    }
+
+    /// The observation it carries for `selector`; `Err` for values no instance writes.
+    pub(crate) fn observation(&self, selector: &str) -> Result<Observation, Ignored> {
+        let invalid = |why: &str| Err(Ignored::Invalid(format!("load value: {why}")));
+        if !(self.value.is_finite() && self.value >= 0.0) {
+            return invalid("not a non-negative number");
+        }
+        let sample = match self.kind.as_str() {
+            "value" => Sample::Value(self.value),
+            "percent" => Sample::Percent(self.value),
+            "saturated" => Sample::Saturated,
+            _ => return invalid("unknown kind"),
+        };
+        let Some(source @ (Source::Probe | Source::Api | Source::Prometheus)) =
+            Source::from_name(&self.source)
+        else {
+            return invalid("unknown source");
+        };
+        if self.expires_at_ms <= self.observed_at_ms {
+            return invalid("expires before it was observed");
+        }
+        Ok(Observation {
+            selector: selector.to_owned(),
+            sample,
+            source,
+            observed_unix_ms: self.observed_at_ms,
+            expires_unix_ms: self.expires_at_ms,
+        })
+    }
+}
+
 /// The key of `key` relative to `prefix`; `Err` for anything this version does not write.
 pub(crate) fn parse_key(prefix: &str, key: &[u8]) -> Result<Key, Ignored> {
     let key = std::str::from_utf8(key).map_err(|_| Ignored::ForeignKey)?;
@@ -101,6 +167,12 @@ pub(crate) fn parse_key(prefix: &str, key: &[u8]) -> Result<Key, Ignored> {
             .parse::<Selector>()
             .map(Key::Override)
             .map_err(|_| Ignored::ForeignKey),
+        "load" => match rest.split_once('/') {
+            Some((instance, selector)) if is_label(instance) && is_load_selector(selector) => {
+                Ok(Key::Load(instance.into(), selector.into()))
+            }
+            _ => Err(Ignored::ForeignKey),
+        },
         _ => Err(Ignored::ForeignKey),
     }
 }
@@ -111,6 +183,7 @@ pub(crate) fn key_path(prefix: &str, key: &Key) -> String {
         Key::Member(i) => format!("{prefix}members/{i}"),
         Key::Vote(i, t) => format!("{prefix}votes/{i}/{t}"),
         Key::Override(s) => format!("{prefix}overrides/{s}"),
+        Key::Load(i, s) => format!("{prefix}load/{i}/{s}"),
     }
 }
 
@@ -171,6 +244,19 @@ pub(crate) fn check_override(selector: &Selector, r: &OverrideRecord) -> Result<
     }
 }
 
+fn is_load_selector(s: &str) -> bool {
+    match s.strip_prefix("datacenter:") {
+        Some(dc) => {
+            !dc.is_empty()
+                && dc.len() <= 300
+                && !dc
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        }
+        None => is_target(s),
+    }
+}
+
 fn is_target(s: &str) -> bool {
     s.rsplit_once('/')
         .is_some_and(|(a, c)| !a.is_empty() && !c.is_empty())
@@ -192,6 +278,8 @@ mod tests {
             Key::Vote("ns-2".into(), "2001:db8::1/web".into()),
             Key::Override("pool:web-eu".parse().unwrap()),
             Key::Override("192.0.2.10/web".parse().unwrap()),
+            Key::Load("ns1".into(), "192.0.2.10/web".into()),
+            Key::Load("ns1".into(), "datacenter:dc-a".into()),
         ] {
             let path = key_path(P, &key);
             assert_eq!(parse_key(P, path.as_bytes()), Ok(key), "{path}");
@@ -208,6 +296,9 @@ mod tests {
             "/meridian/test/votes/ns1/nocheck",
             "/meridian/test/overrides/zone:x",
             "/meridian/test/leader",
+            "/meridian/test/load/ns1",
+            "/meridian/test/load/ns1/datacenter:",
+            "/meridian/test/load/ns1/pool:web",
         ] {
             assert_eq!(
                 parse_key(P, bad.as_bytes()),
@@ -246,5 +337,27 @@ mod tests {
         assert!(check_override(&sel, &o).is_err());
         let back: OverrideRecord = decode(&encode(&o)).unwrap();
         assert_eq!(back, o);
+
+        let obs = Observation {
+            selector: "datacenter:a".into(),
+            sample: Sample::Percent(87.5),
+            source: Source::Api,
+            observed_unix_ms: 1_000,
+            expires_unix_ms: 61_000,
+        };
+        let r: LoadRecord = decode(&encode(&LoadRecord::new(&obs))).unwrap();
+        assert_eq!(r.observation("datacenter:a"), Ok(obs));
+        for bad in [
+            r#"{"v":1,"kind":"value","value":-1,"source":"api","observed_at_ms":1,"expires_at_ms":2}"#,
+            r#"{"v":1,"kind":"lots","value":1,"source":"api","observed_at_ms":1,"expires_at_ms":2}"#,
+            r#"{"v":1,"kind":"value","value":1,"source":"cluster","observed_at_ms":1,"expires_at_ms":2}"#,
+            r#"{"v":1,"kind":"value","value":1,"source":"api","observed_at_ms":2,"expires_at_ms":2}"#,
+        ] {
+            let r: LoadRecord = decode(bad.as_bytes()).unwrap();
+            assert!(
+                matches!(r.observation("x/y"), Err(Ignored::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::record::{
-    Ignored, Key, MemberRecord, OverrideRecord, VoteRecord, check_member, check_override,
-    check_vote, decode, parse_key,
+    Ignored, Key, LoadRecord, MemberRecord, OverrideRecord, VoteRecord, check_member,
+    check_override, check_vote, decode, parse_key,
 };
 use crate::health::quorum::Tally;
 use crate::health::{ClusterOverride, ClusterVotes, QuorumRule, Selector, Vote};
+use crate::load::Observation;
 
 /// Members that left are remembered this long for `/v1/cluster` (liveness shown as dead).
 const DEPARTED_KEPT: usize = 64;
@@ -24,6 +25,9 @@ pub(crate) struct Store {
     departed: BTreeMap<Arc<str>, (MemberRecord, u64)>,
     votes: BTreeMap<Arc<str>, HashMap<Arc<str>, VoteRecord>>,
     overrides: BTreeMap<Selector, OverrideRecord>,
+    /// Load values put since the last [`Store::take_load`]: (instance, observation). They
+    /// are handed to the load feed, not kept (each expires by its own TTL).
+    load_in: Vec<(Arc<str>, Observation)>,
 }
 
 /// One instance in `GET /v1/cluster`.
@@ -54,6 +58,7 @@ impl Store {
             departed: BTreeMap::new(),
             votes: BTreeMap::new(),
             overrides: BTreeMap::new(),
+            load_in: Vec::new(),
         }
     }
 
@@ -67,6 +72,7 @@ impl Store {
         let before = std::mem::take(&mut self.members);
         self.votes.clear();
         self.overrides.clear();
+        self.load_in.clear();
         let ignored = kvs
             .into_iter()
             .filter_map(|(k, v)| self.put(k, v, now_ms).err())
@@ -101,6 +107,11 @@ impl Store {
                 check_override(&selector, &record)?;
                 self.overrides.insert(selector, record);
             }
+            Key::Load(instance, selector) => {
+                let record: LoadRecord = decode(value)?;
+                let obs = record.observation(&selector)?;
+                self.load_in.push((instance, obs));
+            }
         }
         Ok(())
     }
@@ -122,6 +133,8 @@ impl Store {
                 }
             }
             Key::Override(selector) => drop(self.overrides.remove(&selector)),
+            // The feed keeps a value until its own expiry.
+            Key::Load(..) => {}
         }
         Ok(())
     }
@@ -214,6 +227,11 @@ impl Store {
             }
         }
         out
+    }
+
+    /// Load values put since the last call.
+    pub(crate) fn take_load(&mut self) -> Vec<(Arc<str>, Observation)> {
+        std::mem::take(&mut self.load_in)
     }
 
     /// The earliest expiry among overrides, to wake up and drop it even without etcd.

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::peer::{Observation, Sharer};
 use super::read::{ReadError, Sample};
 use super::share::{Control, ShedState, Watermarks, step};
 use super::snapshot::{Entry, LoadSnapshot, Source, unix_ms};
@@ -30,6 +31,16 @@ pub(crate) enum Key {
     Member(Arc<str>),
     /// A datacenter name.
     Datacenter(Arc<str>),
+}
+
+impl Key {
+    /// The selector a shared value is stored under.
+    pub(crate) fn selector(&self) -> String {
+        match self {
+            Key::Member(k) => k.to_string(),
+            Key::Datacenter(d) => format!("datacenter:{d}"),
+        }
+    }
 }
 
 /// One configured member (health target) that may carry load.
@@ -148,8 +159,20 @@ pub(crate) enum FeedMsg {
     Plan(Arc<LoadPlan>),
     /// A probe's reply was read (or could not be).
     Probe(Arc<ProbeKey>, Result<Sample, ReadError>),
-    /// Values from the API, Prometheus or the cluster.
+    /// Values from the API or Prometheus, observed here.
     Report(Vec<(Key, Sample)>, Source),
+    /// Cluster mode: this instance's name, and where its own observations go to be shared.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "sent by the etcd link")
+    )]
+    Share(Arc<str>, mpsc::UnboundedSender<Observation>),
+    /// Cluster mode: values another instance observed.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "sent by the etcd link")
+    )]
+    Peer(Arc<str>, Vec<(Key, Observation)>),
 }
 
 /// The control settings and the TTL of a value.
@@ -166,6 +189,8 @@ struct Slot {
     utilisation: f64,
     source: Source,
     reported_unix_ms: u64,
+    /// The instance that observed it (cluster mode).
+    instance: Option<Arc<str>>,
     expires_ms: u64,
     state: ShedState,
 }
@@ -176,6 +201,8 @@ pub(crate) struct Feed {
     config: FeedConfig,
     plan: Arc<LoadPlan>,
     slots: HashMap<Key, Slot>,
+    /// Cluster mode: this instance's name and what of its observations to share.
+    sharing: Option<(Arc<str>, Sharer<Key>)>,
 }
 
 /// How a sample reads as a load value and utilisation under `wm`.
@@ -196,6 +223,7 @@ impl Feed {
             config,
             plan: Arc::default(),
             slots: HashMap::new(),
+            sharing: None,
         }
     }
 
@@ -204,25 +232,115 @@ impl Feed {
         self.plan = plan;
     }
 
-    /// Records a value at `now_ms` (the feed's monotonic clock); unknown keys are ignored.
-    pub(crate) fn report(&mut self, key: Key, sample: Sample, source: Source, now_ms: u64) {
-        let Some(wm) = self.plan.watermarks(&key) else {
+    /// Cluster mode: own observations are offered for sharing, marked as this instance's.
+    pub(crate) fn share_as(&mut self, instance: Arc<str>) {
+        let ttl_ms = self.config.ttl.as_millis() as u64;
+        self.sharing = Some((instance, Sharer::new(ttl_ms)));
+    }
+
+    /// Records a value observed here at `now_ms` (the feed's monotonic clock); unknown keys
+    /// are ignored. Returns what to share with the cluster, if anything.
+    pub(crate) fn report(
+        &mut self,
+        key: Key,
+        sample: Sample,
+        source: Source,
+        now_ms: u64,
+    ) -> Option<Observation> {
+        self.plan.watermarks(&key)?;
+        let observed = unix_ms();
+        let ttl_ms = self.config.ttl.as_millis() as u64;
+        let instance = self.sharing.as_ref().map(|(i, _)| i.clone());
+        self.apply(
+            &key,
+            sample,
+            source,
+            instance,
+            observed,
+            now_ms + ttl_ms,
+            now_ms,
+        );
+        let (_, sharer) = self.sharing.as_mut()?;
+        let obs = Observation {
+            selector: key.selector(),
+            sample,
+            source,
+            observed_unix_ms: observed,
+            expires_unix_ms: observed + ttl_ms,
+        };
+        sharer.offer(&key, obs, now_ms)
+    }
+
+    /// Records a value another instance observed, unless this one holds a more recent
+    /// observation or it has expired (by the observer's TTL). Whether it was taken.
+    pub(crate) fn report_peer(
+        &mut self,
+        instance: Arc<str>,
+        key: Key,
+        obs: &Observation,
+        now_ms: u64,
+    ) -> bool {
+        let now_unix = unix_ms();
+        if obs.expires_unix_ms <= now_unix || self.plan.watermarks(&key).is_none() {
+            return false;
+        }
+        let newer = self
+            .slots
+            .get(&key)
+            .is_some_and(|s| s.sample.is_some() && s.reported_unix_ms > obs.observed_unix_ms);
+        if newer {
+            return false;
+        }
+        let expires_ms = now_ms + (obs.expires_unix_ms - now_unix);
+        let observed = obs.observed_unix_ms;
+        self.apply(
+            &key,
+            obs.sample,
+            obs.source,
+            Some(instance),
+            observed,
+            expires_ms,
+            now_ms,
+        );
+        true
+    }
+
+    /// Own observations whose sharing waited for the write interval.
+    pub(crate) fn share_due(&mut self, now_ms: u64) -> Vec<Observation> {
+        self.sharing
+            .as_mut()
+            .map_or_else(Vec::new, |(_, s)| s.due(now_ms))
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one slot's every field")]
+    fn apply(
+        &mut self,
+        key: &Key,
+        sample: Sample,
+        source: Source,
+        instance: Option<Arc<str>>,
+        observed_unix_ms: u64,
+        expires_ms: u64,
+        now_ms: u64,
+    ) {
+        let Some(wm) = self.plan.watermarks(key) else {
             return;
         };
         let (load, utilisation) = reading(sample, &wm);
-        let expires_ms = now_ms + self.config.ttl.as_millis() as u64;
-        let slot = self.slots.entry(key).or_insert(Slot {
+        let slot = self.slots.entry(key.clone()).or_insert(Slot {
             sample: None,
             load,
             utilisation,
             source,
             reported_unix_ms: 0,
+            instance: None,
             expires_ms,
             state: ShedState::default(),
         });
         slot.sample = Some(sample);
         (slot.load, slot.utilisation, slot.source) = (load, utilisation, source);
-        slot.reported_unix_ms = unix_ms();
+        slot.reported_unix_ms = observed_unix_ms;
+        slot.instance = instance;
         slot.expires_ms = expires_ms;
         slot.state = step(&self.config.control, &wm, slot.state, utilisation, now_ms);
     }
@@ -266,6 +384,7 @@ impl Feed {
                 share: slot.state.share,
                 source: slot.source,
                 reported_unix_ms: slot.reported_unix_ms,
+                instance: slot.instance.clone(),
                 watermarks: plan.watermarks(key).unwrap_or_default(),
                 salt: bytes_hash(name.as_bytes()),
             };
@@ -287,6 +406,12 @@ pub(crate) async fn run(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = LoadSnapshot::default();
+    let mut share: Option<mpsc::UnboundedSender<Observation>> = None;
+    let send = |share: &Option<mpsc::UnboundedSender<Observation>>, obs: Option<Observation>| {
+        if let (Some(tx), Some(obs)) = (share, obs) {
+            let _ = tx.send(obs);
+        }
+    };
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
@@ -295,7 +420,7 @@ pub(crate) async fn run(
                 Some(FeedMsg::Plan(plan)) => feed.set_plan(plan),
                 Some(FeedMsg::Probe(probe, Ok(sample))) => {
                     for key in feed.probe_keys(&probe) {
-                        feed.report(key, sample, Source::Probe, now_ms());
+                        send(&share, feed.report(key, sample, Source::Probe, now_ms()));
                     }
                 }
                 Some(FeedMsg::Probe(probe, Err(e))) => {
@@ -304,12 +429,24 @@ pub(crate) async fn run(
                 }
                 Some(FeedMsg::Report(rows, source)) => {
                     for (key, sample) in rows {
-                        feed.report(key, sample, source, now_ms());
+                        send(&share, feed.report(key, sample, source, now_ms()));
+                    }
+                }
+                Some(FeedMsg::Share(instance, tx)) => {
+                    feed.share_as(instance);
+                    share = Some(tx);
+                }
+                Some(FeedMsg::Peer(instance, rows)) => {
+                    for (key, obs) in rows {
+                        feed.report_peer(instance.clone(), key, &obs, now_ms());
                     }
                 }
             },
             _ = tick.tick() => {
                 // Published only when something changed: readers keep their snapshot.
+                for obs in feed.share_due(now_ms()) {
+                    send(&share, Some(obs));
+                }
                 let snapshot = feed.tick(now_ms());
                 crate::metrics::load_entries(&snapshot);
                 if snapshot.members != last.members || snapshot.datacenters != last.datacenters {

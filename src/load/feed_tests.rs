@@ -113,3 +113,63 @@ fn unknown_keys_are_ignored_and_a_reload_drops_removed_ones() {
     f.set_plan(Arc::new(LoadPlan::default()));
     assert!(f.tick(2).members.is_empty());
 }
+
+fn peer_obs(value: f64, observed_unix_ms: u64, ttl_ms: u64) -> super::super::peer::Observation {
+    super::super::peer::Observation {
+        selector: "datacenter:fra".into(),
+        sample: Sample::Value(value),
+        source: Source::Api,
+        observed_unix_ms,
+        expires_unix_ms: observed_unix_ms + ttl_ms,
+    }
+}
+
+#[test]
+fn a_peer_value_counts_unless_a_more_recent_one_is_held_and_expires_by_the_observer_ttl() {
+    let mut f = feed(0);
+    f.share_as(Arc::from("ns1"));
+    let dc = Key::Datacenter(Arc::from("fra"));
+    let now = unix_ms();
+    // A peer's value, observed a second ago, valid for 10 s more.
+    assert!(f.report_peer(
+        Arc::from("ns2"),
+        dc.clone(),
+        &peer_obs(1750.0, now - 1000, 11_000),
+        0
+    ));
+    let e = f.tick(1).datacenter("fra").unwrap().clone();
+    assert_eq!((e.load, e.instance.as_deref()), (1750.0, Some("ns2")));
+    // Observed here afterwards: ours is the most recent, and it is offered for sharing.
+    let shared = f.report(dc.clone(), Sample::Value(1900.0), Source::Probe, 2);
+    assert_eq!(shared.map(|o| o.selector), Some("datacenter:fra".into()));
+    // An older peer value does not replace it; an expired one is refused outright.
+    assert!(!f.report_peer(
+        Arc::from("ns3"),
+        dc.clone(),
+        &peer_obs(100.0, now - 500, 10_000),
+        3
+    ));
+    assert!(!f.report_peer(
+        Arc::from("ns3"),
+        dc.clone(),
+        &peer_obs(100.0, now - 20_000, 10_000),
+        3
+    ));
+    let e = f.tick(4).datacenter("fra").unwrap().clone();
+    assert_eq!((e.load, e.instance.as_deref()), (1900.0, Some("ns1")));
+    // A newer peer value wins, and expires when the observer said, not after our TTL.
+    let later = unix_ms() + 50;
+    assert!(f.report_peer(
+        Arc::from("ns3"),
+        dc.clone(),
+        &peer_obs(100.0, later, 2_000),
+        5
+    ));
+    let e = f.tick(6).datacenter("fra").unwrap().clone();
+    assert_eq!((e.load, e.instance.as_deref()), (100.0, Some("ns3")));
+    assert!(
+        f.tick(5_000)
+            .datacenter("fra")
+            .is_none_or(|e| e.load == 0.0 || e.share < 1.0)
+    );
+}

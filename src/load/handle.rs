@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::feed::{self, Feed, FeedConfig, FeedMsg, Key, LoadPlan};
+use super::feed::{self, Feed, FeedConfig, FeedMsg, LoadPlan};
+use super::peer::Observation;
 use super::prometheus::{self, PrometheusConfig};
 use super::read::Sample;
 use super::snapshot::{Entry, LoadSnapshot, Source};
@@ -134,9 +135,39 @@ impl LoadHandle {
         rows
     }
 
-    /// A report from elsewhere (the cluster).
-    #[allow(dead_code, reason = "cluster sharing is not wired yet")]
-    pub(crate) fn report(&self, rows: Vec<(Key, Sample)>, source: Source) {
-        let _ = self.tx.send(FeedMsg::Report(rows, source));
+    /// Cluster mode: this instance's own observations go to `tx` (rate-limited) to be
+    /// shared, and its values carry its name.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "called by the etcd link")
+    )]
+    pub(crate) fn share_with(&self, instance: Arc<str>, tx: mpsc::UnboundedSender<Observation>) {
+        let _ = self.tx.send(FeedMsg::Share(instance, tx));
+    }
+
+    /// Cluster mode: values `instance` observed. Selectors this instance's zones do not
+    /// know (zones that differ) are skipped; returns how many were.
+    #[cfg_attr(
+        not(feature = "cluster"),
+        allow(dead_code, reason = "called by the etcd link")
+    )]
+    pub(crate) fn peer(&self, instance: Arc<str>, values: Vec<Observation>) -> usize {
+        let plan = self.plan.load();
+        let mut rows = Vec::with_capacity(values.len());
+        let mut unknown = 0;
+        for obs in values {
+            match plan.resolve(&obs.selector).as_deref() {
+                Ok([key]) => rows.push((key.clone(), obs)),
+                _ => {
+                    tracing::debug!(
+                        "load: {instance} reports {}: not in these zones",
+                        obs.selector
+                    );
+                    unknown += 1;
+                }
+            }
+        }
+        let _ = self.tx.send(FeedMsg::Peer(instance, rows));
+        unknown
     }
 }

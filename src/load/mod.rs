@@ -7,6 +7,7 @@
 
 pub(crate) mod feed;
 pub(crate) mod handle;
+pub(crate) mod peer;
 pub(crate) mod prometheus;
 pub(crate) mod read;
 pub(crate) mod share;
@@ -16,6 +17,7 @@ pub(crate) mod snapshot;
 mod simulation_tests;
 
 pub use handle::{LoadHandle, LoadView};
+pub use peer::Observation;
 pub use read::{LoadRead, LoadReading, ReadError, Sample};
 pub use share::{Control, Watermarks};
 pub use snapshot::{Entry, LoadSnapshot, Source, unix_ms};

@@ -42,11 +42,18 @@ pub struct Entry {
     pub source: Source,
     /// When `load` was reported (Unix milliseconds).
     pub reported_unix_ms: u64,
+    /// Cluster mode: the instance that observed `load` (this one or a peer).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "name")]
+    pub instance: Option<Arc<str>>,
     #[serde(skip)]
     pub(crate) watermarks: Watermarks,
     /// Decorrelates the shed clients of different members and datacenters.
     #[serde(skip)]
     pub(crate) salt: u64,
+}
+
+fn name<S: serde::Serializer>(name: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(name.as_deref().unwrap_or_default())
 }
 
 impl Entry {
@@ -126,6 +133,7 @@ impl LoadSnapshot {
                         share: share.clamp(0.0, 1.0),
                         source: Source::Api,
                         reported_unix_ms: unix_ms(),
+                        instance: None,
                         watermarks: Watermarks::default(),
                         salt: crate::hash::bytes_hash(name.as_bytes()),
                     };
@@ -172,6 +180,7 @@ mod tests {
             share,
             source: Source::Api,
             reported_unix_ms: 0,
+            instance: None,
             watermarks: Watermarks::default(),
             salt,
         }

@@ -3,13 +3,18 @@
 use metrics::{counter, gauge};
 
 use super::{
-    CLUSTER_CONNECTED, CLUSTER_DRIFT, CLUSTER_IGNORED, CLUSTER_MEMBER, CLUSTER_MEMBERS,
-    CLUSTER_VOTES, CLUSTER_WATCH_RESTARTS,
+    CLUSTER_CONNECTED, CLUSTER_DRIFT, CLUSTER_IGNORED, CLUSTER_LOAD_RECEIVED, CLUSTER_LOAD_WRITTEN,
+    CLUSTER_MEMBER, CLUSTER_MEMBERS, CLUSTER_VOTES, CLUSTER_WATCH_RESTARTS,
 };
 
 /// `reason` label values of [`CLUSTER_IGNORED`].
-pub(crate) const IGNORED_REASONS: [&str; 4] =
-    ["garbage", "foreign_key", "future_version", "invalid"];
+pub(crate) const IGNORED_REASONS: [&str; 5] = [
+    "garbage",
+    "foreign_key",
+    "future_version",
+    "invalid",
+    "unknown_selector",
+];
 
 /// Registers the cluster series at 0 so a scrape shows them before cluster mode starts.
 pub(super) fn zeroes() {
@@ -17,6 +22,7 @@ pub(super) fn zeroes() {
     gauge!(CLUSTER_MEMBERS).set(0.0);
     gauge!(CLUSTER_DRIFT).set(0.0);
     counter!(CLUSTER_WATCH_RESTARTS).increment(0);
+    counter!(CLUSTER_LOAD_WRITTEN).increment(0);
     for reason in IGNORED_REASONS {
         counter!(CLUSTER_IGNORED, "reason" => reason).increment(0);
     }
@@ -54,4 +60,14 @@ pub(crate) fn cluster_watch_restart() {
 /// A value under the cluster's prefix was ignored; `reason` is one of [`IGNORED_REASONS`].
 pub(crate) fn cluster_ignored(reason: &'static str) {
     counter!(CLUSTER_IGNORED, "reason" => reason).increment(1);
+}
+
+/// Load values `peer` observed were received from etcd.
+pub fn cluster_load_received(peer: &str, n: usize) {
+    counter!(CLUSTER_LOAD_RECEIVED, "peer" => peer.to_owned()).increment(n as u64);
+}
+
+/// One load value this instance observed was written to etcd.
+pub(crate) fn cluster_load_sent() {
+    counter!(CLUSTER_LOAD_WRITTEN).increment(1);
 }

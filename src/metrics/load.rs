@@ -23,6 +23,11 @@ const REASONS: [&str; 6] = [
 /// Registers the counters at 0 so a scrape shows them before the first event.
 pub(super) fn zeroes() {
     counter!(LOAD_SHED_DECISIONS).absolute(0);
+    for source in SOURCES {
+        for reason in REASONS {
+            counter!(LOAD_BAD_INPUT, "source" => source, "reason" => reason).absolute(0);
+        }
+    }
 }
 
 /// A load value that was refused (and changed nothing).
@@ -42,7 +47,7 @@ pub(crate) fn load_bad_input(source: &str, reason: &str) {
 
 /// The published load: gauges per member (target key) and datacenter (`datacenter:NAME`) (series of entries gone are set
 /// to 0), and the shed decisions counted by the policies.
-pub(crate) fn load_entries(snapshot: &LoadSnapshot) {
+pub fn load_entries(snapshot: &LoadSnapshot) {
     static SHOWN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
     let mut shown = SHOWN
         .lock()

@@ -37,6 +37,8 @@ pub(crate) const CLUSTER_MEMBER: &str = "meridian_cluster_member_info";
 pub(crate) const CLUSTER_VOTES: &str = "meridian_cluster_votes";
 pub(crate) const CLUSTER_WATCH_RESTARTS: &str = "meridian_cluster_watch_restarts_total";
 pub(crate) const CLUSTER_IGNORED: &str = "meridian_cluster_ignored_values_total";
+pub(crate) const CLUSTER_LOAD_RECEIVED: &str = "meridian_cluster_load_values_received_total";
+pub(crate) const CLUSTER_LOAD_WRITTEN: &str = "meridian_cluster_load_values_written_total";
 // --- load-aware steering ---
 pub(crate) const LOAD_UTILISATION: &str = "meridian_load_utilisation_percent";
 pub(crate) const LOAD_SHED_SHARE: &str = "meridian_load_shed_share";
@@ -92,7 +94,7 @@ const fn def(
 }
 
 /// Every metric Meridian exports.
-pub const ALL: [MetricDef; 38] = [
+pub const ALL: [MetricDef; 40] = [
     def(
         DNSSEC_CACHE_ENTRIES,
         Kind::Gauge,
@@ -157,7 +159,19 @@ pub const ALL: [MetricDef; 38] = [
         CLUSTER_IGNORED,
         Kind::Counter,
         &["reason"],
-        "Cluster mode: values under the cluster's prefix ignored, by reason (garbage, foreign_key, future_version, invalid).",
+        "Cluster mode: values under the cluster's prefix ignored, by reason (garbage, foreign_key, future_version, invalid, unknown_selector).",
+    ),
+    def(
+        CLUSTER_LOAD_RECEIVED,
+        Kind::Counter,
+        &["peer"],
+        "Cluster mode: load values received from other instances, by the instance that observed them.",
+    ),
+    def(
+        CLUSTER_LOAD_WRITTEN,
+        Kind::Counter,
+        &[],
+        "Cluster mode: load values this instance observed and wrote to etcd (rate-limited per member or datacenter).",
     ),
     def(
         RRL_ACTIONS,

@@ -20,6 +20,7 @@ pub(crate) fn entry(name: &str, share: f64) -> Entry {
         share,
         source: Source::Api,
         reported_unix_ms: 0,
+        instance: None,
         watermarks: Watermarks::default(),
         salt: bytes_hash(name.as_bytes()),
     }

@@ -43,12 +43,24 @@ impl fmt::Display for LoadNote {
             e.load,
             e.utilisation,
             wm.capacity,
-            e.source,
+            Origin(e),
             wm.shed_start,
             wm.shed_full,
             e.share * 100.0,
             if self.shed { "is shed" } else { "is kept" }
         )
+    }
+}
+
+/// Where a value came from: `api`, or `api of instance ns1` in cluster mode.
+struct Origin<'a>(&'a Entry);
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.instance {
+            Some(i) => write!(f, "{} of instance {i}", self.0.source),
+            None => write!(f, "{}", self.0.source),
+        }
     }
 }
 

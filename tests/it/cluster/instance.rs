@@ -84,6 +84,9 @@ geoip = ""
 udp_sockets_per_address = 1
 probe_source_v4 = "{source}"
 log_level = "info"
+# The load test: release a shed share at once, soon after the load falls.
+load_hold_ms = 300
+load_release_step = 1.0
 [cluster]
 endpoints = [{endpoints}]
 name = "test"

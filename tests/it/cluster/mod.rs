@@ -7,6 +7,7 @@ mod backend;
 mod compaction;
 mod etcd;
 mod instance;
+mod load;
 mod outage;
 mod overrides;
 mod quorum;

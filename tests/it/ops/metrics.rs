@@ -56,6 +56,12 @@ fn record_everything() {
     metrics::geoip_build_epoch(1_700_000_000);
     // Cluster mode's per-member and per-target series (the others start at 0 on install).
     metrics::cluster_member("ns1", "eu", "0.0.0", "0123abcd", true);
+    metrics::cluster_load_received("ns2", 3);
+    // Load-aware steering's per-selector gauges.
+    metrics::load_entries(&meridian::load::LoadSnapshot::from_shares(
+        &[("192.0.2.10/web", 0.5)],
+        &[("dc-a", 1.0)],
+    ));
     metrics::cluster_votes("192.0.2.10/web", 2, 1);
 }
 
