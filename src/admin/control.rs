@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::health::Status;
+use crate::health::{RecentEvent, Status};
 use crate::latency::Target;
 
 /// What the admin API asks of the running server; `app` implements it.
@@ -22,6 +22,9 @@ pub trait Control: Send + Sync + 'static {
     fn zones(&self) -> Vec<ZoneView>;
     /// Every target's health as the tracker last published it.
     fn health(&self) -> Vec<TargetView>;
+    /// The last health events (transitions with their reasons, overrides, removals), newest
+    /// first, as the tracker last published them.
+    fn recent_events(&self) -> Vec<RecentEvent>;
     /// What the server would answer, and why, for a hypothetical query.
     fn explain(&self, request: &ExplainRequest) -> Result<ExplainView, ControlError>;
     /// Re-read and validate the configuration; the new generation, or every error found

@@ -36,7 +36,7 @@ pub(crate) async fn zones(State(s): State<Shared>) -> Json<Value> {
 }
 
 pub(crate) async fn health(State(s): State<Shared>) -> Json<Value> {
-    Json(json!({ "targets": s.control.health() }))
+    Json(json!({ "targets": s.control.health(), "recent": s.control.recent_events() }))
 }
 
 /// The query string of `GET /v1/explain`.

@@ -96,6 +96,10 @@ impl Control for AppControl {
             .collect()
     }
 
+    fn recent_events(&self) -> Vec<crate::health::RecentEvent> {
+        self.shared.health.report().recent.clone()
+    }
+
     fn explain(&self, request: &ExplainRequest) -> Result<ExplainView, ControlError> {
         let question = Question::parse(
             &request.name,

@@ -378,6 +378,7 @@ impl Ledger {
             ready,
             targets,
             overrides: overrides.collect(),
+            recent: Vec::new(),
         }
     }
 

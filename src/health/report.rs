@@ -22,6 +22,8 @@ pub(crate) struct HealthReport {
     /// Sorted by key.
     pub(crate) targets: Vec<TargetStatus>,
     pub(crate) overrides: Vec<OverrideEntry>,
+    /// The last events, newest first (set by the tracker).
+    pub(crate) recent: Vec<super::recent::RecentEvent>,
 }
 
 /// One target's detail.

@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::ledger::{Event, Ledger};
 use super::overrides::{Forced, Override, Selector, Source};
 use super::persist;
+use super::persist::unix_ms;
 use super::probe::ProbeOutcome;
+use super::recent::{Recent, RecentEvent};
 use super::report::HealthReport;
 use super::snapshot::{HealthSnapshot, Status};
 use super::state::Observed;
@@ -78,6 +80,8 @@ pub(crate) struct Tracker {
     /// Override-file selectors that name no target, as last logged.
     unknown_file: Vec<Selector>,
     replies: Vec<(oneshot::Sender<bool>, bool)>,
+    /// The last events, for the report.
+    recent: Recent,
 }
 
 impl Tracker {
@@ -100,6 +104,7 @@ impl Tracker {
             changed: false,
             unknown_file: Vec::new(),
             replies: Vec::new(),
+            recent: Recent::default(),
         }
     }
 
@@ -163,8 +168,10 @@ impl Tracker {
                 events
             }
         };
+        let at = unix_ms(SystemTime::now());
         for event in &events {
             log_event(event);
+            self.recent.push(RecentEvent::new(event, at));
             if let Event::Observed { key, .. } = event
                 && let Some(vote) = self.ledger.local_vote(key)
             {
@@ -243,7 +250,8 @@ impl Tracker {
                 c.down
             );
         }
-        let report = self.ledger.report(self.generation, self.ready);
+        let mut report = self.ledger.report(self.generation, self.ready);
+        report.recent = self.recent.list();
         self.out.report.store(Arc::new(report));
         if self.ready {
             self.out

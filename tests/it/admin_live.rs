@@ -212,6 +212,17 @@ async fn overrides_through_the_api_change_answers() {
         .unwrap();
     assert_eq!(eu["forced"], true);
     assert_eq!(eu["state"], "down");
+    // The override is the newest of the recent health events, with who set it.
+    let recent = get_json(&s, "/v1/health").await["recent"].clone();
+    let newest = &recent[0];
+    assert_eq!(newest["target"], "198.51.100.10/web", "{recent}");
+    assert_eq!(newest["to"], "down", "{recent}");
+    let reason = newest["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("forced DOWN by 198.51.100.10/web (api), now DOWN"),
+        "{reason}"
+    );
+    assert!(newest["at_unix_ms"].as_u64().unwrap() > 1_700_000_000_000);
 }
 
 #[tokio::test]
@@ -288,6 +299,20 @@ async fn a_target_removed_by_reload_leaves_metrics_and_the_others_stay() {
         "the removed target leaves /metrics",
         Duration::from_secs(5),
         || async { series(&scrape(&s).await, "192.0.2.177/web") == 0 },
+    )
+    .await;
+    // The removal is a recent health event once the tracker publishes (coalesced).
+    eventually(
+        "the removal is listed in /v1/health recent",
+        Duration::from_secs(5),
+        || async {
+            let recent = get_json(&s, "/v1/health").await["recent"].clone();
+            recent.as_array().unwrap().iter().any(|e| {
+                e["to"] == "removed"
+                    && e["target"] == "192.0.2.177/web"
+                    && e["reason"] == "target 192.0.2.177/web removed from the configuration"
+            })
+        },
     )
     .await;
     let text = scrape(&s).await;

@@ -76,18 +76,12 @@ function ago(unix) {
 
 // ---- health ----------------------------------------------------------------------------
 
-function noteTransitions(targets) {
-  for (const t of targets) {
-    const before = state.health.get(t.target);
-    if (before && before.state !== t.state) {
-      const reason = t.forced ? "operator override"
-        : t.last_probe && t.last_probe.error ? t.last_probe.error
-        : t.last_probe && t.last_probe.ok ? "probe passed" : "";
-      state.transitions.unshift({ at: Date.now(), target: t.target, from: before.state, to: t.state, reason });
-    }
-    state.health.set(t.target, t);
-  }
-  state.transitions.length = Math.min(state.transitions.length, MAX_TRANSITIONS);
+// The server keeps the last health events (transitions with their reasons, overrides,
+// removals), so the list is complete from the first poll, including what happened before
+// the page was opened.
+function noteHealth(data) {
+  state.health = new Map((data.targets || []).map((t) => [t.target, t]));
+  state.transitions = (data.recent || []).slice(0, MAX_TRANSITIONS);
 }
 
 function targetRow(t) {
@@ -131,14 +125,15 @@ function renderHealth() {
   }
   box.replaceChildren(...blocks);
   $("transitions").replaceChildren(...state.transitions.map((tr) =>
-    el("li", {}, new Date(tr.at).toLocaleTimeString() + " " + tr.target + ": " + tr.from + " \u2192 " + tr.to + (tr.reason ? " (" + tr.reason + ")" : ""))));
+    el("li", {}, new Date(tr.at_unix_ms).toLocaleTimeString() + " " + tr.target + ": "
+      + (tr.from ? tr.from + " \u2192 " : "") + tr.to + (tr.reason ? " (" + tr.reason + ")" : ""))));
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
 }
 
 async function pollHealth() {
   try {
     const data = await api("GET", "/v1/health");
-    noteTransitions(data.targets || []);
+    noteHealth(data);
     renderHealth();
     showError("");
   } catch (e) {

@@ -50,6 +50,10 @@ impl Control for TestControl {
         }]
     }
 
+    fn recent_events(&self) -> Vec<meridian::health::RecentEvent> {
+        Vec::new()
+    }
+
     fn health(&self) -> Vec<TargetView> {
         vec![TargetView {
             target: "192.0.2.10/web".into(),

@@ -142,6 +142,14 @@ async fn health_view_follows_a_killed_backend() {
         listed.contains("503"),
         "the reason names the probe failure: {listed}"
     );
+    // The server keeps the events: a page opened afterwards lists the transition too.
+    b.goto(&url(&lab.server, "/ui")).await;
+    b.wait_text(
+        "#transitions",
+        "a new page lists the earlier transition",
+        |t| t.contains(eu_target) && t.contains("up \u{2192} down") && t.contains("503"),
+    )
+    .await;
     b.screenshot("health").await;
 }
 
