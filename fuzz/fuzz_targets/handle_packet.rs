@@ -6,21 +6,22 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use meridian::dns::{Handler, Transport};
-use meridian_fuzz::fixture::{self, Health, MAX_UDP};
+use meridian_fuzz::fixture::{self, MAX_UDP};
 use meridian_fuzz::oracle;
 
-/// One handler per health state, built once per process.
-static HANDLERS: LazyLock<[Handler; 3]> = LazyLock::new(|| {
+/// One handler per health state, unsigned and signed, built once per process.
+static HANDLERS: LazyLock<Vec<Handler>> = LazyLock::new(|| {
     let root = fixture::repo_root(env!("CARGO_MANIFEST_DIR"));
-    [Health::AllUp, Health::EuDown, Health::AllDown].map(|h| fixture::handler(&root, h))
+    fixture::handlers(&root)
 });
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the health state, transport and source; the rest is the packet.
+    // The first byte picks the health state, signed zones or not, transport and source; the
+    // rest is the packet.
     let Some((&selector, packet)) = data.split_first() else {
         return;
     };
-    let handler = &HANDLERS[usize::from(selector % 3)];
+    let handler = &HANDLERS[fixture::pick(selector)];
     let transport = if selector & 0x10 == 0 {
         Transport::Udp
     } else {

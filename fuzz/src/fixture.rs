@@ -1,4 +1,4 @@
-//! The Handler that fuzz targets and property tests query: the good test zones, the steering zone and the test GeoIP database.
+//! The Handler that fuzz targets and property tests query: the good test zones, the steering zone and the test GeoIP database, unsigned or signed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use meridian::config::compile::compile_zone;
 use meridian::dns::{Handler, Snapshots};
+use meridian::dnssec::{Algorithm, SigningKey};
 use meridian::geo::GeoDb;
 use meridian::health::{HealthSnapshot, Status, TargetHealth};
 use meridian::zone::{Zone, ZoneSet};
@@ -68,18 +69,32 @@ pub fn repo_root(manifest_dir: &str) -> PathBuf {
     }
 }
 
+/// Whether the fixture zones are signed (a fresh ECDSA CSK per zone, CDS published).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signed {
+    No,
+    Yes,
+}
+
 /// Compile the fixture zones. Probes point at unused loopback ports (nothing is probed:
 /// the health snapshot decides which targets are down).
-pub fn zones(root: &Path) -> ZoneSet {
+pub fn zones(root: &Path, signed: Signed) -> ZoneSet {
     let compiled = ZONE_FILES.iter().map(|file| {
         let path = root.join(file);
-        let text = std::fs::read_to_string(&path)
+        let mut text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
             .replace("EU_PROBE", "127.0.0.1:9")
             .replace("US_PROBE", "127.0.0.1:10")
             .replace("AP_PROBE", "127.0.0.1:11");
-        let mut no_files = |name: &str| Err(format!("no file {name}"));
-        compile_zone(&path, &text, &mut no_files)
+        let key = SigningKey::generate_pem(Algorithm::EcdsaP256Sha256);
+        if signed == Signed::Yes {
+            text.push_str("\n[dnssec]\ncsk = \"csk.pem\"\ncds = true\n");
+        }
+        let mut key_file = |name: &str| match name {
+            "csk.pem" => Ok(key.clone()),
+            _ => Err(format!("no file {name}")),
+        };
+        compile_zone(&path, &text, &mut key_file)
             .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
     });
     ZoneSet::new(compiled.collect::<Vec<Zone>>())
@@ -103,9 +118,25 @@ fn snapshot(zones: &ZoneSet, health: Health) -> HealthSnapshot {
     HealthSnapshot::new(1, targets)
 }
 
+/// One Handler per health state, unsigned then signed: pick one with [`pick`].
+pub fn handlers(root: &Path) -> Vec<Handler> {
+    [Signed::No, Signed::Yes]
+        .into_iter()
+        .flat_map(|signed| {
+            [Health::AllUp, Health::EuDown, Health::AllDown].map(|h| handler(root, h, signed))
+        })
+        .collect()
+}
+
+/// The index into [`handlers`] a fuzz input's selector byte chooses: its value mod 3 the
+/// health state, bit 0x40 the signed zones (bits 0x10 and 0x20 are the transport and source).
+pub fn pick(selector: u8) -> usize {
+    usize::from(selector % 3) + if selector & 0x40 == 0 { 0 } else { 3 }
+}
+
 /// A Handler over the fixture zones, the test GeoIP database and the given health.
-pub fn handler(root: &Path, health: Health) -> Handler {
-    let zones = zones(root);
+pub fn handler(root: &Path, health: Health, signed: Signed) -> Handler {
+    let zones = zones(root, signed);
     let health = snapshot(&zones, health);
     let geo = GeoDb::open(root.join("geoip/test-city.mmdb"), None).expect("test GeoIP database");
     let snapshots = Arc::new(Snapshots {

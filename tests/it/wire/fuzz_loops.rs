@@ -14,7 +14,7 @@ use meridian::zone::ZoneSet;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::fixture::{self, Health, MAX_UDP, NAMES};
+use super::fixture::{self, MAX_UDP, NAMES};
 use super::oracle;
 
 /// Iterations per loop, and a wall-clock cap so a slow machine stays fast.
@@ -43,6 +43,12 @@ fn seed_packets() -> Vec<Vec<u8>> {
         seeds.push(m.to_vec().unwrap());
         let mut edns = Edns::new();
         edns.set_max_payload(if i % 2 == 0 { 1232 } else { 512 });
+        // DO=1 on some (signed answers and compact denial when the signed handler is
+        // picked), with the CO flag on some of those.
+        edns.set_dnssec_ok(i % 3 != 1);
+        if i % 3 == 2 {
+            edns.flags_mut().z = 0x4000;
+        }
         if let Some(s) = subnets[i % subnets.len()] {
             let ecs: ClientSubnet = s.parse().unwrap();
             edns.options_mut().insert(EdnsOption::Subnet(ecs));
@@ -105,9 +111,10 @@ fn no_panic(what: &str, input: &[u8], f: impl FnOnce() -> Result<(), String>) {
     }
 }
 
-/// Checks one packet against the oracle; the reply's rcode, `None` for silence.
-fn check_packet(handlers: &[Handler; 3], packet: &[u8], pick: u8) -> Option<u8> {
-    let handler = &handlers[usize::from(pick % 3)];
+/// Checks one packet against the oracle; the reply's rcode (`None` for silence) and whether
+/// it carried an RRSIG.
+fn check_packet(handlers: &[Handler], packet: &[u8], pick: u8) -> (Option<u8>, bool) {
+    let handler = &handlers[fixture::pick(pick)];
     let transport = if pick & 0x10 == 0 {
         Transport::Udp
     } else {
@@ -119,17 +126,26 @@ fn check_packet(handlers: &[Handler; 3], packet: &[u8], pick: u8) -> Option<u8> 
         "2001:db8:2::1".parse().unwrap()
     };
     let mut rcode = None;
+    let mut signed = false;
     no_panic("Handler::handle", packet, || {
         let reply = handler.handle(packet, src, transport);
         rcode = reply.as_ref().map(|r| r[3] & 0xf);
+        signed = reply
+            .as_deref()
+            .and_then(|r| Message::from_vec(r).ok())
+            .is_some_and(|m| {
+                m.answers
+                    .iter()
+                    .chain(&m.authorities)
+                    .any(|r| r.record_type() == RecordType::RRSIG)
+            });
         oracle::check(packet, transport, MAX_UDP, reply.as_deref())
     });
-    rcode
+    (rcode, signed)
 }
 
-fn handlers() -> [Handler; 3] {
-    let root = root();
-    [Health::AllUp, Health::EuDown, Health::AllDown].map(|h| fixture::handler(&root, h))
+fn handlers() -> Vec<Handler> {
+    fixture::handlers(&root())
 }
 
 #[test]
@@ -141,11 +157,13 @@ fn mutated_packets_get_a_valid_reply_or_silence() {
     let mut runs = 0;
     let mut corpus = seeds.clone();
     let mut rcodes = [0usize; 17];
+    let mut signed = 0;
     while runs < PACKETS && start.elapsed() < BUDGET {
         let input = &corpus[rng.random_range(0..corpus.len())];
         let other = &seeds[rng.random_range(0..seeds.len())];
         let packet = mutate(&mut rng, input, other);
-        let rcode = check_packet(&handlers, &packet, rng.random());
+        let (rcode, rrsig) = check_packet(&handlers, &packet, rng.random());
+        signed += usize::from(rrsig);
         rcodes[rcode.map_or(16, usize::from)] += 1;
         // Mutants that still got an ordinary answer become parents: stacked mutations
         // then explore deep inside well-formed queries.
@@ -155,11 +173,15 @@ fn mutated_packets_get_a_valid_reply_or_silence() {
         runs += 1;
     }
     println!("{runs} mutated packets in {:?}", start.elapsed());
-    println!("  by rcode (index 16 = silence): {rcodes:?}");
+    println!("  by rcode (index 16 = silence): {rcodes:?}; {signed} signed replies");
     let answered = rcodes[0] + rcodes[3];
     assert!(
         answered > runs / 20,
         "too few mutants got past parsing: {rcodes:?}"
+    );
+    assert!(
+        signed > runs / 500,
+        "too few mutants reached the signed path: {signed} of {runs}"
     );
 }
 

@@ -12,7 +12,8 @@ use super::oracle;
 
 static HANDLERS: LazyLock<[Handler; 3]> = LazyLock::new(|| {
     let root = fixture::repo_root(env!("CARGO_MANIFEST_DIR"));
-    [Health::AllUp, Health::EuDown, Health::AllDown].map(|h| fixture::handler(&root, h))
+    [Health::AllUp, Health::EuDown, Health::AllDown]
+        .map(|h| fixture::handler(&root, h, fixture::Signed::No))
 });
 
 /// The ECS option of a generated query.
