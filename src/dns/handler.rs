@@ -305,6 +305,10 @@ impl Handler {
                 .and_then(|m| m.get(self.memo_generation(req, &loaded), key, req.qtype))
             {
                 let question = (&req.qname, req.qtype, req.qclass);
+                let edns = edns.map(|e| ReplyEdns {
+                    compact_ok: hit.compact_ok,
+                    ..e
+                });
                 response::encode_remembered(req.header, question, &hit, edns.as_ref(), out);
                 let zone = hit.zone.map(|z| &**z);
                 self.log_query(asked, ResponseCode::NoError, zone, 0);

@@ -6,7 +6,7 @@
 //! sections are kept in a fixed table of slots, direct-mapped by a hash of name and type,
 //! and the next query for them copies the sections instead of resolving and encoding
 //! again; the header, the question in the client's case and the OPT record are still
-//! written per query. Only replies that fit the smallest UDP limit with the longest OPT
+//! written per query (with the CO flag as the remembered reply had it). Only replies that fit the smallest UDP limit with the longest OPT
 //! are kept, so a remembered reply is never truncated. The table is allocated once per
 //! thread; a slot is overwritten by the next name hashed to it, and every slot filled
 //! under an older zone snapshot is ignored. Names that get NXDOMAIN are not kept: a flood
@@ -36,6 +36,8 @@ struct Slot {
     key_len: u16,
     sections_len: u16,
     authoritative: bool,
+    /// The reply's OPT record echoed the CO flag (a signed reply to a query with CO).
+    compact_ok: bool,
     /// Answer, authority and additional counts (the last without the OPT record).
     counts: [u16; 3],
     /// The answering zone's origin (metrics, the query log).
@@ -50,6 +52,7 @@ impl Slot {
         key_len: 0,
         sections_len: 0,
         authoritative: false,
+        compact_ok: false,
         counts: [0; 3],
         zone: None,
         bytes: [0; SLOT_BYTES],
@@ -63,6 +66,8 @@ impl Slot {
 /// A remembered reply found for a query.
 pub struct Hit<'m> {
     pub(crate) authoritative: bool,
+    /// Echo the CO flag in the OPT record.
+    pub(crate) compact_ok: bool,
     pub(crate) counts: [u16; 3],
     /// The encoded answer, authority and additional sections.
     pub(crate) sections: &'m [u8],
@@ -111,6 +116,7 @@ impl Memo {
         let start = key.len();
         Some(Hit {
             authoritative: slot.authoritative,
+            compact_ok: slot.compact_ok,
             counts: slot.counts,
             sections: &slot.bytes[start..start + usize::from(slot.sections_len)],
             zone: slot.zone.as_ref(),
@@ -156,11 +162,18 @@ impl Memo {
         slot.key_len = key.len() as u16;
         slot.sections_len = sections.len() as u16;
         slot.authoritative = answer.authoritative;
+        slot.compact_ok = opt_compact_ok(reply, sections_end);
         slot.counts = [word(6), word(8), word(10).saturating_sub(with_opt)];
         slot.zone = answer.zone.map(|z| z.name.clone());
         slot.bytes[..key.len()].copy_from_slice(key);
         slot.bytes[key.len()..key.len() + sections.len()].copy_from_slice(sections);
     }
+}
+
+/// Whether the OPT record at `at` in `reply` (if any) has the CO flag: the high byte of the
+/// flags is the third of its TTL, which follows its root owner, type and class.
+fn opt_compact_ok(reply: &[u8], at: usize) -> bool {
+    reply.get(at + 7).is_some_and(|flags| flags & 0x40 != 0)
 }
 
 #[cfg(test)]
@@ -197,6 +210,12 @@ mod tests {
         assert_eq!(hit.sections, &r[at.0..at.1]);
         assert_eq!(hit.counts, [1, 0, 1], "the OPT record is not counted");
         assert!(hit.authoritative);
+        assert!(!hit.compact_ok);
+        let mut co = r.clone();
+        co[at.1 + 7] |= 0x40;
+        memo.put(5, &www, a, &static_answer, &co, at);
+        assert!(memo.get(5, &www, a).expect("kept").compact_ok, "CO as sent");
+        memo.put(3, &www, a, &static_answer, &r, at);
         assert!(memo.get(4, &www, a).is_none(), "another snapshot");
         assert!(memo.get(3, &www, RecordType::AAAA).is_none());
         assert!(memo.get(3, &key("ww.example.test."), a).is_none());
