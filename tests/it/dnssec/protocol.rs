@@ -9,7 +9,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use meridian::dnssec::Algorithm;
 
-use super::{ask, dnskeys, has_rrsig, over_tcp, over_udp, rrsets, verify, world, world_with};
+use super::{ask, dnskeys, has_rrsig, over_tcp, over_udp, rrsets, verify, world};
 use crate::support::dns::udp_raw;
 use crate::support::wait::eventually;
 
@@ -310,37 +310,4 @@ async fn steered_answers_are_signed_after_a_health_change() {
     let after = over_udp(&w, &m).await;
     let signed = verify(&[&after.answers, &after.authorities], &keys);
     assert!(!signed.is_empty(), "{after:?}");
-}
-
-/// RFC 9824: a reply to a DO=1 query with CO echoes CO, also when the socket thread answers
-/// it from its remembered replies (one socket, so the second query finds the first's reply).
-#[tokio::test]
-async fn the_co_flag_is_echoed_by_remembered_replies_too() {
-    let w = world_with(true, Algorithm::Ed25519, |c| c.udp_sockets_per_address = 1).await;
-    let cases = [
-        ("www.example.test.", RecordType::A, ResponseCode::NoError),
-        ("www.example.test.", RecordType::TXT, ResponseCode::NoError),
-        ("nope.example.test.", RecordType::A, ResponseCode::NXDomain),
-    ];
-    for (name, qtype, rcode_co) in cases {
-        for co in [true, false, true] {
-            let m = ask(name, qtype, true, co, None);
-            let rcode = if co { rcode_co } else { ResponseCode::NoError };
-            let flag = if co { 0x4000 } else { 0 };
-            for (i, reply) in [
-                over_udp(&w, &m).await,
-                over_udp(&w, &m).await,
-                over_tcp(&w, &m).await,
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let what = format!("{name} {qtype} co={co} reply {i}");
-                assert_eq!(reply.metadata.response_code, rcode, "{what}");
-                let z = reply.edns.as_ref().expect("OPT").flags().z;
-                assert_eq!(z & 0x4000, flag, "{what}: CO echoed exactly when asked");
-                assert!(has_rrsig(&reply), "{what}");
-            }
-        }
-    }
 }
