@@ -1,7 +1,9 @@
 //! Time the handler in-process (no sockets), as the UDP loop calls it: a rough per-query CPU cost of parsing,
 //! resolving and encoding, for comparing before and after a change. `cargo run --release
 //! --example bench_handler [static|nxdomain|geo+ecs|weighted] [count]`, or
-//! `bench_handler replay bench/out/geo.bin [count]` for the benchmark's own queries.
+//! `bench_handler replay bench/out/geo.bin [count] [zones dir]` for the benchmark's own
+//! queries (`replay bench/out/geo-do1.bin 1000000 bench/out/dnssec/zones`: signed, after
+//! `bench/dnssec.sh` prepared them).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,10 +54,11 @@ fn messages(path: &str) -> Vec<Vec<u8>> {
     out
 }
 
-/// `bench_handler replay bench/out/geo.bin [count]`: the benchmark's own queries against
-/// the benchmark's zone and database (run `bench/run.sh` once first), cycled.
-fn replay(path: &str, n: usize) {
-    let zones = meridian::config::load_zones(std::path::Path::new("bench/zones")).unwrap();
+/// `bench_handler replay bench/out/geo.bin [count] [zones dir]`: the benchmark's own queries
+/// against the benchmark's zone (or the zones in `zones`) and database (run `bench/run.sh`
+/// once first), cycled. Signatures made in a first pass are published before timing.
+fn replay(path: &str, n: usize, zones: &str) {
+    let zones = meridian::config::load_zones(std::path::Path::new(zones)).unwrap();
     let geo = GeoDb::open("bench/out/country.mmdb", None).unwrap();
     // Let the GeoIP network tables build (they build on their own thread).
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -63,6 +66,13 @@ fn replay(path: &str, n: usize) {
     let queries = messages(path);
     let mut thread = (handler.view(), Memo::default());
     let mut out = Vec::with_capacity(512);
+    for q in &queries {
+        one(&handler, &mut thread, q, &mut out);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32);
+    handler.signatures().maintain(now);
     let start = Instant::now();
     for q in queries.iter().cycle().take(n) {
         one(&handler, &mut thread, q, &mut out);
@@ -81,12 +91,12 @@ fn main() {
     let only = args.next();
     if only.as_deref() == Some("replay") {
         let path = args.next().unwrap_or_else(|| "bench/out/geo.bin".into());
-        return replay(
-            &path,
-            args.next()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or(1_000_000),
-        );
+        let n = args
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(1_000_000);
+        let zones = args.next().unwrap_or_else(|| "bench/zones".into());
+        return replay(&path, n, &zones);
     }
     let zones = meridian::config::load_zones(std::path::Path::new("zones")).unwrap();
     let geo = GeoDb::open("geoip/geo-whois-asn-country.mmdb", None).unwrap();

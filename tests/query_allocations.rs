@@ -80,3 +80,42 @@ fn cname_services_allocate_nothing_per_query_in_or_out_of_the_zone() {
         .collect();
     assert_no_allocations(&handler, &questions, "cname_service");
 }
+
+#[test]
+fn signed_steered_answers_allocate_nothing_per_query_once_remembered() {
+    use meridian::dnssec::{Algorithm, SigningKey};
+    use std::os::unix::fs::PermissionsExt;
+    // The reference zone, signed with a new key.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    let key = dir.path().join("keys/csk.pem");
+    std::fs::write(&key, SigningKey::generate_pem(Algorithm::Ed25519)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let zone = std::fs::read_to_string("zones/gslb.example.com.toml").unwrap();
+    let signed = format!("{zone}\n[dnssec]\nalgorithm = \"ed25519\"\ncsk = \"keys/csk.pem\"\n");
+    std::fs::write(dir.path().join("gslb.example.com.toml"), signed).unwrap();
+    let handler = handler(
+        dir.path().to_str().unwrap(),
+        "geoip/geo-whois-asn-country.mmdb",
+    );
+    let mut questions = Vec::new();
+    for subnet in COUNTRY_SUBNETS {
+        for service in ["geo", "near", "fast", "api", "login"] {
+            let name = format!("{service}.gslb.example.com.");
+            let mut m = dns::with_edns(dns::query(&name, RecordType::A), 1232, Some(subnet));
+            m.edns.as_mut().unwrap().set_dnssec_ok(true);
+            questions.push(m.to_vec().unwrap());
+        }
+    }
+    // Sign every answer the draws give, then publish the signatures as the maintenance
+    // task does each second.
+    let mut thread = Thread::new(&handler);
+    thread.rounds(&questions, 64);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32;
+    handler.signatures().maintain(now);
+    assert!(!handler.signatures().is_empty());
+    assert_no_allocations(&handler, &questions, "signed steered answers");
+}

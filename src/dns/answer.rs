@@ -41,6 +41,9 @@ pub(crate) enum Rr<'z> {
 /// A section: most hold one or two entries, kept inline.
 pub(crate) type Section<'z> = SmallVec<[Rr<'z>; 2]>;
 
+/// The identity of an answer's records (`Answer::identity`), inline for a few entries.
+pub(crate) type AnswerId = SmallVec<[u8; 64]>;
+
 impl Rr<'_> {
     /// How many records the entry writes.
     pub(crate) fn count(&self) -> usize {
@@ -129,6 +132,19 @@ impl Answer<'_> {
         !self.authoritative && self.rcode == ResponseCode::NoError && !self.authority.is_empty()
     }
 
+    /// The identity of what the sections hold, into `out` (cleared first; never empty): per
+    /// entry its kind, then the address and TTL, the CNAME target and TTL, or the address
+    /// of the zone RRset (stable while its snapshot is) and its owner kind. Two answers
+    /// from one snapshot to one question with the same identity are written (and signed)
+    /// alike. False when an entry has no such identity (a record built for this answer).
+    pub(crate) fn identity(&self, out: &mut AnswerId) -> bool {
+        out.clear();
+        out.push(b'!');
+        [&self.answer, &self.authority, &self.additional]
+            .into_iter()
+            .all(|section| section_identity(section, out))
+    }
+
     /// The owned form, the question being `qname`.
     pub fn resolved(&self, qname: &Name) -> Resolved {
         let records = |s: &Section<'_>| s.iter().flat_map(|rr| rr.records(qname)).collect();
@@ -144,6 +160,41 @@ impl Answer<'_> {
             rtt_source: self.rtt_source,
         }
     }
+}
+
+fn section_identity(section: &Section<'_>, out: &mut AnswerId) -> bool {
+    out.push(b'|');
+    for rr in section {
+        match rr {
+            Rr::Addr { ttl, addr } => {
+                out.push(if addr.is_ipv4() { b'4' } else { b'6' });
+                out.extend_from_slice(&ttl.to_be_bytes());
+                match addr {
+                    IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                    IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+                }
+            }
+            Rr::Cname { ttl, target } => {
+                let Ok(len) = u8::try_from(target.len()) else {
+                    return false;
+                };
+                out.push(b'c');
+                out.extend_from_slice(&ttl.to_be_bytes());
+                out.push(len);
+                out.extend_from_slice(target.as_bytes());
+            }
+            Rr::Set { owner, set } => {
+                out.push(match owner {
+                    Owner::Question => b'q',
+                    Owner::Own => b'o',
+                    Owner::Name(_) => return false,
+                });
+                out.extend_from_slice(&(std::ptr::from_ref(*set) as usize).to_ne_bytes());
+            }
+            Rr::Record(_) => return false,
+        }
+    }
+    true
 }
 
 /// An answer as plain records, for explain output and tests.
@@ -178,4 +229,48 @@ pub(crate) fn holds(section: &Section<'_>, set: &RRset) -> bool {
     section
         .iter()
         .any(|rr| matches!(rr, Rr::Set { set: s, .. } if std::ptr::eq(*s, set)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Answer<'static> {
+        let mut answer = Answer::new(ResponseCode::NoError, true);
+        for a in list {
+            answer.answer.push(Rr::Addr {
+                ttl: 60,
+                addr: a.parse().unwrap(),
+            });
+        }
+        answer
+    }
+
+    #[test]
+    fn identities_tell_chosen_records_apart_and_built_records_have_none() {
+        let (mut a, mut b) = (AnswerId::new(), AnswerId::new());
+        assert!(addrs(&["192.0.2.1"]).identity(&mut a));
+        assert!(addrs(&["192.0.2.1"]).identity(&mut b));
+        assert_eq!(a, b);
+        assert!(addrs(&["192.0.2.2"]).identity(&mut b));
+        assert_ne!(a, b);
+        // v4 and v6 entries never read alike; nor do sections.
+        assert!(addrs(&["192.0.2.1", "192.0.2.1", "192.0.2.1"]).identity(&mut a));
+        assert!(addrs(&["2001:db8::1"]).identity(&mut b));
+        assert_ne!(a, b);
+        let mut moved = addrs(&[]);
+        moved.authority.push(Rr::Addr {
+            ttl: 60,
+            addr: "192.0.2.1".parse().unwrap(),
+        });
+        assert!(addrs(&["192.0.2.1"]).identity(&mut a) && moved.identity(&mut b));
+        assert_ne!(a, b);
+        let mut built = addrs(&["192.0.2.1"]);
+        built.answer.push(Rr::Record(Box::new(address(
+            Name::from_ascii("x.example.test.").unwrap(),
+            60,
+            "192.0.2.9".parse().unwrap(),
+        ))));
+        assert!(!built.identity(&mut a));
+    }
 }

@@ -6,18 +6,22 @@ use std::sync::Arc;
 use hickory_proto::op::ResponseCode;
 use smallvec::SmallVec;
 
-use super::memo::Memo;
+use super::answer::AnswerId;
+use super::memo::{Filed, Memo};
 use super::request::{self, Rejection, Request};
 use super::resolve::{Answer, Context, resolve};
 use super::response::{self, PLAIN_UDP_LIMIT, Reply, ReplyEdns};
 use super::rrl::{Rrl, Verdict};
-use super::sign::{self, SignInput};
+use super::sign::{self, OverBudget, SignInput};
 use super::view::{Loaded, Snapshots, View};
 use crate::dnssec::SigCache;
 use crate::dnssec::rrsig::NXNAME;
 use crate::metrics;
 use crate::policy::Client;
 use crate::zone::key::WireKey;
+
+#[path = "handler_replies.rs"]
+mod replies;
 
 /// Class IN.
 const CLASS_IN: u16 = 1;
@@ -255,21 +259,6 @@ impl Handler {
         }
     }
 
-    /// An empty TC=1 reply to `req` in `out`, so the client retries over TCP.
-    fn truncated(&self, req: &Request, out: &mut Vec<u8>) {
-        let answer = Answer::error(ResponseCode::NoError);
-        let reply = Reply {
-            header: req.header,
-            question: Some((&req.qname, req.qtype, req.qclass)),
-            answer: &answer,
-            edns: req.edns.as_ref().map(|e| ReplyEdns {
-                client_subnet: None,
-                ..ReplyEdns::for_query(e, self.max_udp_payload)
-            }),
-        };
-        response::encode_truncated(&reply, out);
-    }
-
     /// Resolve the query against the current snapshots (or take its remembered reply),
     /// encode the reply into `out` and count it.
     fn answer(
@@ -289,6 +278,7 @@ impl Handler {
             .edns
             .as_ref()
             .map(|e| ReplyEdns::for_query(e, self.max_udp_payload));
+        let filed = Filed::new(self.stamp(req, &loaded), req.qname.key(), req.qtype);
         let answer = if req.edns.is_some_and(|e| e.version > 0) {
             Answer::error(ResponseCode::BADVERS)
         } else if req.qclass != CLASS_IN {
@@ -299,16 +289,8 @@ impl Handler {
                 .from_ecs
                 .then_some((client.addr, client.source_prefix));
             self.snapshots.latency.record_query(src, ecs);
-            let key = req.qname.key();
-            if let Some(hit) = memo
-                .as_deref()
-                .and_then(|m| m.get(self.memo_generation(req, &loaded), key, req.qtype))
-            {
-                let question = (&req.qname, req.qtype, req.qclass);
-                response::encode_remembered(req.header, question, &hit, edns.as_ref(), out);
-                let zone = hit.zone.map(|z| &**z);
-                self.log_query(asked, ResponseCode::NoError, zone, 0);
-                metrics::query(zone, u16::from(req.qtype), 0, transport.as_str(), timer);
+            if let Some(hit) = memo.as_deref().and_then(|m| m.get(&filed)) {
+                self.remembered(asked, &hit, (edns, 0), out);
                 return;
             }
             let mut rng = rand::rng();
@@ -324,15 +306,29 @@ impl Handler {
             };
             resolve(loaded.zones, &req.qname, req.qtype, &mut cx)
         };
+        // A signed steered answer is remembered by what the decision chose.
+        let mut id = AnswerId::new();
+        let filed = Filed {
+            id: Self::steered_identity(req, &answer, memo.is_some(), &mut id),
+            ..filed
+        };
+        if !filed.id.is_empty()
+            && let Some(hit) = memo.as_deref().and_then(|m| m.get(&filed))
+        {
+            self.remembered(asked, &hit, (edns, answer.ecs_scope), out);
+            record_decision(&answer);
+            return;
+        }
         let mut edns = edns;
         // A name that does not exist is never remembered, signed or not.
         let nxdomain = answer.rcode == ResponseCode::NXDomain;
-        let Some(answer) = self.sign(req, transport, answer, edns.as_mut()) else {
+        let Ok(signed) = self.sign(req, transport, &answer, edns.as_mut()) else {
             self.truncated(req, out);
             self.log_query(asked, ResponseCode::NoError, None, 0);
             metrics::query(None, u16::from(req.qtype), 0, transport.as_str(), timer);
             return;
         };
+        let answer = signed.as_ref().unwrap_or(&answer);
         let edns = match answer.rcode {
             ResponseCode::BADVERS => edns.map(|e| ReplyEdns {
                 client_subnet: None,
@@ -343,23 +339,15 @@ impl Handler {
         let reply = Reply {
             header: req.header,
             question: Some((&req.qname, req.qtype, req.qclass)),
-            answer: &answer,
+            answer,
             edns,
         };
         let whole = response::encode_into(&reply, self.limit(req, transport), out);
         if let (Some(memo), Some(sections_end), false) = (memo, whole, nxdomain) {
             let question_end = 12 + req.qname.wire().len() + 4;
-            let at = (question_end, sections_end);
-            memo.put(
-                self.memo_generation(req, &loaded),
-                req.qname.key(),
-                req.qtype,
-                &answer,
-                out,
-                at,
-            );
+            memo.put(&filed, answer, out, (question_end, sections_end));
         }
-        record_decision(&answer);
+        record_decision(answer);
         let zone = answer.zone.map(|z| &*z.name);
         self.log_query(asked, answer.rcode, zone, answer.ecs_scope);
         metrics::query(
@@ -371,35 +359,25 @@ impl Handler {
         );
     }
 
-    /// The generation a remembered reply is filed under: DO=1 replies apart from DO=0 ones,
-    /// and forgotten when the signature cache publishes new signatures.
-    fn memo_generation(&self, req: &Request, loaded: &Loaded<'_>) -> u64 {
-        if let Some(e) = req.edns.filter(|e| e.dnssec_ok) {
-            let co = u64::from(e.compact_ok) << 62;
-            loaded.generation ^ (1 << 63) ^ co ^ (self.signatures.epoch() << 40)
-        } else {
-            loaded.generation
-        }
-    }
-
     /// The answer signed when the query has DO=1 and its zone signs (`edns` then echoes
-    /// CO); `None` when the signing budget is spent on UDP. A query for type NXNAME to a
-    /// signed zone is FORMERR (RFC 9824).
+    /// CO), `Ok(None)` when `answer` goes as it is (taken by reference: an answer is large,
+    /// and DO=0 replies should not pay for moving it); `Err` when the signing budget is
+    /// spent on UDP. A query for type NXNAME to a signed zone is FORMERR (RFC 9824).
     fn sign<'z>(
         &self,
         req: &Request,
         transport: Transport,
-        answer: Answer<'z>,
+        answer: &Answer<'z>,
         edns: Option<&mut ReplyEdns>,
-    ) -> Option<Answer<'z>> {
-        if sign::signing(&answer).is_none() {
-            return Some(answer);
+    ) -> Result<Option<Answer<'z>>, OverBudget> {
+        if sign::signing(answer).is_none() {
+            return Ok(None);
         }
         if u16::from(req.qtype) == NXNAME {
-            return Some(Answer::error(ResponseCode::FormErr));
+            return Ok(Some(Answer::error(ResponseCode::FormErr)));
         }
         let Some(edns) = edns.filter(|e| e.dnssec_ok) else {
-            return Some(answer);
+            return Ok(None);
         };
         let compact_ok = req.edns.is_some_and(|e| e.compact_ok);
         let input = SignInput {
@@ -410,9 +388,9 @@ impl Handler {
             now: self.snapshots.latency.now() as u32,
             over_budget_ok: transport == Transport::Tcp,
         };
-        let signed = sign::sign_answer(&answer, &input, None).ok()?;
+        let signed = sign::sign_answer(answer, &input, None)?;
         edns.compact_ok = compact_ok;
-        Some(signed)
+        Ok(Some(signed))
     }
 
     /// UDP: min(client payload, our maximum), 512 without EDNS. TCP: a whole message.
@@ -422,37 +400,6 @@ impl Handler {
             (Transport::Udp, None) => PLAIN_UDP_LIMIT,
             (Transport::Udp, Some(e)) => usize::from(e.payload.min(self.max_udp_payload)),
         }
-    }
-
-    /// The reply to a packet that gets no ordinary answer, in `out`, with its qtype and
-    /// rcode; `None` for silence.
-    fn reject(&self, rejection: &Rejection, out: &mut Vec<u8>) -> Option<(u16, ResponseCode)> {
-        let (header, question, edns, rcode) = match *rejection {
-            Rejection::Drop => return None,
-            Rejection::NotImp {
-                header,
-                ref question,
-                edns,
-            } => (header, question, edns, ResponseCode::NotImp),
-            Rejection::FormErr {
-                header,
-                ref question,
-                edns,
-            } => (header, question, edns, ResponseCode::FormErr),
-        };
-        let answer = Answer::error(rcode);
-        let reply = Reply {
-            header,
-            question: question.as_deref().map(|(n, t, c)| (n, *t, *c)),
-            answer: &answer,
-            edns: edns.map(|e| ReplyEdns {
-                client_subnet: None,
-                ..ReplyEdns::for_query(&e, self.max_udp_payload)
-            }),
-        };
-        let qtype = question.as_ref().map_or(0, |q| u16::from(q.1));
-        response::encode_into(&reply, PLAIN_UDP_LIMIT, out);
-        Some((qtype, rcode))
     }
 }
 

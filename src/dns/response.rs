@@ -61,12 +61,13 @@ pub(crate) fn encode_into(reply: &Reply<'_, '_>, limit: usize, buf: &mut Vec<u8>
 }
 
 /// A reply from remembered sections (see `memo`): header, the question as the client
-/// wrote it, the sections as they were encoded, and this query's OPT record.
+/// wrote it, the sections as they were encoded, and this query's OPT record (its ECS
+/// option with `scope`).
 pub(crate) fn encode_remembered(
     header: Header,
     question: (&QName<'_>, RecordType, u16),
     hit: &Hit<'_>,
-    edns: Option<&ReplyEdns>,
+    (edns, scope): (Option<&ReplyEdns>, u8),
     buf: &mut Vec<u8>,
 ) {
     buf.clear();
@@ -84,7 +85,7 @@ pub(crate) fn encode_remembered(
     buf.extend_from_slice(&qclass.to_be_bytes());
     buf.extend_from_slice(hit.sections);
     if let Some(edns) = edns {
-        write_opt(buf, edns, 0, 0);
+        write_opt(buf, edns, 0, scope);
     }
 }
 

@@ -1,9 +1,9 @@
 //! Signing keys: PKCS#8 PEM in and out (ring), the DNSKEY RDATA, its key tag and DS digest.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
-
-use super::base64;
 
 const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
 const PEM_END: &str = "-----END PRIVATE KEY-----";
@@ -184,7 +184,7 @@ impl SigningKey {
 
     /// The public key in base64, as the DNSKEY presentation format writes it.
     pub fn public_base64(&self) -> String {
-        base64::encode(&self.public)
+        BASE64.encode(&self.public)
     }
 
     /// The DS RDATA (digest type 2, SHA-256) for this key at `owner_wire` (lowercase wire form).
@@ -240,12 +240,13 @@ pub fn key_tag(rdata: &[u8]) -> u16 {
 fn pem_body(text: &str) -> Option<Vec<u8>> {
     let start = text.find(PEM_BEGIN)? + PEM_BEGIN.len();
     let end = start + text[start..].find(PEM_END)?;
-    base64::decode(&text[start..end]).filter(|d| !d.is_empty())
+    let body: String = text[start..end].split_ascii_whitespace().collect();
+    BASE64.decode(body).ok().filter(|d| !d.is_empty())
 }
 
 /// DER as a PEM `PRIVATE KEY` block with 64-character lines.
 fn pem(der: &[u8]) -> String {
-    let b64 = base64::encode(der);
+    let b64 = BASE64.encode(der);
     let mut out = format!("{PEM_BEGIN}\n");
     for line in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(line).unwrap_or_default());
@@ -280,11 +281,32 @@ mod tests {
     }
 
     #[test]
+    fn pem_bodies_round_trip_every_length_and_refuse_what_is_not_base64() {
+        for n in 1..70u8 {
+            let der: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(pem_body(&pem(&der)).unwrap(), der, "{n} bytes");
+        }
+        let lines = format!("{PEM_BEGIN}\r\n  Zm9v\r\n YmFy \n{PEM_END}\n");
+        assert_eq!(pem_body(&lines).unwrap(), b"foobar");
+        assert_eq!(BASE64.encode(b"fo"), "Zm8=");
+        for bad in ["Zm9v!", "Zm8=Zm8=", "Zm8==="] {
+            assert!(
+                pem_body(&format!("{PEM_BEGIN}\n{bad}\n{PEM_END}")).is_none(),
+                "{bad}"
+            );
+        }
+        assert!(
+            pem_body(&format!("{PEM_BEGIN}\n{PEM_END}")).is_none(),
+            "empty"
+        );
+    }
+
+    #[test]
     fn key_tag_matches_rfc_4034_example() {
         // The DNSKEY of RFC 4034 section 5.4's DS example has key tag 60485.
         let b64 = "AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==";
         let mut rdata = vec![1, 0, 3, 5];
-        rdata.extend(base64::decode(b64).unwrap());
+        rdata.extend(BASE64.decode(b64).unwrap());
         assert_eq!(key_tag(&rdata), 60485);
     }
 }

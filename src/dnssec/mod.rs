@@ -3,7 +3,6 @@
 //! Pure and below `zone`: a compiled zone holds its `Signing` (keys and settings); the query
 //! path (`dns/sign.rs`) asks the shared `SigCache` for each RRset's signature.
 
-pub mod base64;
 pub mod cache;
 pub mod key;
 pub mod rrsig;

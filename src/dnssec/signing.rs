@@ -7,7 +7,9 @@ use std::sync::Arc;
 use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::base64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::key::SigningKey;
 use super::rrsig::name_wire;
 
@@ -155,8 +157,26 @@ pub fn dnskey_text(rdata: &[u8]) -> String {
         [f0, f1, p, a, key @ ..] => format!(
             "{} {p} {a} {}",
             u16::from_be_bytes([*f0, *f1]),
-            base64::encode(key)
+            BASE64.encode(key)
         ),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dnssec::{Algorithm, KeyRole};
+
+    #[test]
+    fn dnskey_text_writes_flags_protocol_algorithm_and_the_key_in_base64() {
+        let pem = SigningKey::generate_pem(Algorithm::EcdsaP256Sha256);
+        let key = SigningKey::from_pem(&pem, Algorithm::EcdsaP256Sha256, KeyRole::Csk).unwrap();
+        let text = dnskey_text(&key.dnskey_rdata());
+        assert_eq!(text, format!("257 3 13 {}", key.public_base64()));
+        let public = BASE64.decode(text.rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(public.len(), 64, "P-256 point without its 0x04 prefix");
+        assert_eq!(public, key.dnskey_rdata()[4..]);
+        assert_eq!(dnskey_text(&[1, 0, 3]), "");
     }
 }

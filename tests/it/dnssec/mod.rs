@@ -4,6 +4,7 @@
 mod budget;
 mod cli;
 mod protocol;
+mod remembered;
 mod rollover;
 mod validate;
 

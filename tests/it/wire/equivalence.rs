@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, Record, RecordType};
-use meridian::dns::memo::Memo;
+use meridian::dns::memo::{Filed, Memo, Stamp};
 use meridian::dns::qname::QName;
 use meridian::dns::resolve::{Context, resolve};
 use meridian::dns::view::View;
@@ -223,7 +223,9 @@ fn remembered_replies_are_the_replies_written_afresh() {
                         .expect("a reply");
                     let first = remembered(&handler, &mut view, &mut memo, &packet);
                     let generation = view.load().generation;
-                    let kept = memo.get(generation, &WireKey::new(&name), qtype).is_some();
+                    let key = WireKey::new(&name);
+                    let filed = Filed::new(Stamp::unsigned(generation), &key, qtype);
+                    let kept = memo.get(&filed).is_some();
                     let again = remembered(&handler, &mut view, &mut memo, &packet);
                     let what = format!("{name} {qtype} in {dir}");
                     assert_eq!(first, fresh, "{what}");
@@ -242,7 +244,9 @@ fn remembered_replies_are_the_replies_written_afresh() {
                     for packet in variants(name, qtype) {
                         remembered(&handler, &mut view, &mut memo, &packet);
                         let generation = view.load().generation;
-                        assert!(memo.get(generation, &WireKey::new(name), qtype).is_none());
+                        let key = WireKey::new(name);
+                        let filed = Filed::new(Stamp::unsigned(generation), &key, qtype);
+                        assert!(memo.get(&filed).is_none());
                     }
                 }
             }
