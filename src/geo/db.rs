@@ -214,6 +214,10 @@ impl Locate for GeoDb {
         self.current.load().primary.prefetch(addrs);
     }
 
+    fn generation(&self) -> u64 {
+        *self.reloads.borrow()
+    }
+
     fn locate(&self, addr: IpAddr) -> Option<Location> {
         let generation = self.current.load();
         let (prefix_len, location) = match generation.primary.lookup(addr) {

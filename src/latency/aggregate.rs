@@ -1,7 +1,9 @@
 //! Neighbour aggregates: per group of client networks (AS + country, covering prefix, AS, subdivision, country) and datacenter, the measured networks' robust RTT residual.
 //!
-//! Built off the query path (see `policy::latency_build`) and published inside the
-//! latency table by swap; the query path only looks groups up (no allocation, no lock).
+//! Built off the query path (see `policy::latency_build` and `policy::latency_index`) and
+//! published inside the latency table by swap; the query path only looks groups up (no
+//! allocation, no lock). The groups are split into [`SHARDS`] shared shards by a stable
+//! hash, so an incremental update copies only the shards it touches.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,6 +29,9 @@ closed_set! {
         Country => "country",
     }
 }
+
+/// Shards of the group map (a power of two).
+pub(crate) const SHARDS: usize = 1024;
 
 /// Prefix lengths of the covering-prefix levels: (IPv4, IPv6) for narrow, then wide.
 pub(crate) const COVERING: [(u8, u8); 2] = [(20, 40), (16, 32)];
@@ -58,6 +63,24 @@ fn prefix(addr: IpAddr, v4: u8, v6: u8) -> Group {
 }
 
 impl Group {
+    /// The shard holding this group: a stable hash of its fields.
+    fn shard(&self) -> usize {
+        let h = match *self {
+            Group::AsnCountry(a, [c0, c1]) => {
+                1 ^ u64::from(a) << 8 ^ u64::from(c0) << 40 ^ u64::from(c1) << 48
+            }
+            Group::Prefix(v4, len, bits) => {
+                crate::hash::mix(bits) ^ u64::from(len) << 1 ^ u64::from(v4)
+            }
+            Group::Asn(a) => 3 ^ u64::from(a) << 8,
+            Group::Subdivision([c0, c1], s) => {
+                crate::hash::mix(s) ^ u64::from(c0) << 40 ^ u64::from(c1) << 48
+            }
+            Group::Country([c0, c1]) => 5 ^ u64::from(c0) << 40 ^ u64::from(c1) << 48,
+        };
+        (crate::hash::mix(h) as usize) & (SHARDS - 1)
+    }
+
     /// The groups `addr` (located at `loc`) belongs to, in [`Level`] order.
     pub(crate) fn all(addr: IpAddr, loc: &Location) -> [Option<Group>; 6] {
         let asn = loc.asn.filter(|&a| a != 0);
@@ -91,17 +114,64 @@ pub(crate) struct Estimate {
     pub(crate) updated: u32,
 }
 
-/// Every qualifying group's estimates. Immutable once built; cheap to share.
-#[derive(Debug, Default)]
+type Shard = HashMap<Group, Arc<[Estimate]>>;
+
+/// Every qualifying group's estimates. A published set is immutable; cloning shares every
+/// shard, and [`Aggregates::set`] on a clone copies only the shard it changes.
+#[derive(Clone, Debug, Default)]
 pub struct Aggregates {
-    groups: HashMap<Group, Box<[Estimate]>>,
+    /// Empty, or exactly [`SHARDS`] shards.
+    shards: Vec<Arc<Shard>>,
     /// Measured networks placed (located with coordinates) when built.
     pub(crate) placed: usize,
 }
 
 impl Aggregates {
     pub(crate) fn new(groups: HashMap<Group, Box<[Estimate]>>, placed: usize) -> Self {
-        Self { groups, placed }
+        let mut out = Self {
+            shards: Vec::new(),
+            placed,
+        };
+        for (group, estimates) in groups {
+            out.set(group, Some(Arc::from(estimates)));
+        }
+        out.shrink_to_fit();
+        out
+    }
+
+    /// Sets (`Some`) or removes (`None`) one group's estimates, copying its shard when
+    /// shared.
+    pub(crate) fn set(&mut self, group: Group, estimates: Option<Arc<[Estimate]>>) {
+        if self.shards.is_empty() {
+            if estimates.is_none() {
+                return;
+            }
+            self.shards = (0..SHARDS).map(|_| Arc::new(Shard::new())).collect();
+        }
+        let shard = &mut self.shards[group.shard()];
+        match estimates {
+            Some(e) => {
+                Arc::make_mut(shard).insert(group, e);
+            }
+            None if shard.contains_key(&group) => {
+                Arc::make_mut(shard).remove(&group);
+            }
+            None => {}
+        }
+    }
+
+    /// Releases spare capacity of shards nobody else holds.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        for shard in &mut self.shards {
+            if let Some(s) = Arc::get_mut(shard) {
+                s.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Every group and its estimates (in no particular order).
+    pub(crate) fn groups(&self) -> impl Iterator<Item = (&Group, &Arc<[Estimate]>)> {
+        self.shards.iter().flat_map(|s| s.iter())
     }
 
     /// A shared empty set (no estimates from neighbours).
@@ -110,35 +180,51 @@ impl Aggregates {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.shards.iter().all(|s| s.is_empty())
     }
 
     /// Groups held.
     pub(crate) fn len(&self) -> usize {
-        self.groups.len()
+        self.shards.iter().map(|s| s.len()).sum()
     }
 
     /// Groups held per level.
     pub(crate) fn per_level(&self) -> [usize; 6] {
         let mut n = [0; 6];
-        for g in self.groups.keys() {
+        for (g, _) in self.groups() {
             n[level_of(g) as usize] += 1;
         }
         n
     }
 
-    /// Query path: a group's estimates, by datacenter index (no allocation).
+    /// Query path: a group's estimates, by datacenter index (no allocation, no lock).
     pub(crate) fn get(&self, group: &Group) -> Option<&[Estimate]> {
-        self.groups.get(group).map(|b| &**b)
+        let shard = self.shards.get(group.shard())?;
+        shard.get(group).map(|e| &**e)
     }
 
-    /// Heap bytes held, estimated from the map's capacity and the boxed slices: each
-    /// bucket holds a key and a box pointer (16 + 16 bytes) plus one control byte.
+    /// Heap bytes held, estimated from the shards' capacities and the shared slices: each
+    /// bucket holds a key and a slice pointer (16 + 16 bytes) plus one control byte; each
+    /// slice has two reference counts (16 bytes) before its estimates.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let buckets = (self.groups.capacity() * 8 / 7).next_power_of_two();
-        let table = buckets * (size_of::<Group>() + size_of::<Box<[Estimate]>>() + 1);
-        let cells: usize = self.groups.values().map(|v| v.len()).sum();
-        table + cells * size_of::<Estimate>()
+        let bucket = size_of::<Group>() + size_of::<Arc<[Estimate]>>() + 1;
+        let table: usize = self
+            .shards
+            .iter()
+            .map(|s| {
+                let buckets = if s.capacity() == 0 {
+                    0
+                } else {
+                    (s.capacity() * 8 / 7).next_power_of_two()
+                };
+                buckets * bucket + size_of::<Shard>() + 16
+            })
+            .sum();
+        let cells: usize = self
+            .groups()
+            .map(|(_, v)| 16 + v.len() * size_of::<Estimate>())
+            .sum();
+        table + cells
     }
 }
 
