@@ -109,17 +109,17 @@ fn run(
 ) -> State {
     let started = Instant::now();
     let now = unix_now();
-    if let (Job::Update, Some(mut s)) = (job, state) {
-        if let Some(done) = s.index.update(table, geo, now) {
-            debug!(
-                networks = done.networks,
-                groups = done.groups,
-                members = done.members,
-                took_us = started.elapsed().as_micros() as u64,
-                "latency neighbour aggregates updated"
-            );
-            return s;
-        }
+    if let (Job::Update, Some(mut s)) = (job, state)
+        && let Some(done) = s.index.update(table, geo, now)
+    {
+        debug!(
+            networks = done.networks,
+            groups = done.groups,
+            members = done.members,
+            took_us = started.elapsed().as_micros() as u64,
+            "latency neighbour aggregates updated"
+        );
+        return s;
     }
     // The previous index (if any) is gone before the new one grows.
     let index = NeighbourIndex::build(table, geo, coords, now);

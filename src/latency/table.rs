@@ -12,6 +12,8 @@
 //!   and removed by [`LatencyTable::expire`].
 //! - **Cap.** At most `max_networks` networks: past it, the least useful 5 % are evicted:
 //!   those whose newest estimate is oldest, fewest samples first among equals.
+//! - **Changes.** Every network added, updated, expired or evicted is appended to a
+//!   bounded change log ([`super::changes`]) the neighbour builder follows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};

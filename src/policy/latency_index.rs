@@ -89,6 +89,9 @@ impl NeighbourIndex {
         }
         let all = u32::try_from(index.groups.len()).unwrap_or(u32::MAX);
         index.repool(table, now, 0..all);
+        for m in &mut index.groups {
+            m.nets.shrink_to_fit();
+        }
         index.aggregates.shrink_to_fit();
         index.finish(table);
         index
