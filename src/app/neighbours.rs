@@ -63,6 +63,21 @@ pub(crate) fn build(
     out
 }
 
+/// Applies CSV or JSON measurement rows to the published latency table of `snapshots`
+/// and publishes it with aggregates built from it, as the writer and the builder would
+/// (for tests that drive a handler without the writer task); returns the rows applied
+/// and the neighbour groups published.
+#[doc(hidden)]
+pub fn publish_rows(snapshots: &Snapshots, rows: &str) -> (usize, usize) {
+    let (rows, _) = crate::latency::import::parse(rows);
+    let mut table = LatencyTable::clone(&snapshots.latency.table.load());
+    let applied = crate::latency::import::apply(&mut table, &rows, unix_now(), &|_| Ok(()));
+    let table = build(&table, snapshots.geo.as_ref(), &snapshots.zones.load());
+    let groups = table.aggregates().len();
+    snapshots.latency.table.store(Arc::new(table));
+    (applied.accepted, groups)
+}
+
 /// What the builder keeps between builds: the index and its last full build.
 struct State {
     index: NeighbourIndex,
