@@ -191,3 +191,49 @@ pub(crate) fn spawn(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::Nowhere;
+    use crate::latency::TableConfig;
+
+    fn record(t: &mut LatencyTable, net: &str) {
+        let key = t.prefixes().key(net.parse().unwrap());
+        let now = unix_now();
+        t.record(key, "a", 20.0, 5, now, now).unwrap();
+    }
+
+    #[test]
+    fn the_builder_updates_after_changes_and_rebuilds_when_its_inputs_change() {
+        let coords = [Some((50.0, 8.0))];
+        let mut t = LatencyTable::new(TableConfig::default());
+        assert_eq!(plan(None, &t, &coords, 0), None, "nothing to build");
+        record(&mut t, "192.0.2.0");
+        assert_eq!(plan(None, &t, &coords, 0), Some(Job::Full));
+        let mut s = run(Job::Full, None, &t, &Nowhere, &coords);
+        assert_eq!(plan(Some(&s), &t, &coords, 0), None, "unchanged");
+        record(&mut t, "198.51.100.0");
+        assert_eq!(plan(Some(&s), &t, &coords, 0), Some(Job::Update));
+        s = run(Job::Update, Some(s), &t, &Nowhere, &coords);
+        assert_eq!(plan(Some(&s), &t, &coords, 0), None);
+        // As if the last full build took no time: the rebuilds are not held back.
+        s.full_took = Duration::ZERO;
+        assert_eq!(
+            plan(Some(&s), &t, &[None], 0),
+            Some(Job::Full),
+            "coordinates"
+        );
+        assert_eq!(
+            plan(Some(&s), &t, &coords, 1),
+            Some(Job::Full),
+            "GeoIP reload"
+        );
+        s.full_took = Duration::from_secs(3600);
+        assert_eq!(plan(Some(&s), &t, &coords, 1), None, "resting");
+        if let Some(earlier) = s.full_at.checked_sub(REFRESH_EVERY) {
+            s.full_at = earlier;
+            assert_eq!(plan(Some(&s), &t, &coords, 0), Some(Job::Full), "refresh");
+        }
+    }
+}
