@@ -223,3 +223,17 @@ fn incremental_aggregates_for_a_million_networks() {
     assert_same(&index.aggregates(), &build(&t, &Synthetic, &coords, now));
     assert!(index.heap_bytes() < 200_000_000);
 }
+
+#[test]
+fn a_network_changed_again_after_an_update_is_updated_again() {
+    // Found by the property test: the log once skipped a repeat of its newest entry,
+    // which the index had already read.
+    let mut t = LatencyTable::new(TableConfig::default());
+    let k = key(&t, 51);
+    t.record(k, "b", 36.0, 20, NOW, NOW).unwrap();
+    let mut index = NeighbourIndex::build(&t, &Mixed, &COORDS, NOW);
+    t.record(k, "b", 1.0, 29, NOW, NOW).unwrap();
+    assert_eq!(index.update(&t, &Mixed, NOW).unwrap().networks, 1);
+    assert_same(&index.aggregates(), &build(&t, &Mixed, &COORDS, NOW));
+    assert!(!index.aggregates().is_empty());
+}
