@@ -6,8 +6,10 @@
 //! contributing residuals, each weighted by `min(samples, SAMPLE_CAP) × 2^(−age / HALF_LIFE)`.
 //! A group qualifies for a datacenter only with at least `MIN_NETWORKS[level]` networks
 //! and `MIN_SAMPLES[level]` samples. Pure: the time, the locator and the datacenter
-//! coordinates are arguments. Runs off the query path (a blocking task) and needs
-//! transient memory of about 24 bytes per measured network and level pass.
+//! coordinates are arguments. [`build`] makes them in one pass (offline `explain`, and the
+//! reference the incremental `latency_index` is tested against) with transient memory of
+//! about 24 bytes per measured network and level pass; [`place`], [`contribute`] and
+//! [`pool`] are the steps both share.
 
 use std::collections::HashMap;
 
