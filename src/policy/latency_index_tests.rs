@@ -222,6 +222,35 @@ fn incremental_aggregates_for_a_million_networks() {
     let now = NOW + 10_000;
     assert_same(&index.aggregates(), &build(&t, &Synthetic, &coords, now));
     assert!(index.heap_bytes() < 200_000_000);
+    lookups(&index.aggregates());
+}
+
+/// Query-path cost: the sharded lookup against one flat map of the same groups (what the
+/// aggregates were before sharding), over every group and as many absent ones.
+fn lookups(a: &Aggregates) {
+    let flat: std::collections::HashMap<Group, Box<[crate::latency::aggregate::Estimate]>> = a
+        .groups()
+        .map(|(g, e)| (*g, e.to_vec().into_boxed_slice()))
+        .collect();
+    let mut probes: Vec<Group> = a.groups().map(|(g, _)| *g).collect();
+    probes.extend((0..probes.len() as u32).map(|i| Group::Asn(4_000_000 + i)));
+    // In group order: unrelated to either map's layout.
+    probes.sort_unstable();
+    let time = |f: &dyn Fn(&Group) -> usize| {
+        let started = std::time::Instant::now();
+        let mut found = 0;
+        for _ in 0..10 {
+            found += probes.iter().map(f).sum::<usize>();
+        }
+        (
+            started.elapsed().as_nanos() as f64 / (10 * probes.len()) as f64,
+            found,
+        )
+    };
+    let (sharded, n1) = time(&|g| a.get(g).map_or(0, <[_]>::len));
+    let (single, n2) = time(&|g| flat.get(g).map_or(0, |e| e.len()));
+    assert_eq!(n1, n2);
+    println!("lookup: sharded {sharded:.1} ns, one map {single:.1} ns (per lookup, half absent)");
 }
 
 #[test]
