@@ -122,6 +122,8 @@ type Shard = HashMap<Group, Arc<[Estimate]>>;
 pub struct Aggregates {
     /// Empty, or exactly [`SHARDS`] shards.
     shards: Vec<Arc<Shard>>,
+    /// Groups held (so `is_empty` costs nothing on the query path).
+    count: usize,
     /// Measured networks placed (located with coordinates) when built.
     pub(crate) placed: usize,
 }
@@ -130,6 +132,7 @@ impl Aggregates {
     pub(crate) fn new(groups: HashMap<Group, Box<[Estimate]>>, placed: usize) -> Self {
         let mut out = Self {
             shards: Vec::new(),
+            count: 0,
             placed,
         };
         for (group, estimates) in groups {
@@ -151,10 +154,13 @@ impl Aggregates {
         let shard = &mut self.shards[group.shard()];
         match estimates {
             Some(e) => {
-                Arc::make_mut(shard).insert(group, e);
+                if Arc::make_mut(shard).insert(group, e).is_none() {
+                    self.count += 1;
+                }
             }
             None if shard.contains_key(&group) => {
                 Arc::make_mut(shard).remove(&group);
+                self.count -= 1;
             }
             None => {}
         }
@@ -180,12 +186,12 @@ impl Aggregates {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.shards.iter().all(|s| s.is_empty())
+        self.count == 0
     }
 
     /// Groups held.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.len()).sum()
+        self.count
     }
 
     /// Groups held per level.

@@ -76,6 +76,11 @@ fn key(t: &LatencyTable, net: u32) -> NetKey {
 fn assert_same(incremental: &Aggregates, full: &Aggregates) {
     assert_eq!(incremental.placed, full.placed, "placed networks");
     assert_eq!(incremental.len(), full.len(), "groups");
+    assert_eq!(
+        incremental.len(),
+        incremental.groups().count(),
+        "counted groups"
+    );
     for (group, want) in full.groups() {
         let got = incremental
             .get(group)
