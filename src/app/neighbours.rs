@@ -229,7 +229,7 @@ mod tests {
             Some(Job::Full),
             "GeoIP reload"
         );
-        s.full_took = Duration::from_secs(3600);
+        s.full_took = Duration::from_hours(1);
         assert_eq!(plan(Some(&s), &t, &coords, 1), None, "resting");
         if let Some(earlier) = s.full_at.checked_sub(REFRESH_EVERY) {
             s.full_at = earlier;

@@ -3,7 +3,7 @@
 //! Built off the query path (see `policy::latency_build` and `policy::latency_index`) and
 //! published inside the latency table by swap; the query path only looks groups up (no
 //! allocation, no lock). The groups are split into [`SHARDS`] shared shards by a stable
-//! hash, so an incremental update copies only the shards it touches.
+//! hash, so an incremental update rebuilds only the shards it touches.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,8 +30,10 @@ closed_set! {
     }
 }
 
-/// Shards of the group map (a power of two).
-pub(crate) const SHARDS: usize = 1024;
+/// Bits of a group's hash that pick its shard.
+const SHARD_BITS: u32 = 10;
+/// Shards of the group map.
+pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
 
 /// Prefix lengths of the covering-prefix levels: (IPv4, IPv6) for narrow, then wide.
 pub(crate) const COVERING: [(u8, u8); 2] = [(20, 40), (16, 32)];
@@ -63,8 +65,8 @@ fn prefix(addr: IpAddr, v4: u8, v6: u8) -> Group {
 }
 
 impl Group {
-    /// The shard holding this group: a stable hash of its fields.
-    fn shard(&self) -> usize {
+    /// A stable hash of the group's fields: the low bits pick its shard, the rest its slot.
+    fn hash(&self) -> usize {
         let h = match *self {
             Group::AsnCountry(a, [c0, c1]) => {
                 1 ^ u64::from(a) << 8 ^ u64::from(c0) << 40 ^ u64::from(c1) << 48
@@ -78,7 +80,7 @@ impl Group {
             }
             Group::Country([c0, c1]) => 5 ^ u64::from(c0) << 40 ^ u64::from(c1) << 48,
         };
-        (crate::hash::mix(h) as usize) & (SHARDS - 1)
+        crate::hash::mix(h) as usize
     }
 
     /// The groups `addr` (located at `loc`) belongs to, in [`Level`] order.
@@ -114,18 +116,42 @@ pub(crate) struct Estimate {
     pub(crate) updated: u32,
 }
 
-type Shard = HashMap<Group, Arc<[Estimate]>>;
+/// One slot of a shard: a group and its estimates, or free.
+type Slot = Option<(Group, Arc<[Estimate]>)>;
+
+/// A shard: an open-addressing table (linear probing, at most half full, length a power
+/// of two or 0), rebuilt whole when it changes. The published set holds each shard's
+/// (pointer, length) inline, so a lookup reads its slot directly: one cache line for the
+/// slot, one for the estimates.
+type Shard = Arc<[Slot]>;
 
 /// Every qualifying group's estimates. A published set is immutable; cloning shares every
-/// shard, and [`Aggregates::set`] on a clone copies only the shard it changes.
+/// shard, and [`Aggregates::apply`] on a clone rebuilds only the shards it changes.
 #[derive(Clone, Debug, Default)]
 pub struct Aggregates {
     /// Empty, or exactly [`SHARDS`] shards.
-    shards: Vec<Arc<Shard>>,
+    shards: Vec<Shard>,
     /// Groups held (so `is_empty` costs nothing on the query path).
     count: usize,
     /// Measured networks placed (located with coordinates) when built.
     pub(crate) placed: usize,
+}
+
+/// A shard holding `entries`.
+fn shard(entries: Vec<(Group, Arc<[Estimate]>)>) -> Shard {
+    if entries.is_empty() {
+        return Arc::from(Vec::new());
+    }
+    let mut slots: Vec<Slot> = vec![None; (entries.len() * 2).next_power_of_two()];
+    let mask = slots.len() - 1;
+    for (group, estimates) in entries {
+        let mut i = group.hash() >> SHARD_BITS & mask;
+        while slots[i].is_some() {
+            i = (i + 1) & mask;
+        }
+        slots[i] = Some((group, estimates));
+    }
+    Arc::from(slots)
 }
 
 impl Aggregates {
@@ -135,49 +161,43 @@ impl Aggregates {
             count: 0,
             placed,
         };
-        for (group, estimates) in groups {
-            out.set(group, Some(Arc::from(estimates)));
-        }
-        out.shrink_to_fit();
+        let changes = groups.into_iter().map(|(g, e)| (g, Some(Arc::from(e))));
+        out.apply(changes.collect());
         out
     }
 
-    /// Sets (`Some`) or removes (`None`) one group's estimates, copying its shard when
-    /// shared.
-    pub(crate) fn set(&mut self, group: Group, estimates: Option<Arc<[Estimate]>>) {
+    /// Sets (`Some`) or removes (`None`) groups' estimates, rebuilding each shard they
+    /// fall in once (shards nobody changed stay shared).
+    pub(crate) fn apply(&mut self, mut changes: Vec<(Group, Option<Arc<[Estimate]>>)>) {
+        if changes.is_empty() {
+            return;
+        }
         if self.shards.is_empty() {
-            if estimates.is_none() {
-                return;
-            }
-            self.shards = (0..SHARDS).map(|_| Arc::new(Shard::new())).collect();
+            self.shards = vec![shard(Vec::new()); SHARDS];
         }
-        let shard = &mut self.shards[group.shard()];
-        match estimates {
-            Some(e) => {
-                if Arc::make_mut(shard).insert(group, e).is_none() {
-                    self.count += 1;
-                }
+        changes.sort_by_key(|(g, _)| g.hash() & (SHARDS - 1));
+        for run in changes.chunk_by(|a, b| a.0.hash() & (SHARDS - 1) == b.0.hash() & (SHARDS - 1)) {
+            let i = run[0].0.hash() & (SHARDS - 1);
+            let mut held: HashMap<Group, Arc<[Estimate]>> =
+                self.shards[i].iter().flatten().cloned().collect();
+            let before = held.len();
+            for (group, estimates) in run {
+                match estimates {
+                    Some(e) => held.insert(*group, e.clone()),
+                    None => held.remove(group),
+                };
             }
-            None if shard.contains_key(&group) => {
-                Arc::make_mut(shard).remove(&group);
-                self.count -= 1;
-            }
-            None => {}
-        }
-    }
-
-    /// Releases spare capacity of shards nobody else holds.
-    pub(crate) fn shrink_to_fit(&mut self) {
-        for shard in &mut self.shards {
-            if let Some(s) = Arc::get_mut(shard) {
-                s.shrink_to_fit();
-            }
+            self.count = self.count + held.len() - before;
+            self.shards[i] = shard(held.into_iter().collect());
         }
     }
 
     /// Every group and its estimates (in no particular order).
     pub(crate) fn groups(&self) -> impl Iterator<Item = (&Group, &Arc<[Estimate]>)> {
-        self.shards.iter().flat_map(|s| s.iter())
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter().flatten())
+            .map(|(g, e)| (g, e))
     }
 
     /// A shared empty set (no estimates from neighbours).
@@ -205,32 +225,34 @@ impl Aggregates {
 
     /// Query path: a group's estimates, by datacenter index (no allocation, no lock).
     pub(crate) fn get(&self, group: &Group) -> Option<&[Estimate]> {
-        let shard = self.shards.get(group.shard())?;
-        shard.get(group).map(|e| &**e)
+        let h = group.hash();
+        let shard = self.shards.get(h & (SHARDS - 1))?;
+        let mask = shard.len().checked_sub(1)?;
+        let mut i = h >> SHARD_BITS & mask;
+        // At most half the slots are taken, so a free one ends every probe.
+        loop {
+            match shard.get(i)? {
+                None => return None,
+                Some((g, e)) if g == group => return Some(e),
+                Some(_) => i = (i + 1) & mask,
+            }
+        }
     }
 
-    /// Heap bytes held, estimated from the shards' capacities and the shared slices: each
-    /// bucket holds a key and a slice pointer (16 + 16 bytes) plus one control byte; each
-    /// slice has two reference counts (16 bytes) before its estimates.
+    /// Heap bytes held: every shard's slots (32 bytes each) and reference counts, and
+    /// each group's shared estimates (two reference counts, 16 bytes, then 20 bytes per
+    /// datacenter).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let bucket = size_of::<Group>() + size_of::<Arc<[Estimate]>>() + 1;
-        let table: usize = self
+        let slots: usize = self
             .shards
             .iter()
-            .map(|s| {
-                let buckets = if s.capacity() == 0 {
-                    0
-                } else {
-                    (s.capacity() * 8 / 7).next_power_of_two()
-                };
-                buckets * bucket + size_of::<Shard>() + 16
-            })
+            .map(|s| 16 + s.len() * size_of::<Slot>())
             .sum();
         let cells: usize = self
             .groups()
             .map(|(_, v)| 16 + v.len() * size_of::<Estimate>())
             .sum();
-        table + cells
+        slots + cells
     }
 }
 

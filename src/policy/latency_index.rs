@@ -4,8 +4,8 @@
 //! [`NeighbourIndex::update`]d from the table's change log: each network changed since
 //! the last position is added (located once), re-pooled or removed, and only the groups
 //! it belongs to are pooled again from the new snapshot, each from all its members. The
-//! aggregates are sharded ([`Aggregates::set`]), so publishing copies only the shards
-//! holding a changed group. Recency weights need no refresh: every weight in a group
+//! aggregates are sharded ([`Aggregates::apply`]), so an update rebuilds only the shards
+//! holding a changed group and publishing shares the rest. Recency weights need no refresh: every weight in a group
 //! scales by the same factor as time passes, and the weighted median and mean do not
 //! move; only estimates ageing past the table's maximum age do, and the table's expiry
 //! logs those. Memory: about 100 bytes per placed network (see [`NeighbourIndex::heap_bytes`]).
@@ -92,7 +92,6 @@ impl NeighbourIndex {
         for m in &mut index.groups {
             m.nets.shrink_to_fit();
         }
-        index.aggregates.shrink_to_fit();
         index.finish(table);
         index
     }
@@ -233,7 +232,7 @@ impl NeighbourIndex {
     /// Pools each group of `ids` again from all its members (an empty group is dropped);
     /// returns how many members were pooled.
     fn repool(&mut self, table: &LatencyTable, now: u64, ids: impl Iterator<Item = u32>) -> usize {
-        let mut pooled = 0;
+        let (mut pooled, mut changes) = (0, Vec::new());
         for id in ids {
             let members = &mut self.groups[id as usize];
             let group = members.group;
@@ -241,7 +240,7 @@ impl NeighbourIndex {
                 members.nets = Vec::new();
                 self.group_id.remove(&group);
                 self.free_groups.push(id);
-                self.aggregates.set(group, None);
+                changes.push((group, None));
                 continue;
             }
             self.scratch.clear();
@@ -253,8 +252,9 @@ impl NeighbourIndex {
             }
             let estimates = pool(&mut self.scratch, level_of(&group) as usize);
             let estimates = (!estimates.is_empty()).then(|| Arc::from(estimates));
-            self.aggregates.set(group, estimates);
+            changes.push((group, estimates));
         }
+        self.aggregates.apply(changes);
         pooled
     }
 
