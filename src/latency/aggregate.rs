@@ -287,6 +287,55 @@ mod tests {
         }
     }
 
+    fn estimates(ms: f32) -> Option<Arc<[Estimate]>> {
+        let e = Estimate {
+            dc: 0,
+            residual_ms: ms,
+            networks: 1,
+            samples: 1,
+            updated: 0,
+        };
+        Some(Arc::from(vec![e]))
+    }
+
+    #[test]
+    fn shards_find_every_group_and_changes_leave_published_sets_alone() {
+        let mut a = Aggregates::default();
+        assert_eq!(a.get(&Group::Asn(1)), None);
+        a.apply(
+            (0..5000u32)
+                .map(|i| (Group::Asn(i), estimates(i as f32)))
+                .collect(),
+        );
+        assert_eq!(a.len(), 5000);
+        for i in 0..5000u32 {
+            assert_eq!(a.get(&Group::Asn(i)).unwrap()[0].residual_ms, i as f32);
+            assert_eq!(a.get(&Group::Country([b'A', i as u8])), None);
+        }
+        let published = a.clone();
+        let mut changes: Vec<_> = (0..100u32).map(|i| (Group::Asn(i), None)).collect();
+        changes.push((Group::Asn(100), estimates(-1.0)));
+        changes.push((Group::Asn(7000), estimates(7.0)));
+        changes.push((Group::Asn(9999), None));
+        a.apply(changes);
+        assert_eq!(a.len(), 5000 - 100 + 1);
+        assert_eq!(a.groups().count(), a.len());
+        assert_eq!(a.get(&Group::Asn(5)), None);
+        assert_eq!(a.get(&Group::Asn(100)).unwrap()[0].residual_ms, -1.0);
+        assert_eq!(a.get(&Group::Asn(7000)).unwrap()[0].residual_ms, 7.0);
+        assert_eq!(published.get(&Group::Asn(5)).unwrap()[0].residual_ms, 5.0);
+        assert_eq!(
+            published.get(&Group::Asn(100)).unwrap()[0].residual_ms,
+            100.0
+        );
+        assert_eq!(published.len(), 5000);
+        let shared = a.shards.iter().zip(&published.shards);
+        assert!(shared.filter(|(x, y)| Arc::ptr_eq(x, y)).count() > SHARDS / 2);
+        a.apply((0..8000u32).map(|i| (Group::Asn(i), None)).collect());
+        assert!(a.is_empty());
+        assert_eq!(a.groups().count(), 0);
+    }
+
     #[test]
     fn groups_follow_the_levels() {
         let a: IpAddr = "198.51.100.77".parse().unwrap();
