@@ -29,7 +29,8 @@ from collections import defaultdict
 # latency ingest record metrics, which name policy outcomes.
 LAYERS = [
     ["signals", "closed_set", "hash", "geo", "health/snapshot", "health/check", "health/target",
-     "health/state", "health/quorum", "latency/net", "load/share", "load/snapshot", "load/read"],
+     "health/state", "health/quorum", "latency/net", "latency/changes", "load/share",
+     "load/snapshot", "load/read"],
     ["latency/table", "latency/aggregate"],
     ["policy"],
     ["dnssec"],

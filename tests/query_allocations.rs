@@ -119,3 +119,18 @@ fn signed_steered_answers_allocate_nothing_per_query_once_remembered() {
     assert!(!handler.signatures().is_empty());
     assert_no_allocations(&handler, &questions, "signed steered answers");
 }
+
+#[test]
+fn latency_estimates_from_neighbours_allocate_nothing_per_query() {
+    let handler = handler("zones", "geoip/geo-whois-asn-country.mmdb");
+    // Measured neighbours of the queried subnets (same AS and country, same /16), and
+    // one measured subnet; the rest of each client's datacenters come from great-circle.
+    let rows = "81.2.70.0/24,us-east,90,30\n81.2.71.0/24,us-east,110,30\n\
+                8.8.4.0/24,eu-west,95,30\n8.8.9.0/24,eu-west,85,30\n\
+                1.0.17.0/24,us-east,200,30\n1.0.18.0/24,us-east,210,30\n\
+                203.0.113.0/24,ap-south,40,30\n";
+    let (applied, groups) = meridian::app::publish_latency_rows(handler.snapshots(), rows);
+    assert_eq!(applied, 7);
+    assert!(groups >= 3, "{groups} neighbour groups");
+    assert_no_allocations(&handler, &questions(&COUNTRY_SUBNETS), "latency neighbours");
+}

@@ -314,4 +314,34 @@ pub struct LatencySummary {
     pub(crate) network: Option<IpNet>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) rtts: Option<Vec<RttView>>,
+    /// Per datacenter the zones place: what steering uses when the network's own
+    /// measurement is missing or has fewer than a service's `min_samples` (absent when
+    /// GeoIP has no coordinates for the network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) neighbours: Option<Vec<NeighbourView>>,
+}
+
+/// One datacenter's RTT for a network without its own (sufficient) measurement.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct NeighbourView {
+    pub(crate) datacenter: String,
+    /// `asn_country`, `prefix_narrow`, `prefix_wide`, `asn`, `subdivision`, `country`, or
+    /// `estimated` (no group qualifies: great-circle distance).
+    pub(crate) level: String,
+    /// The RTT steering would use, ms.
+    pub(crate) rtt_ms: f64,
+    pub(crate) distance_km: f64,
+    /// The group as explain names it ("AS3320 in DE", "198.51.96.0/20").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) group: Option<String>,
+    /// Measured networks and samples that contributed, and their weighted mean age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) networks: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) samples: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) age_secs: Option<u64>,
+    /// The group's median residual over great-circle, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) residual_ms: Option<f64>,
 }

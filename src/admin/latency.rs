@@ -5,7 +5,7 @@
 //! | `GET /v1/latency/targets?datacenter=&limit=` | always | the busiest client networks and what to probe |
 //! | `POST /v1/latency/samples` `{"datacenter","samples":[{"network","rtt_ms","samples"}]}` | always | what was applied |
 //! | `POST /v1/latency/import` CSV or JSON rows (up to [`IMPORT_LIMIT`]) | always | what was applied |
-//! | `GET /v1/latency?network=` | reads | table size, settings, and one network's RTTs |
+//! | `GET /v1/latency?network=` | reads | table size, settings, one network's RTTs and its neighbour estimates |
 //!
 //! Targets need the token even for reading: they are the client networks seen in queries.
 
@@ -15,7 +15,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-pub(crate) use super::control::{LatencySummary, RttView, TargetsView};
+pub(crate) use super::control::{LatencySummary, NeighbourView, RttView, TargetsView};
 use super::error::ApiError;
 use super::state::{Shared, blocking};
 use super::{Control, ControlError};

@@ -281,7 +281,9 @@ impl Control for AppControl {
         &self,
         network: Option<ipnet::IpNet>,
     ) -> Result<crate::admin::latency::LatencySummary, ControlError> {
-        Ok(self.shared.latency.summary(network))
+        let zones = self.shared.snapshots.zones.load();
+        let geo = self.shared.snapshots.geo.as_ref();
+        Ok(self.shared.latency.summary(network, geo, &zones))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Latency wiring: settings to the writer, and the admin control calls for targets, samples and imports.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,12 +10,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admin::ControlError;
-use crate::admin::latency::{LatencySummary, RttView, TargetsView};
+use crate::admin::latency::{LatencySummary, NeighbourView, RttView, TargetsView};
 use crate::config::ServerConfig;
+use crate::geo::Locate;
 use crate::latency::{
-    Applied, IngestConfig, LatencyHandle, Live, Prefixes, Representatives, Row, Source,
-    TableConfig, Target, import, ingest, unix_now,
+    Applied, IngestConfig, LatencyHandle, LatencyTable, Live, Prefixes, Representatives, Row,
+    Source, TableConfig, Target, import, ingest, unix_now,
 };
+use crate::policy::latency::{Basis, GroupName, neighbour_groups, unmeasured_rtt};
 use crate::zone::ZoneSet;
 
 /// The latency table and writer settings of a server configuration.
@@ -138,12 +141,17 @@ impl Latency {
         Ok(report)
     }
 
-    pub(crate) fn summary(&self, network: Option<IpNet>) -> LatencySummary {
+    pub(crate) fn summary(
+        &self,
+        network: Option<IpNet>,
+        geo: &dyn Locate,
+        zones: &ZoneSet,
+    ) -> LatencySummary {
         let live = self.live();
         let table = live.table.load();
         let config = *table.config();
         let now = unix_now();
-        let (network, rtts) = match network {
+        let (network, rtts, neighbours) = match network {
             Some(net) => {
                 let key = table.prefixes().key(net.addr());
                 let mut rtts: Vec<RttView> = table
@@ -158,9 +166,11 @@ impl Latency {
                     })
                     .collect();
                 rtts.sort_by(|a, b| a.rtt_ms.total_cmp(&b.rtt_ms));
-                (Some(table.prefixes().network(key)), Some(rtts))
+                let net = table.prefixes().network(key);
+                let neighbours = neighbours(&table, geo, zones, net.addr(), now);
+                (Some(net), Some(rtts), neighbours)
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         LatencySummary {
             networks: table.networks(),
@@ -177,8 +187,62 @@ impl Latency {
             max_age_secs: config.max_age_secs,
             network,
             rtts,
+            neighbours,
         }
     }
+}
+
+/// Per datacenter the zones place (first of each name): the RTT a network at `addr` gets
+/// without its own measurement, from its neighbours or great-circle, as steering computes
+/// it. `None` when GeoIP has no coordinates for it.
+fn neighbours(
+    table: &LatencyTable,
+    geo: &dyn Locate,
+    zones: &ZoneSet,
+    addr: IpAddr,
+    now: u64,
+) -> Option<Vec<NeighbourView>> {
+    let loc = geo.locate(addr)?;
+    let client = loc.coordinates?;
+    let found = neighbour_groups(table.aggregates(), addr, &loc);
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let services: Vec<_> = zones
+        .iter()
+        .flat_map(|z| z.nodes().filter_map(|n| n.service.clone()))
+        .collect();
+    for dc in services.iter().flat_map(|s| s.datacenters.iter()) {
+        if !seen.insert(dc.name.clone()) {
+            continue;
+        }
+        let (rtt_ms, basis) = unmeasured_rtt(&found, client, dc, table.dc_index(&dc.name), now);
+        let mut view = NeighbourView {
+            datacenter: dc.name.to_string(),
+            level: "estimated".to_string(),
+            rtt_ms,
+            distance_km: 0.0,
+            group: None,
+            networks: None,
+            samples: None,
+            age_secs: None,
+            residual_ms: None,
+        };
+        match basis {
+            Basis::Neighbours(n) => {
+                view.level = n.level.to_string();
+                view.distance_km = n.distance_km;
+                view.group = Some(GroupName(n.group, loc.subdivision.clone()).to_string());
+                view.networks = Some(n.networks);
+                view.samples = Some(n.samples);
+                view.age_secs = Some(n.age_secs);
+                view.residual_ms = Some(n.residual_ms);
+            }
+            Basis::Estimated { distance_km, .. } => view.distance_km = distance_km,
+            Basis::Measured { .. } | Basis::Unknown => {}
+        }
+        out.push(view);
+    }
+    Some(out)
 }
 
 /// Every datacenter name the zones configure.

@@ -16,6 +16,7 @@ mod signatures;
 pub use diff::{DiffArgs, diff};
 pub use dnssec::{ds as dnssec_ds, keygen as dnssec_keygen};
 pub use explain::{ExplainArgs, explain};
+pub use neighbours::publish_rows as publish_latency_rows;
 pub(crate) use shared::Shared;
 
 use std::net::SocketAddr;

@@ -214,6 +214,10 @@ impl Locate for GeoDb {
         self.current.load().primary.prefetch(addrs);
     }
 
+    fn generation(&self) -> u64 {
+        *self.reloads.borrow()
+    }
+
     fn locate(&self, addr: IpAddr) -> Option<Location> {
         let generation = self.current.load();
         let (prefix_len, location) = match generation.primary.lookup(addr) {
@@ -389,9 +393,15 @@ mod tests {
     fn valid_replacement_is_swapped_in() {
         let (dir, path, db) = fixture();
         let subscriber = db.subscribe();
+        assert_eq!(db.generation(), 0);
         let newer = build_into(dir.path(), "newer.mmdb", Layout::Flat, EPOCH + 60);
         std::fs::rename(&newer, &path).expect("renames");
         db.reload().expect("reloads");
+        assert_eq!(
+            db.generation(),
+            1,
+            "whoever caches locations sees the reload"
+        );
         assert_eq!(db.build_epoch(), EPOCH + 60);
         assert_eq!(db.info().database_type, "Meridian-Test-City-Flat");
         assert_eq!(*subscriber.borrow(), 1);

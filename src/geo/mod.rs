@@ -110,6 +110,12 @@ pub trait Locate: Send + Sync {
     /// Start fetching what `locate` will read for each of `addrs`, so a batch of lookups
     /// waits for memory once rather than once per address (a hint; nothing by default).
     fn prefetch(&self, _addrs: &[IpAddr]) {}
+
+    /// Changes whenever the answers may have changed (a database reload); 0 for
+    /// locators that never change. Whoever caches locations compares it.
+    fn generation(&self) -> u64 {
+        0
+    }
 }
 
 /// A locator that knows nothing (no database configured).

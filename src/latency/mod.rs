@@ -1,6 +1,7 @@
 //! Measured RTT from client networks to datacenters: the table, its single writer, and the busiest networks.
 //!
-//! - [`table`]: client network × datacenter → RTT estimate (EWMA), pure, copy-on-write.
+//! - [`table`]: client network × datacenter → RTT estimate (EWMA), pure, copy-on-write;
+//!   [`changes`]: its log of changed networks.
 //! - [`topn`]: Space-Saving summary of the busiest networks; [`seen`]: the lock-free rings
 //!   the query path writes the networks it sees into.
 //! - [`targets`]: the networks agents are given and the address to probe for each.
@@ -12,6 +13,7 @@
 //! [`Live::record_query`] (two relaxed atomics); it never locks.
 
 pub(crate) mod aggregate;
+pub(crate) mod changes;
 pub(crate) mod import;
 pub(crate) mod ingest;
 pub(crate) mod net;

@@ -12,11 +12,14 @@
 //!   and removed by [`LatencyTable::expire`].
 //! - **Cap.** At most `max_networks` networks: past it, the least useful 5 % are evicted:
 //!   those whose newest estimate is oldest, fewest samples first among equals.
+//! - **Changes.** Every network added, updated, expired or evicted is appended to a
+//!   bounded change log ([`super::changes`]) the neighbour builder follows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use super::aggregate::Aggregates;
+use super::changes::ChangeLog;
 use super::net::{NetKey, Prefixes};
 
 /// Number of copy-on-write shards.
@@ -108,8 +111,9 @@ pub struct LatencyTable {
     cells: usize,
     /// Estimates from measured neighbours, built from an earlier snapshot of this table.
     aggregates: Arc<Aggregates>,
-    /// Bumped by every change to the estimates (not by new aggregates).
-    version: u64,
+    /// The networks whose estimates changed (not bumped by new aggregates); its end
+    /// position tells the neighbour builder whether anything changed.
+    changes: ChangeLog,
 }
 
 static EMPTY: LazyLock<LatencyTable> = LazyLock::new(|| LatencyTable::new(TableConfig::default()));
@@ -139,7 +143,7 @@ impl LatencyTable {
             networks: [0, 0],
             cells: 0,
             aggregates: Aggregates::empty(),
-            version: 0,
+            changes: ChangeLog::default(),
         }
     }
 
@@ -221,9 +225,20 @@ impl LatencyTable {
         &self.aggregates
     }
 
-    /// Changes whenever an estimate changes (so aggregates know when to rebuild).
-    pub(crate) fn version(&self) -> u64 {
-        self.version
+    /// Position in the change log after the newest change.
+    pub(crate) fn change_end(&self) -> u64 {
+        self.changes.end()
+    }
+
+    /// The networks changed (added, updated or removed) since change-log position `from`,
+    /// repeats possible; `None` when the log no longer reaches back that far.
+    pub(crate) fn changed_since(&self, from: u64) -> Option<impl Iterator<Item = NetKey> + '_> {
+        self.changes.since(from)
+    }
+
+    /// Whether the table holds network `key` (fresh or not).
+    pub(crate) fn contains(&self, key: NetKey) -> bool {
+        self.shards[shard_of(key)].contains_key(&key)
     }
 
     /// Replaces the neighbour aggregates (the writer, before publishing).
@@ -301,7 +316,7 @@ impl LatencyTable {
         let alpha = self.config.alpha.clamp(f64::MIN_POSITIVE, 1.0);
         let shard = Arc::make_mut(&mut self.shards[shard_of(key)]);
         let cells = shard.entry(key).or_default();
-        self.version += 1;
+        self.changes.push(key);
         if cells.is_empty() {
             self.networks[usize::from(!key.is_v4())] += 1;
         }
@@ -362,7 +377,7 @@ impl LatencyTable {
     fn remove(&mut self, key: NetKey) {
         let shard = Arc::make_mut(&mut self.shards[shard_of(key)]);
         if let Some(cells) = shard.remove(&key) {
-            self.version += 1;
+            self.changes.push(key);
             self.cells -= cells.len();
             self.networks[usize::from(!key.is_v4())] -= 1;
         }
@@ -380,10 +395,14 @@ impl LatencyTable {
                 continue;
             }
             let shard = Arc::make_mut(&mut self.shards[i]);
+            let changes = &mut self.changes;
             shard.retain(|key, cells| {
                 let before = cells.len();
                 cells.retain(|c| !stale(c));
                 removed += before - cells.len();
+                if cells.len() < before {
+                    changes.push(*key);
+                }
                 if cells.is_empty() {
                     self.networks[usize::from(!key.is_v4())] -= 1;
                 }
@@ -391,7 +410,6 @@ impl LatencyTable {
             });
         }
         self.cells -= removed;
-        self.version += u64::from(removed > 0);
         removed
     }
 }

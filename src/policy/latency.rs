@@ -18,20 +18,21 @@
 //! network when an estimate was needed (the client's whole source prefix when it is not in
 //! the database); never more than the source prefix.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use rand::Rng;
 use smallvec::SmallVec;
 
-use crate::geo::Locate;
+use crate::geo::{Locate, Location};
 use crate::latency::Rtt;
-use crate::latency::aggregate::{Estimate, Group, Level};
+use crate::latency::aggregate::{Aggregates, Estimate, Group, Level};
 
 use super::eligibility::Pass;
 use super::eval::Eval;
 use super::explain::{Event, ScopeInput};
-pub(crate) use super::latency_trace::{Basis, LatencyEvent, Neighbours};
-use super::model::{DatacenterId, PoolId};
+pub(crate) use super::latency_trace::{Basis, GroupName, LatencyEvent, Neighbours};
+use super::model::{Datacenter, DatacenterId, PoolId};
 use super::nearest::{RankedList, biased_km, haversine_km};
 use super::query::Outcome;
 pub(crate) use super::rtt::{LatencyPolicy, RttSource, Ties, estimate_rtt_ms};
@@ -147,50 +148,79 @@ fn estimate<R: Rng + ?Sized>(
         return None;
     };
     let table = ev.latency.table;
-    let aggregates = table.aggregates();
-    let mut found: [Option<(Group, &[Estimate])>; 6] = [None; 6];
-    if let Some(loc) = location.as_ref().filter(|_| !aggregates.is_empty()) {
-        let groups = Group::all(ev.client.addr, loc);
-        for (slot, group) in found.iter_mut().zip(groups) {
-            *slot = group.and_then(|g| Some((g, aggregates.get(&g)?)));
-        }
-    }
+    let found = location
+        .as_ref()
+        .map(|loc| neighbour_groups(table.aggregates(), ev.client.addr, loc))
+        .unwrap_or_default();
     let now = ev.latency.now;
     for c in cands.iter_mut().filter(|c| c.rtt.is_none()) {
         let Some(dc) = ev.service.datacenter(c.dc) else {
             continue;
         };
-        let km = haversine_km(client, dc.coordinates);
-        let index = table.dc_index(&dc.name);
-        let neighbour = index.and_then(|i| {
-            Level::ALL.into_iter().zip(found).find_map(|(level, f)| {
-                let (group, cells) = f?;
-                let e = cells.iter().find(|e| e.dc == i)?;
-                Some((level, group, *e))
-            })
-        });
-        if let Some((level, group, e)) = neighbour {
-            let residual = f64::from(e.residual_ms);
-            c.rtt = Some((estimate_rtt_ms(km) + residual).max(MIN_ESTIMATE_MS));
-            c.basis = Basis::Neighbours(Neighbours {
-                level,
-                group,
-                networks: e.networks,
-                samples: e.samples,
-                age_secs: now.saturating_sub(u64::from(e.updated)),
-                residual_ms: residual,
-                distance_km: km,
-            });
-        } else {
-            let effective = biased_km(km, dc.bias);
-            c.rtt = Some(estimate_rtt_ms(effective));
-            c.basis = Basis::Estimated {
-                distance_km: km,
-                effective_km: effective,
-            };
-        }
+        let (rtt, basis) = unmeasured_rtt(&found, client, dc, table.dc_index(&dc.name), now);
+        c.rtt = Some(rtt);
+        c.basis = basis;
     }
     location.and_then(|l| l.subdivision)
+}
+
+/// The client's neighbour groups (in [`Level`] order) that hold estimates.
+pub(crate) type Found<'a> = [Option<(Group, &'a [Estimate])>; 6];
+
+/// The groups of a client at `addr` located at `loc` that hold estimates (no allocation).
+pub(crate) fn neighbour_groups<'a>(
+    aggregates: &'a Aggregates,
+    addr: IpAddr,
+    loc: &Location,
+) -> Found<'a> {
+    let mut found: Found<'a> = [None; 6];
+    if !aggregates.is_empty() {
+        for (slot, group) in found.iter_mut().zip(Group::all(addr, loc)) {
+            *slot = group.and_then(|g| Some((g, aggregates.get(&g)?)));
+        }
+    }
+    found
+}
+
+/// The RTT to `dc` (table index `index`) of a client at `client` without its own
+/// measurement: from the most specific group in `found` with an estimate for it (the
+/// residual added to the client's own great-circle prediction), else from the
+/// great-circle distance alone (biased like `nearest`).
+pub(crate) fn unmeasured_rtt(
+    found: &Found<'_>,
+    client: (f64, f64),
+    dc: &Datacenter,
+    index: Option<u16>,
+    now: u64,
+) -> (f64, Basis) {
+    let km = haversine_km(client, dc.coordinates);
+    let neighbour = index.and_then(|i| {
+        Level::ALL.into_iter().zip(found).find_map(|(level, f)| {
+            let (group, cells) = (*f)?;
+            let e = cells.iter().find(|e| e.dc == i)?;
+            Some((level, group, *e))
+        })
+    });
+    if let Some((level, group, e)) = neighbour {
+        let residual = f64::from(e.residual_ms);
+        let basis = Basis::Neighbours(Neighbours {
+            level,
+            group,
+            networks: e.networks,
+            samples: e.samples,
+            age_secs: now.saturating_sub(u64::from(e.updated)),
+            residual_ms: residual,
+            distance_km: km,
+        });
+        ((estimate_rtt_ms(km) + residual).max(MIN_ESTIMATE_MS), basis)
+    } else {
+        let effective = biased_km(km, dc.bias);
+        let basis = Basis::Estimated {
+            distance_km: km,
+            effective_km: effective,
+        };
+        (estimate_rtt_ms(effective), basis)
+    }
 }
 
 /// Sorts candidates: ties with the best first (by hash or order), then by RTT, unknown

@@ -6,14 +6,16 @@
 //! contributing residuals, each weighted by `min(samples, SAMPLE_CAP) × 2^(−age / HALF_LIFE)`.
 //! A group qualifies for a datacenter only with at least `MIN_NETWORKS[level]` networks
 //! and `MIN_SAMPLES[level]` samples. Pure: the time, the locator and the datacenter
-//! coordinates are arguments. Runs off the query path (a blocking task) and needs
-//! transient memory of about 24 bytes per measured network and level pass.
+//! coordinates are arguments. [`build`] makes them in one pass (offline `explain`, and the
+//! reference the incremental `latency_index` is tested against) with transient memory of
+//! about 24 bytes per measured network and level pass; [`place`], [`contribute`] and
+//! [`pool`] are the steps both share.
 
 use std::collections::HashMap;
 
 use crate::geo::Locate;
-use crate::latency::LatencyTable;
 use crate::latency::aggregate::{Aggregates, Estimate, Group, Level};
+use crate::latency::{LatencyTable, NetKey, Prefixes};
 
 use super::nearest::haversine_km;
 use super::rtt::estimate_rtt_ms;
@@ -30,15 +32,51 @@ pub(crate) const SAMPLE_CAP: u32 = 50;
 pub(crate) const HALF_LIFE_SECS: f64 = 6.0 * 3600.0;
 
 /// One measured network placed on the map.
-struct Placed {
-    key: crate::latency::NetKey,
-    coords: (f64, f64),
-    groups: [Option<Group>; 6],
+pub(crate) struct Placed {
+    pub(crate) key: NetKey,
+    pub(crate) coords: (f64, f64),
+    pub(crate) groups: [Option<Group>; 6],
+}
+
+/// Places network `key` on the map: `None` when GeoIP has no coordinates for it.
+pub(crate) fn place(key: NetKey, prefixes: Prefixes, geo: &dyn Locate) -> Option<Placed> {
+    let addr = prefixes.network(key).addr();
+    let loc = geo.locate(addr)?;
+    Some(Placed {
+        key,
+        coords: loc.coordinates?,
+        groups: Group::all(addr, &loc),
+    })
+}
+
+/// Appends the residuals of network `key` at `coords` to `out`: one per fresh estimate
+/// for a datacenter with coordinates.
+pub(crate) fn contribute(
+    table: &LatencyTable,
+    (key, coords): (NetKey, (f64, f64)),
+    dc_coords: &[Option<(f64, f64)>],
+    now: u64,
+    out: &mut Vec<Contribution>,
+) {
+    for (dc, rtt) in table.cells_of(key, now) {
+        let Some(Some(at)) = dc_coords.get(usize::from(dc)) else {
+            continue;
+        };
+        let predicted = estimate_rtt_ms(haversine_km(coords, *at));
+        let age = now.saturating_sub(rtt.updated) as f64;
+        out.push(Contribution {
+            dc,
+            residual: rtt.rtt_ms - predicted,
+            weight: f64::from(rtt.samples.min(SAMPLE_CAP)) * (-age / HALF_LIFE_SECS).exp2(),
+            samples: rtt.samples,
+            updated: u32::try_from(rtt.updated).unwrap_or(u32::MAX),
+        });
+    }
 }
 
 /// One residual contributing to a group.
 #[derive(Clone, Copy)]
-struct Contribution {
+pub(crate) struct Contribution {
     dc: u16,
     residual: f64,
     weight: f64,
@@ -57,15 +95,7 @@ pub(crate) fn build(
     let prefixes = table.prefixes();
     let placed: Vec<Placed> = table
         .keys()
-        .filter_map(|key| {
-            let addr = prefixes.network(key).addr();
-            let loc = geo.locate(addr)?;
-            Some(Placed {
-                key,
-                coords: loc.coordinates?,
-                groups: Group::all(addr, &loc),
-            })
-        })
+        .filter_map(|key| place(key, prefixes, geo))
         .collect();
     let mut groups = HashMap::new();
     let mut members: Vec<(Group, u32)> = Vec::with_capacity(placed.len());
@@ -84,21 +114,7 @@ pub(crate) fn build(
             scratch.clear();
             for &(_, n) in run {
                 let p = &placed[n as usize];
-                for (dc, rtt) in table.cells_of(p.key, now) {
-                    let Some(Some(at)) = dc_coords.get(usize::from(dc)) else {
-                        continue;
-                    };
-                    let predicted = estimate_rtt_ms(haversine_km(p.coords, *at));
-                    let age = now.saturating_sub(rtt.updated) as f64;
-                    scratch.push(Contribution {
-                        dc,
-                        residual: rtt.rtt_ms - predicted,
-                        weight: f64::from(rtt.samples.min(SAMPLE_CAP))
-                            * (-age / HALF_LIFE_SECS).exp2(),
-                        samples: rtt.samples,
-                        updated: u32::try_from(rtt.updated).unwrap_or(u32::MAX),
-                    });
-                }
+                contribute(table, (p.key, p.coords), dc_coords, now, &mut scratch);
             }
             let estimates = pool(&mut scratch, i);
             if !estimates.is_empty() {
@@ -112,7 +128,7 @@ pub(crate) fn build(
 
 /// Per datacenter: the weighted median residual of `c` when enough networks and samples
 /// contributed at level `i`.
-fn pool(c: &mut [Contribution], i: usize) -> Vec<Estimate> {
+pub(crate) fn pool(c: &mut [Contribution], i: usize) -> Vec<Estimate> {
     c.sort_unstable_by(|a, b| a.dc.cmp(&b.dc).then(a.residual.total_cmp(&b.residual)));
     let mut out = Vec::new();
     for dc in c.chunk_by(|a, b| a.dc == b.dc) {
@@ -162,4 +178,4 @@ fn weighted_median(sorted: &[Contribution], total: f64) -> f64 {
 
 #[cfg(test)]
 #[path = "latency_build_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -214,7 +214,7 @@ fn datacenters_without_coordinates_and_unlocated_networks_do_not_count() {
 }
 
 /// A locator for the memory test: 64 networks (/24) per AS, 40 ASes per country.
-struct Synthetic;
+pub(crate) struct Synthetic;
 
 impl Locate for Synthetic {
     fn locate(&self, addr: std::net::IpAddr) -> Option<Location> {
@@ -234,25 +234,31 @@ impl Locate for Synthetic {
     }
 }
 
+/// 1M measured networks × 5 datacenters at `now` (networks from 1.0.0.0 upwards, 3 in
+/// every 4 /24s measured) and the datacenters' coordinates.
+pub(crate) fn million(now: u64) -> (LatencyTable, Vec<Option<(f64, f64)>>) {
+    let mut t = LatencyTable::new(TableConfig::default());
+    let dcs = ["a", "b", "c", "d", "e"];
+    for i in 0..1_000_000u32 {
+        let n = (1 << 16) + i + i / 3;
+        let key = t.prefixes().key(std::net::Ipv4Addr::from(n << 8).into());
+        for (d, dc) in dcs.iter().enumerate() {
+            let rtt = 20.0 + f64::from((n * 7 + d as u32 * 13) % 200);
+            t.record(key, dc, rtt, 5, now, now).unwrap();
+        }
+    }
+    let coords = (0..5u8)
+        .map(|d| Some((10.0 * f64::from(d), 20.0)))
+        .collect();
+    (t, coords)
+}
+
 /// The figure in docs/latency.md: 1M measured networks × 5 datacenters. Run with
 /// `cargo test --release --lib aggregates_for_a_million_networks -- --ignored --nocapture`.
 #[test]
 #[ignore = "slow: builds a table of a million networks"]
 fn aggregates_for_a_million_networks() {
-    let mut t = LatencyTable::new(TableConfig::default());
-    let dcs = ["a", "b", "c", "d", "e"];
-    for i in 0..1_000_000u32 {
-        // Networks spread over 1.0.0.0 upwards, 3 in every 4 /24s measured.
-        let n = (1 << 16) + i + i / 3;
-        let key = t.prefixes().key(std::net::Ipv4Addr::from(n << 8).into());
-        for (d, dc) in dcs.iter().enumerate() {
-            let rtt = 20.0 + f64::from((n * 7 + d as u32 * 13) % 200);
-            t.record(key, dc, rtt, 5, NOW, NOW).unwrap();
-        }
-    }
-    let coords: Vec<Option<(f64, f64)>> = (0..5u8)
-        .map(|d| Some((10.0 * f64::from(d), 20.0)))
-        .collect();
+    let (t, coords) = million(NOW);
     let started = std::time::Instant::now();
     let a = build(&t, &Synthetic, &coords, NOW);
     let took = started.elapsed();

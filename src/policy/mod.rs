@@ -49,6 +49,7 @@ pub(crate) mod geo;
 mod geo_map;
 pub(crate) mod latency;
 pub(crate) mod latency_build;
+pub(crate) mod latency_index;
 mod latency_trace;
 pub(crate) mod load;
 mod load_view;
