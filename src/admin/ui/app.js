@@ -145,6 +145,8 @@ async function pollOverview() {
   try {
     state.overview = await api("GET", "/v1/console");
     fillNames();
+    // Targets are grouped by the overview's datacenters: regroup what is shown.
+    if (state.health.size) renderHealth();
     if (!$("view-services").hidden) renderServices();
   } catch (e) {
     showError("overview: " + e.message);
@@ -348,8 +350,8 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("hashchange", () => show((location.hash || "#health").slice(1)));
   tokenState();
   show((location.hash || "#health").slice(1));
-  pollOverview();
-  pollHealth();
+  // The overview first, so the first health view is already grouped by datacenter.
+  pollOverview().finally(pollHealth);
   setInterval(pollHealth, HEALTH_EVERY_MS);
   setInterval(pollOverview, OVERVIEW_EVERY_MS);
 });

@@ -150,6 +150,12 @@ async fn health_view_follows_a_killed_backend() {
         |t| t.contains(eu_target) && t.contains("up \u{2192} down") && t.contains("503"),
     )
     .await;
+    b.wait_text(
+        "[data-datacenter=\"eu\"] h3",
+        "grouped by datacenter",
+        |t| t.contains("0 of 1 targets up"),
+    )
+    .await;
     b.screenshot("health").await;
 }
 
