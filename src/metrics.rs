@@ -147,16 +147,6 @@ pub(crate) async fn upkeep(handle: PrometheusHandle, cancel: CancellationToken) 
     }
 }
 
-/// The `state` label of a health status.
-pub(crate) fn state_label(status: Status) -> &'static str {
-    match status {
-        Status::Unknown => "unknown",
-        Status::Up => "up",
-        Status::Down => "down",
-        Status::Drained => "drained",
-    }
-}
-
 /// How many override-file selectors name no configured target now.
 pub fn override_file_unknown_selectors(count: usize) {
     gauge!(OVERRIDE_FILE_UNKNOWN).set(count as f64);

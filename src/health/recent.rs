@@ -6,8 +6,6 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::event::Event;
-use super::snapshot::Status;
-use super::state::Observed;
 
 /// Events kept; older ones are dropped first.
 pub(crate) const KEPT: usize = 100;
@@ -32,9 +30,9 @@ impl RecentEvent {
         let (key, from, to): (&Arc<str>, Option<&'static str>, &'static str) = match event {
             Event::Observed {
                 key, transition, ..
-            } => (key, Some(word(transition.from)), word(transition.to)),
-            Event::Forced { key, status, .. } => (key, None, status_str(*status)),
-            Event::Verdict { key, from, to, .. } => (key, Some(word(*from)), word(*to)),
+            } => (key, Some(transition.from.as_str()), transition.to.as_str()),
+            Event::Forced { key, status, .. } => (key, None, status.as_str()),
+            Event::Verdict { key, from, to, .. } => (key, Some(from.as_str()), to.as_str()),
             Event::Removed { key } => (key, None, "removed"),
         };
         Self {
@@ -44,23 +42,6 @@ impl RecentEvent {
             to,
             reason: event.to_string(),
         }
-    }
-}
-
-fn word(o: Observed) -> &'static str {
-    match o {
-        Observed::Unknown => "unknown",
-        Observed::Up => "up",
-        Observed::Down => "down",
-    }
-}
-
-fn status_str(s: Status) -> &'static str {
-    match s {
-        Status::Unknown => "unknown",
-        Status::Up => "up",
-        Status::Down => "down",
-        Status::Drained => "drained",
     }
 }
 
@@ -87,7 +68,8 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::state::Transition;
+    use crate::health::snapshot::Status;
+    use crate::health::state::{Observed, Transition};
 
     fn down(key: &str) -> Event {
         Event::Observed {

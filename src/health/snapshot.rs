@@ -20,6 +20,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// The lowercase word, as serialized: `unknown`, `up`, `down`, `drained`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::Unknown => "unknown",
+            Status::Up => "up",
+            Status::Down => "down",
+            Status::Drained => "drained",
+        }
+    }
+
     /// Whether a member with this status may be answered.
     pub(crate) fn usable(self) -> bool {
         matches!(self, Status::Unknown | Status::Up)

@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use metrics::gauge;
 
-use super::{PrometheusHandle, TARGET_FORCED, TARGET_STATE, state_label};
+use super::{PrometheusHandle, TARGET_FORCED, TARGET_STATE};
 use crate::health::Status;
 
 const STATES: [Status; 4] = [Status::Unknown, Status::Up, Status::Down, Status::Drained];
@@ -20,7 +20,7 @@ pub fn target_state(target: &str, status: Status, forced: bool) {
     }
     for s in STATES {
         let value = if s == status { 1.0 } else { 0.0 };
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(value);
+        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => s.as_str()).set(value);
     }
     gauge!(TARGET_FORCED, "target" => target.to_string()).set(if forced { 1.0 } else { 0.0 });
 }
@@ -30,7 +30,7 @@ pub fn target_state(target: &str, status: Status, forced: bool) {
 /// delete a series; its gauges also drop to 0.)
 pub fn target_removed(target: &str) {
     for s in STATES {
-        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => state_label(s)).set(0.0);
+        gauge!(TARGET_STATE, "target" => target.to_string(), "state" => s.as_str()).set(0.0);
     }
     gauge!(TARGET_FORCED, "target" => target.to_string()).set(0.0);
     removed_targets().insert(target.to_string());
