@@ -182,6 +182,13 @@ pub(crate) struct FeedConfig {
     pub(crate) ttl: Duration,
 }
 
+/// Who observed a value, when, and until when it counts (on the feed's clock).
+struct Origin {
+    instance: Option<Arc<str>>,
+    observed_unix_ms: u64,
+    expires_ms: u64,
+}
+
 #[derive(Clone, Debug)]
 struct Slot {
     sample: Option<Sample>,
@@ -247,19 +254,15 @@ impl Feed {
         source: Source,
         now_ms: u64,
     ) -> Option<Observation> {
-        self.plan.watermarks(&key)?;
+        let wm = self.plan.watermarks(&key)?;
         let observed = unix_ms();
         let ttl_ms = self.config.ttl.as_millis() as u64;
-        let instance = self.sharing.as_ref().map(|(i, _)| i.clone());
-        self.apply(
-            &key,
-            sample,
-            source,
-            instance,
-            observed,
-            now_ms + ttl_ms,
-            now_ms,
-        );
+        let origin = Origin {
+            instance: self.sharing.as_ref().map(|(i, _)| i.clone()),
+            observed_unix_ms: observed,
+            expires_ms: now_ms + ttl_ms,
+        };
+        self.apply(&key, &wm, sample, source, origin, now_ms);
         let (_, sharer) = self.sharing.as_mut()?;
         let obs = Observation {
             selector: key.selector(),
@@ -281,7 +284,10 @@ impl Feed {
         now_ms: u64,
     ) -> bool {
         let now_unix = unix_ms();
-        if obs.expires_unix_ms <= now_unix || self.plan.watermarks(&key).is_none() {
+        let Some(wm) = self.plan.watermarks(&key) else {
+            return false;
+        };
+        if obs.expires_unix_ms <= now_unix {
             return false;
         }
         let newer = self
@@ -291,17 +297,12 @@ impl Feed {
         if newer {
             return false;
         }
-        let expires_ms = now_ms + (obs.expires_unix_ms - now_unix);
-        let observed = obs.observed_unix_ms;
-        self.apply(
-            &key,
-            obs.sample,
-            obs.source,
-            Some(instance),
-            observed,
-            expires_ms,
-            now_ms,
-        );
+        let origin = Origin {
+            instance: Some(instance),
+            observed_unix_ms: obs.observed_unix_ms,
+            expires_ms: now_ms + (obs.expires_unix_ms - now_unix),
+        };
+        self.apply(&key, &wm, obs.sample, obs.source, origin, now_ms);
         true
     }
 
@@ -312,21 +313,17 @@ impl Feed {
             .map_or_else(Vec::new, |(_, s)| s.due(now_ms))
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one slot's every field")]
+    /// Sets `key`'s value (its watermarks `wm`) and steps its control state.
     fn apply(
         &mut self,
         key: &Key,
+        wm: &Watermarks,
         sample: Sample,
         source: Source,
-        instance: Option<Arc<str>>,
-        observed_unix_ms: u64,
-        expires_ms: u64,
+        origin: Origin,
         now_ms: u64,
     ) {
-        let Some(wm) = self.plan.watermarks(key) else {
-            return;
-        };
-        let (load, utilisation) = reading(sample, &wm);
+        let (load, utilisation) = reading(sample, wm);
         let slot = self.slots.entry(key.clone()).or_insert(Slot {
             sample: None,
             load,
@@ -334,15 +331,15 @@ impl Feed {
             source,
             reported_unix_ms: 0,
             instance: None,
-            expires_ms,
+            expires_ms: origin.expires_ms,
             state: ShedState::default(),
         });
         slot.sample = Some(sample);
         (slot.load, slot.utilisation, slot.source) = (load, utilisation, source);
-        slot.reported_unix_ms = observed_unix_ms;
-        slot.instance = instance;
-        slot.expires_ms = expires_ms;
-        slot.state = step(&self.config.control, &wm, slot.state, utilisation, now_ms);
+        slot.reported_unix_ms = origin.observed_unix_ms;
+        slot.instance = origin.instance;
+        slot.expires_ms = origin.expires_ms;
+        slot.state = step(&self.config.control, wm, slot.state, utilisation, now_ms);
     }
 
     /// The keys a probe's replies report for.
