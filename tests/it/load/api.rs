@@ -31,17 +31,7 @@ async fn a_datacenter_between_the_watermarks_sheds_the_expected_share() {
     // 1750 of 2000 = 87.5 %: halfway between shed_start 80 and shed_full 95.
     let (status, body) = post(&server, r#"{"selector": "datacenter:a", "value": 1750}"#).await;
     assert_eq!((status, body["applied"].as_u64()), (200, Some(1)), "{body}");
-    await_share(&server, "a", 0.5).await;
-    let first = moved(&server).await;
-    let got = share(&first);
-    eprintln!(
-        "{}: moved {got:.4} of {NETWORKS} networks at a share of 0.5",
-        module_path!()
-    );
-    assert!(
-        (got - 0.5).abs() < TOLERANCE,
-        "moved {got}, expected 0.5 ± {TOLERANCE}"
-    );
+    let first = moved_half(&server, "a", module_path!()).await;
     assert_eq!(
         moved(&server).await,
         first,

@@ -101,6 +101,20 @@ pub async fn moved(server: &Running) -> Vec<bool> {
     out
 }
 
+/// Waits until `name` sheds half of its clients, checks that half of the networks moved
+/// (± [`TOLERANCE`]) and returns which; `what` names the caller in the log line.
+pub async fn moved_half(server: &Running, name: &str, what: &str) -> Vec<bool> {
+    await_share(server, name, 0.5).await;
+    let first = moved(server).await;
+    let got = share(&first);
+    eprintln!("{what}: moved {got:.4} of {NETWORKS} networks at a share of 0.5");
+    assert!(
+        (got - 0.5).abs() < TOLERANCE,
+        "moved {got}, expected 0.5 ± {TOLERANCE}"
+    );
+    first
+}
+
 pub fn share(moved: &[bool]) -> f64 {
     moved.iter().filter(|&&m| m).count() as f64 / moved.len() as f64
 }
